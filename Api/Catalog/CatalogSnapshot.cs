@@ -1,0 +1,116 @@
+using System.Collections.Frozen;
+using System.Text.Json;
+using Dapper;
+using Microsoft.Data.Sqlite;
+
+namespace Tally.Api.Catalog;
+
+public sealed record DimensionDefinition(string Key, IReadOnlyList<string> Values);
+
+public sealed record MetricDefinition(
+    string Code, int Position, string Name, string? NameEn, string Unit, string? Description,
+    IReadOnlyList<DimensionDefinition> Dimensions, string? ReportTemplate, bool Approximate, bool Active)
+{
+    public DimensionDefinition? Dimension(string key) => Dimensions.FirstOrDefault(d => d.Key == key);
+}
+
+public sealed record OrgUnitDefinition(string Code, string Name, string? Parent, int Position);
+
+public sealed record CampaignDefinition(string Code, string Name, DateOnly StartsOn, DateOnly EndsOn, int Position);
+
+/// <summary>An immutable picture of the catalog, read by validators without touching the database.</summary>
+public sealed class CatalogSnapshot
+{
+    private readonly FrozenDictionary<string, FrozenSet<string>> _descendants;
+
+    private CatalogSnapshot(
+        IReadOnlyList<MetricDefinition> metrics, IReadOnlyList<OrgUnitDefinition> orgUnits,
+        IReadOnlyList<CampaignDefinition> campaigns, IEnumerable<(string Ancestor, string Descendant)> closure)
+    {
+        Metrics = metrics.ToFrozenDictionary(m => m.Code, StringComparer.Ordinal);
+        OrgUnits = orgUnits.ToFrozenDictionary(o => o.Code, StringComparer.Ordinal);
+        Campaigns = campaigns.ToFrozenDictionary(c => c.Code, StringComparer.Ordinal);
+        _descendants = closure.GroupBy(c => c.Ancestor, StringComparer.Ordinal)
+            .ToFrozenDictionary(g => g.Key, g => g.Select(c => c.Descendant).ToFrozenSet(StringComparer.Ordinal), StringComparer.Ordinal);
+    }
+
+    public FrozenDictionary<string, MetricDefinition> Metrics { get; }
+    public FrozenDictionary<string, OrgUnitDefinition> OrgUnits { get; }
+    public FrozenDictionary<string, CampaignDefinition> Campaigns { get; }
+
+    /// <summary>True when <paramref name="unit"/> is <paramref name="ancestor"/> or lies below it.</summary>
+    public bool IsWithin(string ancestor, string unit) =>
+        _descendants.TryGetValue(ancestor, out var set) && set.Contains(unit);
+
+    public IReadOnlySet<string> Subtree(string ancestor) =>
+        _descendants.TryGetValue(ancestor, out var set) ? set : FrozenSet<string>.Empty;
+
+    public static CatalogSnapshot Load(SqliteConnection connection, SqliteTransaction? transaction = null)
+    {
+        var metrics = connection.Query<MetricRow>(
+            """
+            SELECT code, position, name, name_en AS NameEn, unit, description, dimensions, report_template AS ReportTemplate,
+                   approximate, active
+            FROM metrics ORDER BY position
+            """, transaction: transaction)
+            .Select(r => r.ToDefinition()).ToList();
+        var orgUnits = connection.Query<OrgUnitRow>(
+            "SELECT code, name, parent, position FROM org_units ORDER BY position", transaction: transaction)
+            .Select(r => new OrgUnitDefinition(r.Code, r.Name, r.Parent, r.Position)).ToList();
+        var campaigns = connection.Query<CampaignRow>(
+            "SELECT code, name, starts_on AS StartsOn, ends_on AS EndsOn, position FROM campaigns ORDER BY position",
+            transaction: transaction)
+            .Select(r => new CampaignDefinition(r.Code, r.Name, Day.FromStorage(r.StartsOn), Day.FromStorage(r.EndsOn), r.Position))
+            .ToList();
+        var closure = connection.Query<(string, string)>(
+            "SELECT ancestor, descendant FROM org_unit_closure", transaction: transaction).ToList();
+        return new CatalogSnapshot(metrics, orgUnits, campaigns, closure);
+    }
+
+    public static IReadOnlyList<DimensionDefinition> ParseDimensions(string json) =>
+        JsonSerializer.Deserialize<List<DimensionDefinition>>(json, TallyJson.Options) ?? [];
+
+    private sealed class MetricRow
+    {
+        public string Code { get; init; } = "";
+        public int Position { get; init; }
+        public string Name { get; init; } = "";
+        public string? NameEn { get; init; }
+        public string Unit { get; init; } = "";
+        public string? Description { get; init; }
+        public string Dimensions { get; init; } = "[]";
+        public string? ReportTemplate { get; init; }
+        public bool Approximate { get; init; }
+        public bool Active { get; init; }
+
+        public MetricDefinition ToDefinition() =>
+            new(Code, Position, Name, NameEn, Unit, Description, ParseDimensions(Dimensions), ReportTemplate, Approximate, Active);
+    }
+
+    private sealed class OrgUnitRow
+    {
+        public string Code { get; init; } = "";
+        public string Name { get; init; } = "";
+        public string? Parent { get; init; }
+        public int Position { get; init; }
+    }
+
+    private sealed class CampaignRow
+    {
+        public string Code { get; init; } = "";
+        public string Name { get; init; } = "";
+        public string StartsOn { get; init; } = "";
+        public string EndsOn { get; init; } = "";
+        public int Position { get; init; }
+    }
+}
+
+/// <summary>Holds the current <see cref="CatalogSnapshot"/>; LedgerWriter swaps it after each catalog commit.</summary>
+public sealed class CatalogCache
+{
+    private volatile CatalogSnapshot? _current;
+
+    public CatalogSnapshot Current => _current ?? throw new InvalidOperationException("The catalog is not loaded yet.");
+
+    public void Replace(CatalogSnapshot snapshot) => _current = snapshot;
+}

@@ -1,0 +1,14 @@
+using System.Text.RegularExpressions;
+
+namespace Tally.Api.Catalog;
+
+/// <summary>The shape of every code (metric, org unit, campaign, source): CONTRACT.md, Conventions.</summary>
+public static partial class Codes
+{
+    public const string Pattern = "^[a-z0-9][a-z0-9._-]{0,63}$";
+
+    [GeneratedRegex(Pattern, RegexOptions.CultureInvariant)]
+    private static partial Regex CodeRegex();
+
+    public static bool IsValid(string? code) => code is not null && CodeRegex().IsMatch(code);
+}

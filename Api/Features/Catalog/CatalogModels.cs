@@ -1,0 +1,82 @@
+using FastEndpoints;
+using FluentValidation;
+using Tally.Api.Catalog;
+using Tally.Api.Paging;
+
+namespace Tally.Api.Features.Catalog;
+
+public sealed class DimensionModel
+{
+    public required string Key { get; init; }
+    public required IReadOnlyList<string> Values { get; init; }
+}
+
+public sealed class MetricResponse
+{
+    public required string Code { get; init; }
+    public required string Name { get; init; }
+    public required string? NameEn { get; init; }
+    public required string Unit { get; init; }
+    public required string? Description { get; init; }
+    public required IReadOnlyList<DimensionModel> Dimensions { get; init; }
+    public required string? ReportTemplate { get; init; }
+    public required bool Approximate { get; init; }
+    public required bool Active { get; init; }
+
+    public static MetricResponse From(MetricDefinition m) => new()
+    {
+        Code = m.Code, Name = m.Name, NameEn = m.NameEn, Unit = m.Unit, Description = m.Description,
+        Dimensions = m.Dimensions.Select(d => new DimensionModel { Key = d.Key, Values = d.Values }).ToList(),
+        ReportTemplate = m.ReportTemplate, Approximate = m.Approximate, Active = m.Active,
+    };
+}
+
+public sealed class OrgUnitResponse
+{
+    public required string Code { get; init; }
+    public required string Name { get; init; }
+    public required string? Parent { get; init; }
+
+    public static OrgUnitResponse From(OrgUnitDefinition o) => new() { Code = o.Code, Name = o.Name, Parent = o.Parent };
+}
+
+public sealed class CampaignResponse
+{
+    public required string Code { get; init; }
+    public required string Name { get; init; }
+    public required DateOnly StartsOn { get; init; }
+    public required DateOnly EndsOn { get; init; }
+
+    public static CampaignResponse From(CampaignDefinition c) =>
+        new() { Code = c.Code, Name = c.Name, StartsOn = c.StartsOn, EndsOn = c.EndsOn };
+}
+
+/// <summary>Query of the catalog lists: only paging.</summary>
+public sealed class CatalogListRequest : IPagedRequest
+{
+    public int? Limit { get; set; }
+    public string? Cursor { get; set; }
+}
+
+public sealed class CatalogListValidator : Validator<CatalogListRequest>
+{
+    public CatalogListValidator() => this.AddPagingRules();
+}
+
+/// <summary>Route of the catalog's single-item endpoints.</summary>
+public sealed class CatalogCodeRequest
+{
+    public string Code { get; set; } = "";
+}
+
+public static class CatalogRules
+{
+    public const int MaxDimensions = 10;
+    public const int MaxDimensionValues = 200;
+
+    public static IRuleBuilderOptions<T, string?> ValidCode<T>(this IRuleBuilder<T, string?> rule) =>
+        rule.NotEmpty().Must(Codes.IsValid).WithMessage("must match " + Codes.Pattern + ".");
+
+    public static IRuleBuilderOptions<T, string?> ValidName<T>(this IRuleBuilder<T, string?> rule) =>
+        rule.NotEmpty().MaximumLength(200);
+}

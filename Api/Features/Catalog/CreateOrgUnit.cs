@@ -1,0 +1,79 @@
+using Dapper;
+using FastEndpoints;
+using FluentValidation;
+using System.Text.Json.Nodes;
+using Tally.Api.Catalog;
+using Tally.Api.Ledger;
+using Tally.Api.Problems;
+using Tally.Api.Security;
+
+namespace Tally.Api.Features.Catalog;
+
+public sealed class CreateOrgUnitRequest
+{
+    public string? Code { get; set; }
+    public string? Name { get; set; }
+    public string? Parent { get; set; }
+}
+
+public sealed class CreateOrgUnitValidator : Validator<CreateOrgUnitRequest>
+{
+    public CreateOrgUnitValidator(CatalogCache catalog)
+    {
+        RuleFor(x => x.Code).ValidCode();
+        RuleFor(x => x.Name).ValidName();
+        RuleFor(x => x.Parent).Must(p => p is null || catalog.Current.OrgUnits.ContainsKey(p))
+            .WithMessage("Unknown parent org unit.");
+    }
+}
+
+public sealed class CreateOrgUnit(LedgerWriter writer, CatalogCache catalog) : Endpoint<CreateOrgUnitRequest, OrgUnitResponse>
+{
+    public override void Configure()
+    {
+        Post("/org-units");
+        Policies(ApiScopes.Admin);
+        Summary(s => s.Summary = "Create an org unit");
+    }
+
+    public override async Task HandleAsync(CreateOrgUnitRequest req, CancellationToken ct)
+    {
+        var caller = HttpContext.Caller();
+        if (caller.OrgUnit is not null)
+            OrgScope.RequireReach(caller, req.Parent, catalog.Current);
+        var unit = await writer.SubmitAsync(new CreateOrgUnitCommand(req, Actor.Of(caller)), ct);
+        HttpContext.Response.Headers.Location = $"/api/v1/org-units/{unit.Code}";
+        await Send.ResponseAsync(unit, StatusCodes.Status201Created, ct);
+    }
+}
+
+public sealed class CreateOrgUnitCommand(CreateOrgUnitRequest req, Actor actor) : LedgerCommand<OrgUnitResponse>
+{
+    protected override OrgUnitResponse Run(LedgerContext context)
+    {
+        var (code, parent) = (req.Code!, req.Parent);
+        var connection = context.Connection;
+        if (parent is not null && !connection.ExecuteScalar<bool>(
+                "SELECT EXISTS (SELECT 1 FROM org_units WHERE code = @parent)", new { parent }, context.Transaction))
+            throw ProblemException.Validation("parent", "Unknown parent org unit.");
+        var inserted = connection.Execute(
+            """
+            INSERT INTO org_units (code, name, parent, position, created_at, updated_at)
+            VALUES (@code, @Name, @parent, (SELECT coalesce(max(position), 0) + 1 FROM org_units), @now, @now)
+            ON CONFLICT (code) DO NOTHING
+            """, new { code, req.Name, parent, now = Instant.ToStorage(context.Now) }, context.Transaction);
+        if (inserted == 0)
+            throw ProblemException.Conflict($"Org unit '{code}' already exists.");
+        connection.Execute(
+            """
+            INSERT INTO org_unit_closure (ancestor, descendant, depth)
+            SELECT @code, @code, 0
+            UNION ALL
+            SELECT ancestor, @code, depth + 1 FROM org_unit_closure WHERE descendant = @parent
+            """, new { code, parent }, context.Transaction);
+        context.Audit(actor, "org-unit.created", "org-unit:" + code,
+            new JsonObject { ["code"] = code, ["name"] = req.Name, ["parent"] = parent });
+        context.MarkCatalogChanged();
+        return new OrgUnitResponse { Code = code, Name = req.Name!, Parent = parent };
+    }
+}

@@ -1,0 +1,21 @@
+using FastEndpoints;
+using Tally.Api.Catalog;
+using Tally.Api.Problems;
+using Tally.Api.Security;
+
+namespace Tally.Api.Features.Catalog;
+
+public sealed class GetCampaign(CatalogCache catalog) : Endpoint<CatalogCodeRequest, CampaignResponse>
+{
+    public override void Configure()
+    {
+        Get("/campaigns/{code}");
+        Policies(ApiScopes.AnyKey);
+        Summary(s => s.Summary = "Get a campaign");
+    }
+
+    public override Task HandleAsync(CatalogCodeRequest req, CancellationToken ct) =>
+        catalog.Current.Campaigns.TryGetValue(req.Code, out var campaign)
+            ? Send.OkAsync(CampaignResponse.From(campaign), ct)
+            : throw ProblemException.NotFound($"No campaign '{req.Code}'.");
+}

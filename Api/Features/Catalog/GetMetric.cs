@@ -1,0 +1,21 @@
+using FastEndpoints;
+using Tally.Api.Catalog;
+using Tally.Api.Problems;
+using Tally.Api.Security;
+
+namespace Tally.Api.Features.Catalog;
+
+public sealed class GetMetric(CatalogCache catalog) : Endpoint<CatalogCodeRequest, MetricResponse>
+{
+    public override void Configure()
+    {
+        Get("/metrics/{code}");
+        Policies(ApiScopes.AnyKey);
+        Summary(s => s.Summary = "Get a metric");
+    }
+
+    public override Task HandleAsync(CatalogCodeRequest req, CancellationToken ct) =>
+        catalog.Current.Metrics.TryGetValue(req.Code, out var metric)
+            ? Send.OkAsync(MetricResponse.From(metric), ct)
+            : throw ProblemException.NotFound($"No metric '{req.Code}'.");
+}

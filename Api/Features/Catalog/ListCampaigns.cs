@@ -1,0 +1,20 @@
+using FastEndpoints;
+using Tally.Api.Catalog;
+using Tally.Api.Paging;
+using Tally.Api.Security;
+
+namespace Tally.Api.Features.Catalog;
+
+public sealed class ListCampaigns(CatalogCache catalog) : Endpoint<CatalogListRequest, Page<CampaignResponse>>
+{
+    public override void Configure()
+    {
+        Get("/campaigns");
+        Policies(ApiScopes.AnyKey);
+        Summary(s => s.Summary = "List campaigns");
+    }
+
+    public override Task HandleAsync(CatalogListRequest req, CancellationToken ct) =>
+        Send.OkAsync(InMemoryPaging.ByPosition("campaign", catalog.Current.Campaigns.Values.OrderBy(c => c.Position),
+            c => c.Position, req, CampaignResponse.From), ct);
+}

@@ -1,0 +1,20 @@
+using FastEndpoints;
+using Tally.Api.Catalog;
+using Tally.Api.Paging;
+using Tally.Api.Security;
+
+namespace Tally.Api.Features.Catalog;
+
+public sealed class ListMetrics(CatalogCache catalog) : Endpoint<CatalogListRequest, Page<MetricResponse>>
+{
+    public override void Configure()
+    {
+        Get("/metrics");
+        Policies(ApiScopes.AnyKey);
+        Summary(s => s.Summary = "List metrics in catalog order");
+    }
+
+    public override Task HandleAsync(CatalogListRequest req, CancellationToken ct) =>
+        Send.OkAsync(InMemoryPaging.ByPosition("metric", catalog.Current.Metrics.Values.OrderBy(m => m.Position),
+            m => m.Position, req, MetricResponse.From), ct);
+}

@@ -1,0 +1,68 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using FluentValidation;
+using Tally.Api.Catalog;
+
+namespace Tally.Api.Features.Catalog;
+
+public sealed class DimensionInput
+{
+    public string? Key { get; set; }
+    public List<string>? Values { get; set; }
+}
+
+/// <summary>The body fields a metric is created and replaced with.</summary>
+public abstract class MetricFields
+{
+    public string? Name { get; set; }
+    public string? NameEn { get; set; }
+    public string? Unit { get; set; }
+    public string? Description { get; set; }
+    public List<DimensionInput>? Dimensions { get; set; }
+    public string? ReportTemplate { get; set; }
+    public bool? Approximate { get; set; }
+    public bool? Active { get; set; }
+
+    public IReadOnlyList<DimensionDefinition> DimensionDefinitions() =>
+        (Dimensions ?? []).Select(d => new DimensionDefinition(d.Key!, d.Values ?? [])).ToList();
+
+    public string DimensionsJson() => JsonSerializer.Serialize(DimensionDefinitions(), TallyJson.Options);
+
+    public JsonObject ToAudit(string code) => new()
+    {
+        ["code"] = code, ["name"] = Name, ["nameEn"] = NameEn, ["unit"] = Unit, ["description"] = Description,
+        ["dimensions"] = JsonNode.Parse(DimensionsJson()), ["reportTemplate"] = ReportTemplate,
+        ["approximate"] = Approximate ?? false, ["active"] = Active ?? true,
+    };
+}
+
+public static class MetricFieldRules
+{
+    public static void AddMetricFieldRules<T>(this AbstractValidator<T> v) where T : MetricFields
+    {
+        v.RuleFor(x => x.Name).ValidName();
+        v.RuleFor(x => x.NameEn).MaximumLength(200);
+        v.RuleFor(x => x.Unit).NotEmpty().MaximumLength(20);
+        v.RuleFor(x => x.Description).MaximumLength(2000);
+        v.RuleFor(x => x.ReportTemplate).MaximumLength(500)
+            .Must(t => t is null || t.Contains("{value}", StringComparison.Ordinal))
+            .WithMessage("reportTemplate must contain {value} where the figure goes.");
+        v.RuleFor(x => x.Dimensions)
+            .Must(d => d is null || d.Count <= CatalogRules.MaxDimensions)
+            .WithMessage($"A metric declares at most {CatalogRules.MaxDimensions} dimensions.")
+            .Must(d => d is null || d.Where(x => x?.Key is not null).Select(x => x.Key).Distinct(StringComparer.Ordinal)
+                .Count() == d.Count(x => x?.Key is not null))
+            .WithMessage("Dimension keys must be unique.");
+        v.RuleForEach(x => x.Dimensions).ChildRules(d =>
+        {
+            d.RuleFor(x => x).NotNull();
+            d.RuleFor(x => x.Key).ValidCode();
+            d.RuleFor(x => x.Values).NotEmpty().WithMessage("A dimension declares at least one value.")
+                .Must(vs => vs is null || vs.Count <= CatalogRules.MaxDimensionValues)
+                .WithMessage($"A dimension declares at most {CatalogRules.MaxDimensionValues} values.")
+                .Must(vs => vs is null || vs.Distinct(StringComparer.Ordinal).Count() == vs.Count)
+                .WithMessage("Dimension values must be unique.");
+            d.RuleForEach(x => x.Values).ValidCode();
+        });
+    }
+}

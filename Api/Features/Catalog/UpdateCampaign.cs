@@ -1,0 +1,55 @@
+using Dapper;
+using FastEndpoints;
+using Tally.Api.Ledger;
+using Tally.Api.Problems;
+using Tally.Api.Security;
+
+namespace Tally.Api.Features.Catalog;
+
+public sealed class UpdateCampaignRequest : CampaignFields
+{
+    /// <summary>From the route: codes never change.</summary>
+    public string Code { get; set; } = "";
+}
+
+public sealed class UpdateCampaignValidator : Validator<UpdateCampaignRequest>
+{
+    public UpdateCampaignValidator() => this.AddCampaignFieldRules();
+}
+
+public sealed class UpdateCampaign(LedgerWriter writer) : Endpoint<UpdateCampaignRequest, CampaignResponse>
+{
+    public override void Configure()
+    {
+        Put("/campaigns/{code}");
+        Policies(ApiScopes.Admin);
+        Summary(s => s.Summary = "Replace a campaign's name and dates");
+    }
+
+    public override async Task HandleAsync(UpdateCampaignRequest req, CancellationToken ct)
+    {
+        var caller = HttpContext.Caller();
+        CatalogWrites.RequireGlobalAdmin(caller);
+        await Send.OkAsync(await writer.SubmitAsync(new UpdateCampaignCommand(req, Actor.Of(caller)), ct), ct);
+    }
+}
+
+public sealed class UpdateCampaignCommand(UpdateCampaignRequest req, Actor actor) : LedgerCommand<CampaignResponse>
+{
+    protected override CampaignResponse Run(LedgerContext context)
+    {
+        var updated = context.Connection.Execute(
+            "UPDATE campaigns SET name = @Name, starts_on = @startsOn, ends_on = @endsOn, updated_at = @now WHERE code = @Code",
+            new
+            {
+                req.Code, req.Name, startsOn = Day.ToStorage(req.StartsOn!.Value), endsOn = Day.ToStorage(req.EndsOn!.Value),
+                now = Instant.ToStorage(context.Now),
+            }, context.Transaction);
+        if (updated == 0)
+            throw ProblemException.NotFound($"No campaign '{req.Code}'.");
+        var response = new CampaignResponse { Code = req.Code, Name = req.Name!, StartsOn = req.StartsOn.Value, EndsOn = req.EndsOn.Value };
+        context.Audit(actor, "campaign.updated", "campaign:" + req.Code, AuditChain.ToJsonObject(response));
+        context.MarkCatalogChanged();
+        return response;
+    }
+}

@@ -1,0 +1,86 @@
+using Dapper;
+using FastEndpoints;
+using Tally.Api.Catalog;
+using Tally.Api.Ledger;
+using Tally.Api.Problems;
+using Tally.Api.Security;
+
+namespace Tally.Api.Features.Catalog;
+
+public sealed class UpdateMetricRequest : MetricFields
+{
+    /// <summary>From the route: codes never change.</summary>
+    public string Code { get; set; } = "";
+}
+
+public sealed class UpdateMetricValidator : Validator<UpdateMetricRequest>
+{
+    public UpdateMetricValidator() => this.AddMetricFieldRules();
+}
+
+public sealed class UpdateMetric(LedgerWriter writer) : Endpoint<UpdateMetricRequest, MetricResponse>
+{
+    public override void Configure()
+    {
+        Put("/metrics/{code}");
+        Policies(ApiScopes.Admin);
+        Summary(s =>
+        {
+            s.Summary = "Replace a metric's definition";
+            s.Description = "Omitted optional fields take their defaults. Removing a dimension value that events use is refused (409).";
+        });
+    }
+
+    public override async Task HandleAsync(UpdateMetricRequest req, CancellationToken ct)
+    {
+        var caller = HttpContext.Caller();
+        CatalogWrites.RequireGlobalAdmin(caller);
+        await Send.OkAsync(await writer.SubmitAsync(new UpdateMetricCommand(req, Actor.Of(caller)), ct), ct);
+    }
+}
+
+public sealed class UpdateMetricCommand(UpdateMetricRequest req, Actor actor) : LedgerCommand<MetricResponse>
+{
+    protected override MetricResponse Run(LedgerContext context)
+    {
+        var code = req.Code;
+        var found = context.Connection.Query<(int Position, string Dimensions)>(
+            "SELECT position, dimensions FROM metrics WHERE code = @code", new { code }, context.Transaction).ToList();
+        if (found.Count == 0)
+            throw ProblemException.NotFound($"No metric '{code}'.");
+        var current = found[0];
+
+        var next = req.DimensionDefinitions();
+        foreach (var old in CatalogSnapshot.ParseDimensions(current.Dimensions))
+        {
+            var kept = next.FirstOrDefault(d => d.Key == old.Key)?.Values ?? [];
+            foreach (var value in old.Values.Except(kept, StringComparer.Ordinal))
+            {
+                var used = context.Connection.ExecuteScalar<bool>(
+                    "SELECT EXISTS (SELECT 1 FROM events WHERE metric = @code AND json_extract(dimensions, @path) = @value)",
+                    new { code, path = $"$.\"{old.Key}\"", value }, context.Transaction);
+                if (used)
+                    throw ProblemException.Conflict(
+                        $"Dimension value {old.Key}={value} of metric '{code}' is used by events and cannot be removed.");
+            }
+        }
+
+        context.Connection.Execute(
+            """
+            UPDATE metrics SET name = @Name, name_en = @NameEn, unit = @Unit, description = @Description,
+                dimensions = @dimensions, report_template = @ReportTemplate, approximate = @approximate,
+                active = @active, updated_at = @now
+            WHERE code = @code
+            """,
+            new
+            {
+                code, req.Name, req.NameEn, req.Unit, req.Description, dimensions = req.DimensionsJson(),
+                req.ReportTemplate, approximate = req.Approximate ?? false, active = req.Active ?? true,
+                now = Instant.ToStorage(context.Now),
+            }, context.Transaction);
+        context.Audit(actor, "metric.updated", "metric:" + code, req.ToAudit(code));
+        context.MarkCatalogChanged();
+        return MetricResponse.From(new MetricDefinition(code, current.Position, req.Name!, req.NameEn, req.Unit!,
+            req.Description, next, req.ReportTemplate, req.Approximate ?? false, req.Active ?? true));
+    }
+}

@@ -1,0 +1,98 @@
+using Dapper;
+using FastEndpoints;
+using FluentValidation;
+using System.Text.Json.Nodes;
+using Tally.Api.Catalog;
+using Tally.Api.Ledger;
+using Tally.Api.Problems;
+using Tally.Api.Security;
+
+namespace Tally.Api.Features.Catalog;
+
+public sealed class UpdateOrgUnitRequest
+{
+    /// <summary>From the route: codes never change.</summary>
+    public string Code { get; set; } = "";
+    public string? Name { get; set; }
+    public string? Parent { get; set; }
+}
+
+public sealed class UpdateOrgUnitValidator : Validator<UpdateOrgUnitRequest>
+{
+    public UpdateOrgUnitValidator(CatalogCache catalog)
+    {
+        RuleFor(x => x.Name).ValidName();
+        RuleFor(x => x.Parent).Must(p => p is null || catalog.Current.OrgUnits.ContainsKey(p))
+            .WithMessage("Unknown parent org unit.");
+    }
+}
+
+public sealed class UpdateOrgUnit(LedgerWriter writer, CatalogCache catalog) : Endpoint<UpdateOrgUnitRequest, OrgUnitResponse>
+{
+    public override void Configure()
+    {
+        Put("/org-units/{code}");
+        Policies(ApiScopes.Admin);
+        Summary(s =>
+        {
+            s.Summary = "Rename or move an org unit";
+            s.Description = "A parent that would make a cycle is refused (400).";
+        });
+    }
+
+    public override async Task HandleAsync(UpdateOrgUnitRequest req, CancellationToken ct)
+    {
+        var caller = HttpContext.Caller();
+        if (caller.OrgUnit is not null)
+        {
+            OrgScope.RequireReach(caller, req.Code, catalog.Current);
+            OrgScope.RequireReach(caller, req.Parent, catalog.Current);
+        }
+        await Send.OkAsync(await writer.SubmitAsync(new UpdateOrgUnitCommand(req, Actor.Of(caller)), ct), ct);
+    }
+}
+
+public sealed class UpdateOrgUnitCommand(UpdateOrgUnitRequest req, Actor actor) : LedgerCommand<OrgUnitResponse>
+{
+    protected override OrgUnitResponse Run(LedgerContext context)
+    {
+        var (code, parent) = (req.Code, req.Parent);
+        var connection = context.Connection;
+        var current = connection.Query<string?>("SELECT parent FROM org_units WHERE code = @code", new { code },
+            context.Transaction).ToList();
+        if (current.Count == 0)
+            throw ProblemException.NotFound($"No org unit '{code}'.");
+        if (parent is not null)
+        {
+            if (!connection.ExecuteScalar<bool>("SELECT EXISTS (SELECT 1 FROM org_units WHERE code = @parent)",
+                    new { parent }, context.Transaction))
+                throw ProblemException.Validation("parent", "Unknown parent org unit.");
+            if (connection.ExecuteScalar<bool>(
+                    "SELECT EXISTS (SELECT 1 FROM org_unit_closure WHERE ancestor = @code AND descendant = @parent)",
+                    new { code, parent }, context.Transaction))
+                throw ProblemException.Validation("parent", $"'{parent}' is '{code}' or lies below it: that would make a cycle.");
+        }
+
+        connection.Execute("UPDATE org_units SET name = @Name, parent = @parent, updated_at = @now WHERE code = @code",
+            new { code, req.Name, parent, now = Instant.ToStorage(context.Now) }, context.Transaction);
+        if (current[0] != parent)
+            RebuildClosure(context);
+        context.Audit(actor, "org-unit.updated", "org-unit:" + code,
+            new JsonObject { ["code"] = code, ["name"] = req.Name, ["parent"] = parent });
+        context.MarkCatalogChanged();
+        return new OrgUnitResponse { Code = code, Name = req.Name!, Parent = parent };
+    }
+
+    private static void RebuildClosure(LedgerContext context) => context.Connection.Execute(
+        """
+        DELETE FROM org_unit_closure;
+        INSERT INTO org_unit_closure (ancestor, descendant, depth)
+        WITH RECURSIVE tree (ancestor, descendant, depth) AS (
+            SELECT code, code, 0 FROM org_units
+            UNION ALL
+            SELECT tree.ancestor, child.code, tree.depth + 1
+            FROM tree JOIN org_units child ON child.parent = tree.descendant
+        )
+        SELECT ancestor, descendant, depth FROM tree;
+        """, transaction: context.Transaction);
+}

@@ -1,0 +1,70 @@
+using System.Text.Json;
+using Dapper;
+using Microsoft.Data.Sqlite;
+
+namespace Tally.Api.Features.Events;
+
+/// <summary>An event as the API shows it (CONTRACT.md, Events).</summary>
+public sealed class EventResponse
+{
+    public required string Id { get; init; }
+    public required string Metric { get; init; }
+    public required DateOnly OccurredOn { get; init; }
+    public required long Quantity { get; init; }
+    public required string OrgUnit { get; init; }
+    public required string? Campaign { get; init; }
+    public required IReadOnlyDictionary<string, string> Dimensions { get; init; }
+    public required string? ExternalId { get; init; }
+    public required string? Note { get; init; }
+    public required string Source { get; init; }
+    public required DateTimeOffset RecordedAt { get; init; }
+    public required string Status { get; init; }
+    public required DateTimeOffset? VoidedAt { get; init; }
+    public required string? VoidReason { get; init; }
+    public required string? Supersedes { get; init; }
+    public required string? SupersededBy { get; init; }
+}
+
+/// <summary>An events row as stored; the one mapping from the table to <see cref="EventResponse"/>.</summary>
+public sealed class EventRow
+{
+    public const string Columns =
+        """
+        id, metric, occurred_on AS OccurredOn, quantity, org_unit AS OrgUnit, campaign, dimensions,
+        external_id AS ExternalId, note, source, recorded_at AS RecordedAt, voided_at AS VoidedAt,
+        void_reason AS VoidReason, supersedes, superseded_by AS SupersededBy
+        """;
+
+    public string Id { get; init; } = "";
+    public string Metric { get; init; } = "";
+    public string OccurredOn { get; init; } = "";
+    public long Quantity { get; init; }
+    public string OrgUnit { get; init; } = "";
+    public string? Campaign { get; init; }
+    public string Dimensions { get; init; } = "{}";
+    public string? ExternalId { get; init; }
+    public string? Note { get; init; }
+    public string Source { get; init; } = "";
+    public string RecordedAt { get; init; } = "";
+    public string? VoidedAt { get; init; }
+    public string? VoidReason { get; init; }
+    public string? Supersedes { get; init; }
+    public string? SupersededBy { get; init; }
+
+    public EventResponse ToResponse() => new()
+    {
+        Id = Id, Metric = Metric, OccurredOn = Day.FromStorage(OccurredOn), Quantity = Quantity, OrgUnit = OrgUnit,
+        Campaign = Campaign, Dimensions = JsonSerializer.Deserialize<SortedDictionary<string, string>>(Dimensions) ?? [],
+        ExternalId = ExternalId, Note = Note, Source = Source, RecordedAt = Instant.FromStorage(RecordedAt),
+        Status = VoidedAt is null ? "active" : "voided",
+        VoidedAt = VoidedAt is null ? null : Instant.FromStorage(VoidedAt), VoidReason = VoidReason,
+        Supersedes = Supersedes, SupersededBy = SupersededBy,
+    };
+
+    public static EventRow? Find(SqliteConnection connection, string id, SqliteTransaction? transaction = null) =>
+        connection.QueryFirstOrDefault<EventRow>($"SELECT {Columns} FROM events WHERE id = @id", new { id }, transaction);
+
+    public static async Task<EventRow?> FindAsync(SqliteConnection connection, string id, CancellationToken ct) =>
+        await connection.QueryFirstOrDefaultAsync<EventRow>(new CommandDefinition(
+            $"SELECT {Columns} FROM events WHERE id = @id", new { id }, cancellationToken: ct));
+}

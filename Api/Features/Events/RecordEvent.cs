@@ -1,0 +1,53 @@
+using FastEndpoints;
+using Tally.Api.Catalog;
+using Tally.Api.Ledger;
+using Tally.Api.Problems;
+using Tally.Api.Security;
+
+namespace Tally.Api.Features.Events;
+
+public sealed class RecordEvent(LedgerWriter writer, CatalogCache catalog) : Endpoint<RecordEventRequest, EventResponse>
+{
+    public override void Configure()
+    {
+        Post("/events");
+        Policies(ApiScopes.EventsWrite);
+        Summary(s =>
+        {
+            s.Summary = "Record an event";
+            s.Description = "201 with the new event. The same externalId from the same source with the same content again "
+                + "returns 200 with the original and stores nothing; with other content it is 409 idempotency-conflict.";
+            s.Responses[200] = "The event was recorded before (idempotent replay); nothing new was stored.";
+        });
+    }
+
+    public override async Task HandleAsync(RecordEventRequest req, CancellationToken ct)
+    {
+        var caller = HttpContext.Caller();
+        OrgScope.RequireReach(caller, req.OrgUnit, catalog.Current);
+        var outcome = await writer.SubmitAsync(
+            new RecordEventCommand(req.ToNewEvent(), new Recorder(Actor.Of(caller), caller.Source)), ct);
+        switch (outcome.Status)
+        {
+            case RecordStatus.Created:
+                HttpContext.Response.Headers.Location = $"/api/v1/events/{outcome.Event.Id}";
+                await Send.ResponseAsync(outcome.Event.ToResponse(), StatusCodes.Status201Created, ct);
+                break;
+            case RecordStatus.Unchanged:
+                await Send.OkAsync(outcome.Event.ToResponse(), ct);
+                break;
+            default:
+                throw IdempotencyConflict(req.ExternalId!, outcome.Event.Id);
+        }
+    }
+
+    public static ProblemException IdempotencyConflict(string externalId, string existingId) =>
+        new(Problem.Make(StatusCodes.Status409Conflict, ProblemTypes.IdempotencyConflict, "Idempotency conflict",
+            $"externalId '{externalId}' was already used by this source for event {existingId} with other content.",
+            new Dictionary<string, string[]> { ["externalId"] = ["Already used with other content."] }));
+}
+
+public sealed class RecordEventCommand(NewEvent input, Recorder recorder) : LedgerCommand<RecordOutcome>
+{
+    protected override RecordOutcome Run(LedgerContext context) => EventLedger.Record(context, input, recorder);
+}

@@ -1,0 +1,93 @@
+using System.Text.Json.Nodes;
+using Dapper;
+using FastEndpoints;
+using FluentValidation;
+using Tally.Api.Catalog;
+using Tally.Api.Ledger;
+using Tally.Api.Security;
+
+namespace Tally.Api.Features.Keys;
+
+public sealed class CreateApiKeyRequest
+{
+    public string? Name { get; set; }
+    public string? Source { get; set; }
+    public List<string>? Scopes { get; set; }
+    public string? OrgUnit { get; set; }
+}
+
+public sealed class CreateApiKeyValidator : Validator<CreateApiKeyRequest>
+{
+    public CreateApiKeyValidator(CatalogCache catalog)
+    {
+        RuleFor(x => x.Name).NotEmpty().MaximumLength(200);
+        RuleFor(x => x.Source).NotEmpty().Matches(Codes.Pattern)
+            .WithMessage("source must match " + Codes.Pattern + ".");
+        RuleFor(x => x.Scopes).NotEmpty().WithMessage("scopes must name at least one scope.");
+        RuleForEach(x => x.Scopes).Must(s => ApiScopes.All.Contains(s))
+            .WithMessage("Unknown scope; use one of " + string.Join(", ", ApiScopes.All) + ".");
+        RuleFor(x => x.OrgUnit).Must(o => o is null || catalog.Current.OrgUnits.ContainsKey(o))
+            .WithMessage("Unknown org unit.");
+    }
+}
+
+public sealed class CreateApiKey(LedgerWriter writer, KeyStore keys) : Endpoint<CreateApiKeyRequest, ApiKeyCreatedResponse>
+{
+    public override void Configure()
+    {
+        Post("/api-keys");
+        Policies(ApiScopes.Admin);
+        Summary(s =>
+        {
+            s.Summary = "Create an API key";
+            s.Description = "Returns the secret once; only its hash is stored.";
+        });
+    }
+
+    public override async Task HandleAsync(CreateApiKeyRequest req, CancellationToken ct)
+    {
+        var caller = HttpContext.Caller();
+        OrgScope.RequireReach(caller, req.OrgUnit, Resolve<CatalogCache>().Current);
+        var secret = KeyStore.NewSecret();
+        var command = new CreateApiKeyCommand(
+            new NewKey(req.Name!, req.Source!, req.Scopes!.Distinct().ToList(), req.OrgUnit, secret),
+            Actor.Of(caller), keys);
+        var created = await writer.SubmitAsync(command, ct);
+        var response = new ApiKeyCreatedResponse
+        {
+            Id = created.Id, Name = created.Name, Source = created.Source, Scopes = created.Scopes,
+            OrgUnit = created.OrgUnit, CreatedAt = created.CreatedAt, LastUsedAt = null, RevokedAt = null, Key = secret,
+        };
+        HttpContext.Response.Headers.Location = $"/api/v1/api-keys/{created.Id}";
+        await Send.ResponseAsync(response, StatusCodes.Status201Created, ct);
+    }
+}
+
+public sealed record NewKey(string Name, string Source, IReadOnlyList<string> Scopes, string? OrgUnit, string Secret);
+
+/// <summary>Stores a key's hash and audits it; the key store learns of it after commit.</summary>
+public sealed class CreateApiKeyCommand(NewKey key, Actor actor, KeyStore keys) : LedgerCommand<ApiKeyRecord>
+{
+    protected override ApiKeyRecord Run(LedgerContext context)
+    {
+        var record = new ApiKeyRecord(context.Ids.Next("key_"), key.Name, key.Source, key.Scopes, key.OrgUnit,
+            context.Now, null, KeyStore.Hash(key.Secret));
+        context.Connection.Execute(
+            """
+            INSERT INTO api_keys (id, name, source, scopes, org_unit, key_hash, created_at)
+            VALUES (@Id, @Name, @Source, @Scopes, @OrgUnit, @KeyHash, @CreatedAt)
+            """,
+            new
+            {
+                record.Id, record.Name, record.Source, Scopes = string.Join(' ', record.Scopes), record.OrgUnit,
+                record.KeyHash, CreatedAt = Instant.ToStorage(record.CreatedAt),
+            }, context.Transaction);
+        context.Audit(actor, "key.created", "api-key:" + record.Id, new JsonObject
+        {
+            ["id"] = record.Id, ["name"] = record.Name, ["source"] = record.Source,
+            ["scopes"] = new JsonArray(record.Scopes.Select(s => (JsonNode)s).ToArray()), ["orgUnit"] = record.OrgUnit,
+        });
+        context.OnCommitted(() => keys.Put(record));
+        return record;
+    }
+}

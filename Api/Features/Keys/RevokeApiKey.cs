@@ -1,0 +1,60 @@
+using System.Text.Json.Nodes;
+using Dapper;
+using FastEndpoints;
+using Tally.Api.Catalog;
+using Tally.Api.Ledger;
+using Tally.Api.Problems;
+using Tally.Api.Security;
+
+namespace Tally.Api.Features.Keys;
+
+public sealed class RevokeApiKeyRequest
+{
+    public string Id { get; set; } = "";
+}
+
+public sealed class RevokeApiKey(LedgerWriter writer, KeyStore keys, CatalogCache catalog) : Endpoint<RevokeApiKeyRequest>
+{
+    public override void Configure()
+    {
+        Delete("/api-keys/{id}");
+        Policies(ApiScopes.Admin);
+        Summary(s =>
+        {
+            s.Summary = "Revoke an API key";
+            s.Description = "The key is refused (401) from the next request on. Revoking a revoked key changes nothing.";
+        });
+    }
+
+    public override async Task HandleAsync(RevokeApiKeyRequest req, CancellationToken ct)
+    {
+        var caller = HttpContext.Caller();
+        var target = keys.ById(req.Id);
+        if (target is null || (caller.OrgUnit is not null &&
+                               (target.OrgUnit is null || !catalog.Current.IsWithin(caller.OrgUnit, target.OrgUnit))))
+            throw ProblemException.NotFound($"No API key '{req.Id}'.");
+        if (target.RevokedAt is null)
+            await writer.SubmitAsync(new RevokeApiKeyCommand(target.Id, Actor.Of(caller), keys), ct);
+        await Send.NoContentAsync(ct);
+    }
+}
+
+public sealed class RevokeApiKeyCommand(string keyId, Actor actor, KeyStore keys) : LedgerCommand<bool>
+{
+    protected override bool Run(LedgerContext context)
+    {
+        var changed = context.Connection.Execute(
+            "UPDATE api_keys SET revoked_at = @at WHERE id = @keyId AND revoked_at IS NULL",
+            new { at = Instant.ToStorage(context.Now), keyId }, context.Transaction);
+        if (changed == 0)
+            return false;
+        context.Audit(actor, "key.revoked", "api-key:" + keyId, new JsonObject { ["id"] = keyId });
+        var now = context.Now;
+        context.OnCommitted(() =>
+        {
+            if (keys.ById(keyId) is { } record)
+                keys.Put(record with { RevokedAt = now });
+        });
+        return true;
+    }
+}

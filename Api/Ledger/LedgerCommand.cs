@@ -1,0 +1,77 @@
+using System.Text.Json.Nodes;
+using Microsoft.Data.Sqlite;
+using Tally.Api.Catalog;
+
+namespace Tally.Api.Ledger;
+
+/// <summary>One unit of work for LedgerWriter: runs inside its own savepoint, completes only after commit.</summary>
+public abstract class LedgerCommand
+{
+    /// <summary>How much this command weighs against the group-commit cap (a batch counts its items).</summary>
+    public virtual int Weight => 1;
+
+    internal abstract void Execute(LedgerContext context);
+
+    internal abstract void Complete();
+
+    internal abstract void Fail(Exception error);
+}
+
+/// <summary>A command that produces <typeparamref name="TResult"/> for the waiting request.</summary>
+public abstract class LedgerCommand<TResult> : LedgerCommand
+{
+    private readonly TaskCompletionSource<TResult> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private TResult? _result;
+
+    public Task<TResult> Completion => _completion.Task;
+
+    protected abstract TResult Run(LedgerContext context);
+
+    internal sealed override void Execute(LedgerContext context) => _result = Run(context);
+
+    internal sealed override void Complete() => _completion.TrySetResult(_result!);
+
+    internal sealed override void Fail(Exception error) => _completion.TrySetException(error);
+}
+
+/// <summary>What a command may touch while it runs: the writer's connection and transaction, ids, the clock, the chain.</summary>
+public sealed class LedgerContext
+{
+    private readonly AuditChain _chain;
+    private readonly List<Action> _afterCommit = [];
+
+    internal LedgerContext(SqliteConnection connection, SqliteTransaction transaction, IdGenerator ids, AuditChain chain,
+        CatalogCache catalog, DateTimeOffset now)
+    {
+        Connection = connection;
+        Transaction = transaction;
+        Ids = ids;
+        _chain = chain;
+        Catalog = catalog.Current;
+        Now = now;
+    }
+
+    public SqliteConnection Connection { get; }
+    public SqliteTransaction Transaction { get; }
+    public IdGenerator Ids { get; }
+
+    /// <summary>The catalog as it stood when the group began; catalog commands refresh it after commit.</summary>
+    public CatalogSnapshot Catalog { get; }
+
+    public DateTimeOffset Now { get; }
+    public bool CatalogChanged { get; private set; }
+
+    internal IReadOnlyList<Action> AfterCommit => _afterCommit;
+
+    public void Audit(Actor actor, string action, string entity, JsonObject data) =>
+        _chain.Append(Connection, Transaction, Now, actor, action, entity, data);
+
+    public void MarkCatalogChanged() => CatalogChanged = true;
+
+    /// <summary>Runs after the group commits (never if it rolls back): cache updates and the like.</summary>
+    public void OnCommitted(Action action) => _afterCommit.Add(action);
+
+    internal int AfterCommitCount => _afterCommit.Count;
+
+    internal void DropAfterCommitFrom(int count) => _afterCommit.RemoveRange(count, _afterCommit.Count - count);
+}

@@ -1,0 +1,243 @@
+using System.Threading.Channels;
+using Dapper;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+using Tally.Api.Catalog;
+using Tally.Api.Data;
+using Tally.Api.Problems;
+
+namespace Tally.Api.Ledger;
+
+public sealed class LedgerOptions
+{
+    /// <summary>Commands waiting for the writer before new requests are told to retry (503).</summary>
+    public int QueueCapacity { get; set; } = 4096;
+
+    /// <summary>How long a request waits for room in a full queue before it gets 503.</summary>
+    public TimeSpan QueueWait { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>The most weight (events) one group commit takes.</summary>
+    public int MaxGroupWeight { get; set; } = 20_000;
+}
+
+/// <summary>
+/// The one write path (DESIGN.md): a single connection drains a bounded queue, runs every waiting command in one
+/// BEGIN IMMEDIATE transaction (each in a savepoint, so one failure fails alone), commits once, then answers them.
+/// </summary>
+public sealed class LedgerWriter : IHostedService, IDisposable
+{
+    private readonly Channel<LedgerCommand> _queue;
+    private readonly Database _database;
+    private readonly CatalogCache _catalog;
+    private readonly TimeProvider _clock;
+    private readonly ILogger<LedgerWriter> _logger;
+    private readonly LedgerOptions _options;
+    private readonly IdGenerator _ids;
+    private readonly AuditChain _chain = new();
+    private SqliteConnection? _connection;
+    private Task? _loop;
+    private int _depth;
+
+    public LedgerWriter(Database database, CatalogCache catalog, TimeProvider clock, IOptions<LedgerOptions> options,
+        ILogger<LedgerWriter> logger)
+    {
+        _database = database;
+        _catalog = catalog;
+        _clock = clock;
+        _logger = logger;
+        _options = options.Value;
+        _ids = new IdGenerator(clock);
+        _queue = Channel.CreateBounded<LedgerCommand>(new BoundedChannelOptions(_options.QueueCapacity)
+        {
+            SingleReader = true,
+            FullMode = BoundedChannelFullMode.Wait,
+        });
+    }
+
+    /// <summary>Commands accepted and not yet answered.</summary>
+    public int QueueDepth => Volatile.Read(ref _depth);
+
+    public string AuditHead => _chain.HeadHash;
+
+    /// <summary>Queues a command and waits for its commit; 503 when the queue stays full.</summary>
+    public async Task<TResult> SubmitAsync<TResult>(LedgerCommand<TResult> command, CancellationToken ct)
+    {
+        if (!_queue.Writer.TryWrite(command))
+        {
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            wait.CancelAfter(_options.QueueWait);
+            try
+            {
+                await _queue.Writer.WriteAsync(command, wait.Token);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                throw ProblemException.Unavailable("The write queue is full; nothing was stored. Retry shortly.",
+                    TimeSpan.FromSeconds(1));
+            }
+            catch (ChannelClosedException)
+            {
+                throw ProblemException.Unavailable("The server is shutting down; nothing was stored.", TimeSpan.FromSeconds(5));
+            }
+        }
+        Interlocked.Increment(ref _depth);
+        // Once accepted, the command runs to commit even if the caller goes away: its answer is its fate.
+        return await command.Completion;
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        _connection = _database.Open();
+        _chain.Load(_connection);
+        _ids.Observe(_connection.ExecuteScalar<string?>("SELECT max(id) FROM events"));
+        _catalog.Replace(CatalogSnapshot.Load(_connection));
+        _logger.LogInformation("Ledger writer started; audit chain head {Seq} {Hash}", _chain.HeadSeq, _chain.HeadHash);
+        _loop = Task.Factory.StartNew(RunLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+        return Task.CompletedTask;
+    }
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        _queue.Writer.TryComplete();
+        if (_loop is not null)
+            await _loop.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    public void Dispose() => _connection?.Dispose();
+
+    private async Task RunLoop()
+    {
+        var group = new List<LedgerCommand>();
+        while (await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            group.Clear();
+            var weight = 0;
+            while (weight < _options.MaxGroupWeight && _queue.Reader.TryRead(out var command))
+            {
+                group.Add(command);
+                weight += command.Weight;
+            }
+            if (group.Count == 0)
+                continue;
+            try
+            {
+                RunGroup(group);
+            }
+            finally
+            {
+                Interlocked.Add(ref _depth, -group.Count);
+            }
+        }
+    }
+
+    private void RunGroup(List<LedgerCommand> group)
+    {
+        var connection = _connection!;
+        var executed = new List<LedgerCommand>(group.Count);
+        LedgerContext context;
+        SqliteTransaction transaction;
+        try
+        {
+            transaction = connection.BeginTransaction(deferred: false);
+            context = new LedgerContext(connection, transaction, _ids, _chain, _catalog, _clock.GetUtcNow());
+        }
+        catch (Exception ex)
+        {
+            FailAll(group, ex);
+            return;
+        }
+
+        using (transaction)
+        {
+            foreach (var command in group)
+            {
+                var mark = _chain.Mark();
+                var callbacks = context.AfterCommitCount;
+                try
+                {
+                    connection.Execute("SAVEPOINT command", transaction: transaction);
+                    command.Execute(context);
+                    connection.Execute("RELEASE command", transaction: transaction);
+                    executed.Add(command);
+                }
+                catch (ProblemException rejection)
+                {
+                    // A business-rule refusal: undo this command alone; the rest of the group goes on.
+                    _chain.Reset(mark);
+                    context.DropAfterCommitFrom(callbacks);
+                    if (!TryRollbackTo(connection, transaction))
+                    {
+                        AbortGroup(transaction, group, new InvalidOperationException("Savepoint rollback failed.", rejection));
+                        return;
+                    }
+                    command.Fail(rejection);
+                }
+                catch (Exception ex)
+                {
+                    AbortGroup(transaction, group, ex);
+                    return;
+                }
+            }
+
+            try
+            {
+                transaction.Commit();
+            }
+            catch (Exception ex)
+            {
+                AbortGroup(transaction, executed, ex);
+                return;
+            }
+        }
+
+        foreach (var action in context.AfterCommit)
+            action();
+        if (context.CatalogChanged)
+            _catalog.Replace(CatalogSnapshot.Load(connection));
+        foreach (var command in executed)
+            command.Complete();
+    }
+
+    private static bool TryRollbackTo(SqliteConnection connection, SqliteTransaction transaction)
+    {
+        try
+        {
+            connection.Execute("ROLLBACK TO command; RELEASE command", transaction: transaction);
+            return true;
+        }
+        catch (SqliteException)
+        {
+            return false;
+        }
+    }
+
+    private void AbortGroup(SqliteTransaction transaction, List<LedgerCommand> commands, Exception error)
+    {
+        _logger.LogError(error, "Ledger group of {Count} commands rolled back", commands.Count);
+        try
+        {
+            transaction.Rollback();
+        }
+        catch (Exception rollbackError)
+        {
+            _logger.LogError(rollbackError, "Rollback failed");
+        }
+        try
+        {
+            _chain.Load(_connection!);
+        }
+        catch (Exception reloadError)
+        {
+            _logger.LogError(reloadError, "Could not reload the audit chain head");
+        }
+        FailAll(commands, error);
+    }
+
+    private static void FailAll(IEnumerable<LedgerCommand> commands, Exception error)
+    {
+        var problem = error as ProblemException ?? ProblemException.Unavailable(
+            "Storage failed; nothing of this request was stored. Retry shortly.", TimeSpan.FromSeconds(2));
+        foreach (var command in commands)
+            command.Fail(problem);
+    }
+}

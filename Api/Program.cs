@@ -1,0 +1,8 @@
+using Tally.Api;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.Services.AddTally(builder.Configuration);
+
+var app = builder.Build();
+app.UseTally();
+app.Run();

@@ -1,0 +1,92 @@
+using System.Security.Claims;
+using System.Text.Encodings.Web;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Options;
+using Tally.Api.Problems;
+
+namespace Tally.Api.Security;
+
+/// <summary>Authenticates <c>Authorization: Bearer &lt;key&gt;</c> and answers 401/403 in the contract's shape.</summary>
+public sealed class ApiKeyAuthenticationHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder,
+    KeyStore keys, TimeProvider clock)
+    : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    public const string SchemeName = "Bearer";
+    private const string FailureKey = "tally.auth.failure";
+
+    protected override Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var header = Request.Headers.Authorization.ToString();
+        if (string.IsNullOrEmpty(header))
+            return Task.FromResult(Failed("No API key was presented: send Authorization: Bearer <key>."));
+        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+            return Task.FromResult(Failed("The Authorization header must use the Bearer scheme."));
+        var secret = header["Bearer ".Length..].Trim();
+        if (secret.Length is 0 or > 200)
+            return Task.FromResult(Failed("The API key is not valid."));
+        var key = keys.Find(secret);
+        if (key is null)
+            return Task.FromResult(Failed("The API key is not valid."));
+        if (key.RevokedAt is not null)
+            return Task.FromResult(Failed("The API key has been revoked."));
+
+        keys.Touch(key.Id, clock.GetUtcNow());
+        Context.SetCaller(key);
+        var claims = new List<Claim> { new(ClaimTypes.NameIdentifier, key.Id), new(ClaimTypes.Name, key.Name) };
+        claims.AddRange(key.Scopes.Select(s => new Claim("scope", s)));
+        var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName));
+        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName)));
+    }
+
+    private AuthenticateResult Failed(string reason)
+    {
+        Context.Items[FailureKey] = reason;
+        return AuthenticateResult.Fail(reason);
+    }
+
+    protected override Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        var reason = Context.Items[FailureKey] as string ?? "A valid API key is required.";
+        return ProblemMiddleware.WriteAsync(Context, Problem.Make(
+            StatusCodes.Status401Unauthorized, ProblemTypes.Unauthorized, "Unauthorized", reason));
+    }
+
+    protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
+        ProblemMiddleware.WriteAsync(Context, Problem.Make(
+            StatusCodes.Status403Forbidden, ProblemTypes.Forbidden, "Forbidden",
+            "This API key does not have the scope this route requires."));
+}
+
+public static class CallerExtensions
+{
+    private static readonly object CallerKey = new();
+
+    public static void SetCaller(this HttpContext context, ApiKeyRecord key) => context.Items[CallerKey] = key;
+
+    /// <summary>The authenticated key of this request; every /api/v1 route requires one.</summary>
+    public static ApiKeyRecord Caller(this HttpContext context) =>
+        context.Items[CallerKey] as ApiKeyRecord ?? throw new InvalidOperationException("No authenticated caller.");
+}
+
+public static class SecurityServiceExtensions
+{
+    public static IServiceCollection AddTallySecurity(this IServiceCollection services)
+    {
+        services.AddSingleton<KeyStore>();
+        services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+        services.AddAuthorization(options =>
+        {
+            options.AddPolicy(ApiScopes.AnyKey, p => p.RequireAuthenticatedUser());
+            foreach (var scope in ApiScopes.All)
+            {
+                options.AddPolicy(scope, p => p.RequireAuthenticatedUser().RequireAssertion(ctx =>
+                    ctx.User.HasClaim("scope", scope) || ctx.User.HasClaim("scope", ApiScopes.Admin)));
+            }
+        });
+        services.AddHostedService<KeyBootstrap>();
+        services.AddHostedService<KeyUsageFlusher>();
+        return services;
+    }
+}

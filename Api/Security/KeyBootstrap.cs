@@ -1,0 +1,41 @@
+using Tally.Api.Features.Keys;
+using Tally.Api.Ledger;
+
+namespace Tally.Api.Security;
+
+/// <summary>
+/// Makes sure an admin key exists at start: <c>Tally:BootstrapAdminKey</c> when configured, else a generated one
+/// printed once to the console. Nothing happens while an active admin key exists.
+/// </summary>
+public sealed class KeyBootstrap(KeyStore keys, LedgerWriter writer, IConfiguration configuration, ILogger<KeyBootstrap> logger)
+    : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (keys.AnyActiveAdmin())
+            return;
+        var configured = configuration["Tally:BootstrapAdminKey"];
+        var secret = string.IsNullOrWhiteSpace(configured) ? KeyStore.NewSecret() : configured.Trim();
+        if (keys.Find(secret) is not null)
+        {
+            logger.LogWarning("The configured bootstrap admin key was revoked earlier; it is not restored.");
+            return;
+        }
+        var key = new NewKey("bootstrap-admin", "bootstrap", [ApiScopes.Admin], null, secret);
+        var created = await writer.SubmitAsync(new CreateApiKeyCommand(key, Actor.System, keys), cancellationToken);
+        if (string.IsNullOrWhiteSpace(configured))
+        {
+            // Shown once, on the console only: it is the way into a fresh install.
+            Console.WriteLine();
+            Console.WriteLine($"Tally: no admin key existed, so one was created ({created.Id}). Keep it safe; it is not shown again:");
+            Console.WriteLine($"  {secret}");
+            Console.WriteLine();
+        }
+        else
+        {
+            logger.LogInformation("Bootstrap admin key {KeyId} created from configuration", created.Id);
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
