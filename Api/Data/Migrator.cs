@@ -27,12 +27,14 @@ public static class Migrator
             .SqliteDatabase(database.ConnectionString)
             .WithScripts(LoadScripts())
             .WithTransactionPerScript()
-            .LogTo(logger)
+            .LogToNowhere()
             .Build();
 
         var result = upgrader.PerformUpgrade();
         if (!result.Successful)
             throw new InvalidOperationException($"Migration {result.ErrorScript?.Name} failed.", result.Error);
+        foreach (var script in result.Scripts)
+            logger.LogInformation("Applied migration {Script}", script.Name);
     }
 
     public static async Task<bool> IsUpToDateAsync(SqliteConnection connection, CancellationToken ct)

@@ -16,10 +16,13 @@ public static class OpenApiSetup
                 Version = "v1",
                 Description = "Metrics tracking for governance campaign statistics: a ledger of events, live totals, "
                     + "the annual report and a tamper-evident audit trail.",
-                License = new OpenApiLicense { Name = "MIT", Identifier = "MIT" },
+                License = new OpenApiLicense { Name = "MIT", Url = new Uri("https://opensource.org/licenses/MIT") },
             });
             o.CustomSchemaIds(SchemaIds.For);
             o.SupportNonNullableReferenceTypes();
+            o.OperationFilter<FastEndpointsOperationFilter>();
+            o.SchemaFilter<ValidationSchemaFilter>();
+            o.DocumentFilter<TallyDocumentFilter>();
         });
         return services;
     }

@@ -17,7 +17,7 @@ public static class CampaignFieldRules
         v.RuleFor(x => x.Name).ValidName();
         v.RuleFor(x => x.StartsOn).NotNull();
         v.RuleFor(x => x.EndsOn).NotNull()
-            .GreaterThanOrEqualTo(x => x.StartsOn).When(x => x.StartsOn is not null)
+            .Must((x, endsOn) => x.StartsOn is null || endsOn is null || endsOn >= x.StartsOn)
             .WithMessage("endsOn must not be before startsOn.");
     }
 }

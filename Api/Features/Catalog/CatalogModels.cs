@@ -75,7 +75,7 @@ public static class CatalogRules
     public const int MaxDimensionValues = 200;
 
     public static IRuleBuilderOptions<T, string?> ValidCode<T>(this IRuleBuilder<T, string?> rule) =>
-        rule.NotEmpty().Must(Codes.IsValid).WithMessage("must match " + Codes.Pattern + ".");
+        rule.NotEmpty().Matches(Codes.Pattern).WithMessage("must match " + Codes.Pattern + ".");
 
     public static IRuleBuilderOptions<T, string?> ValidName<T>(this IRuleBuilder<T, string?> rule) =>
         rule.NotEmpty().MaximumLength(200);

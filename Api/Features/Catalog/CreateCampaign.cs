@@ -2,6 +2,7 @@ using System.Text.Json.Nodes;
 using Dapper;
 using FastEndpoints;
 using Tally.Api.Ledger;
+using Tally.Api.OpenApi;
 using Tally.Api.Problems;
 using Tally.Api.Security;
 
@@ -26,6 +27,7 @@ public sealed class CreateCampaign(LedgerWriter writer) : Endpoint<CreateCampaig
     public override void Configure()
     {
         Post("/campaigns");
+        Description(b => b.Creates<CampaignResponse>());
         Policies(ApiScopes.Admin);
         Summary(s => s.Summary = "Create a campaign");
     }

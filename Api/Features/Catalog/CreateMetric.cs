@@ -2,6 +2,7 @@ using Dapper;
 using FastEndpoints;
 using Tally.Api.Catalog;
 using Tally.Api.Ledger;
+using Tally.Api.OpenApi;
 using Tally.Api.Problems;
 using Tally.Api.Security;
 
@@ -26,6 +27,7 @@ public sealed class CreateMetric(LedgerWriter writer) : Endpoint<CreateMetricReq
     public override void Configure()
     {
         Post("/metrics");
+        Description(b => b.Creates<MetricResponse>());
         Policies(ApiScopes.Admin);
         Summary(s => s.Summary = "Create a metric");
     }

@@ -4,6 +4,7 @@ using FluentValidation;
 using System.Text.Json.Nodes;
 using Tally.Api.Catalog;
 using Tally.Api.Ledger;
+using Tally.Api.OpenApi;
 using Tally.Api.Problems;
 using Tally.Api.Security;
 
@@ -32,6 +33,7 @@ public sealed class CreateOrgUnit(LedgerWriter writer, CatalogCache catalog) : E
     public override void Configure()
     {
         Post("/org-units");
+        Description(b => b.Creates<OrgUnitResponse>());
         Policies(ApiScopes.Admin);
         Summary(s => s.Summary = "Create an org unit");
     }

@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Dapper;
 using FastEndpoints;
 using Tally.Api.Ledger;
@@ -8,7 +9,8 @@ namespace Tally.Api.Features.Catalog;
 
 public sealed class UpdateCampaignRequest : CampaignFields
 {
-    /// <summary>From the route: codes never change.</summary>
+    /// <summary>From the route: codes never change, so the body has none.</summary>
+    [JsonIgnore]
     public string Code { get; set; } = "";
 }
 

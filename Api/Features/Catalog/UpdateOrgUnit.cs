@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Dapper;
 using FastEndpoints;
 using FluentValidation;
@@ -11,7 +12,8 @@ namespace Tally.Api.Features.Catalog;
 
 public sealed class UpdateOrgUnitRequest
 {
-    /// <summary>From the route: codes never change.</summary>
+    /// <summary>From the route: codes never change, so the body has none.</summary>
+    [JsonIgnore]
     public string Code { get; set; } = "";
     public string? Name { get; set; }
     public string? Parent { get; set; }

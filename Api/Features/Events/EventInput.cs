@@ -34,8 +34,7 @@ public sealed class EventInputRules : AbstractValidator<EventInput>
     public EventInputRules(CatalogCache catalog, TimeProvider clock)
     {
         RuleFor(x => x.Metric).NotEmpty()
-            .Must(m => catalog.Current.Metrics.TryGetValue(m!, out var metric) && metric.Active)
-            .When(x => !string.IsNullOrEmpty(x.Metric))
+            .Must(m => string.IsNullOrEmpty(m) || (catalog.Current.Metrics.TryGetValue(m, out var metric) && metric.Active))
             .WithMessage(x => catalog.Current.Metrics.ContainsKey(x.Metric!)
                 ? $"Metric '{x.Metric}' is inactive."
                 : $"Unknown metric '{x.Metric}'.");
@@ -46,13 +45,12 @@ public sealed class EventInputRules : AbstractValidator<EventInput>
         RuleFor(x => x.Quantity).NotNull().InclusiveBetween(1, MaxQuantity)
             .WithMessage($"quantity must be an integer from 1 to {MaxQuantity:N0}.");
         RuleFor(x => x.OrgUnit).NotEmpty()
-            .Must(o => catalog.Current.OrgUnits.ContainsKey(o!)).When(x => !string.IsNullOrEmpty(x.OrgUnit))
+            .Must(o => string.IsNullOrEmpty(o) || catalog.Current.OrgUnits.ContainsKey(o))
             .WithMessage(x => $"Unknown org unit '{x.OrgUnit}'.");
         RuleFor(x => x.Campaign)
-            .Must(c => catalog.Current.Campaigns.ContainsKey(c!)).When(x => x.Campaign is not null)
+            .Must(c => c is null || catalog.Current.Campaigns.ContainsKey(c))
             .WithMessage(x => $"Unknown campaign '{x.Campaign}'.");
         RuleFor(x => x.ExternalId).Length(1, 200).Must(NoControlCharacters)
-            .When(x => x.ExternalId is not null)
             .WithMessage("externalId must be 1 to 200 characters without control characters.");
         RuleFor(x => x.Note).MaximumLength(2000)
             .Must(n => n is null || n.All(c => !char.IsControl(c) || c is '\n' or '\r' or '\t'))

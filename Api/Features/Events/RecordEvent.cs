@@ -1,6 +1,7 @@
 using FastEndpoints;
 using Tally.Api.Catalog;
 using Tally.Api.Ledger;
+using Tally.Api.OpenApi;
 using Tally.Api.Problems;
 using Tally.Api.Security;
 
@@ -11,6 +12,7 @@ public sealed class RecordEvent(LedgerWriter writer, CatalogCache catalog) : End
     public override void Configure()
     {
         Post("/events");
+        Description(b => b.CreatesOrReplays<EventResponse>());
         Policies(ApiScopes.EventsWrite);
         Summary(s =>
         {

@@ -4,6 +4,7 @@ using FastEndpoints;
 using FluentValidation;
 using Tally.Api.Catalog;
 using Tally.Api.Ledger;
+using Tally.Api.OpenApi;
 using Tally.Api.Security;
 
 namespace Tally.Api.Features.Keys;
@@ -36,6 +37,7 @@ public sealed class CreateApiKey(LedgerWriter writer, KeyStore keys) : Endpoint<
     public override void Configure()
     {
         Post("/api-keys");
+        Description(b => b.Creates<ApiKeyCreatedResponse>());
         Policies(ApiScopes.Admin);
         Summary(s =>
         {

@@ -1,0 +1,167 @@
+using System.Net.Http.Headers;
+using System.Net.Http.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Logging;
+
+[assembly: AssemblyFixture(typeof(Tally.Api.Tests.Infrastructure.TallyApp))]
+
+namespace Tally.Api.Tests.Infrastructure;
+
+/// <summary>The service over a temp database: one per test assembly, or one per test that needs its own settings.</summary>
+public sealed class TallyApp : WebApplicationFactory<Program>, IAsyncLifetime
+{
+    public const string AdminKey = "tly_test-admin-key-0123456789abcdefghijklmnopqrstuv";
+
+    private readonly Dictionary<string, string?> _settings;
+
+    public TallyApp() : this(new Dictionary<string, string?>())
+    {
+    }
+
+    /// <summary>A separate app with its own database and settings, for a test that needs them.</summary>
+    public static async Task<TallyApp> StartAsync(IDictionary<string, string?> settings)
+    {
+        var app = new TallyApp(settings);
+        await app.InitializeAsync();
+        return app;
+    }
+
+    private TallyApp(IDictionary<string, string?> settings)
+    {
+        Folder = Path.Combine(Path.GetTempPath(), "tally-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(Folder);
+        DatabasePath = Path.Combine(Folder, "tally.db");
+        _settings = new Dictionary<string, string?>(settings)
+        {
+            ["ConnectionStrings:Tally"] = $"Data Source={DatabasePath}",
+            ["Tally:BootstrapAdminKey"] = AdminKey,
+        };
+        foreach (var (k, v) in settings)
+            _settings[k] = v;
+    }
+
+    public string Folder { get; }
+    public string DatabasePath { get; }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseEnvironment("Testing");
+        builder.ConfigureAppConfiguration((_, config) => config.AddInMemoryCollection(_settings));
+        builder.ConfigureLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));
+    }
+
+    public ValueTask InitializeAsync()
+    {
+        _ = Server; // starts the host: migrations, writer, bootstrap key
+        return ValueTask.CompletedTask;
+    }
+
+    public override async ValueTask DisposeAsync()
+    {
+        await base.DisposeAsync();
+        SqliteConnection.ClearAllPools();
+        try
+        {
+            Directory.Delete(Folder, recursive: true);
+        }
+        catch (IOException)
+        {
+            // A file still held open by the OS: the temp folder is cleaned up later.
+        }
+    }
+
+    public HttpClient Client(string? key = AdminKey)
+    {
+        var client = CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+        if (key is not null)
+            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        return client;
+    }
+
+    public HttpClient Admin() => Client();
+
+    /// <summary>Creates a key with the given scopes (optionally bound to an org unit) and returns its secret.</summary>
+    public async Task<string> KeyAsync(string[] scopes, string? orgUnit = null, string? source = null)
+    {
+        using var admin = Admin();
+        var response = await admin.PostAsJsonAsync("/api/v1/api-keys", new
+        {
+            name = "test " + string.Join('+', scopes),
+            source = source ?? Unique.Code("src"),
+            scopes,
+            orgUnit,
+        });
+        var body = await response.ReadJsonAsync();
+        Assert.Equal(System.Net.HttpStatusCode.Created, response.StatusCode);
+        return body["key"]!.GetValue<string>();
+    }
+
+    public async Task<HttpClient> ClientWithAsync(string[] scopes, string? orgUnit = null, string? source = null) =>
+        Client(await KeyAsync(scopes, orgUnit, source));
+
+    /// <summary>Creates an org unit (under hedong unless told) for a test's own data.</summary>
+    public async Task<string> OrgUnitAsync(string? parent = "hedong", string? code = null)
+    {
+        code ??= Unique.Code("unit");
+        using var admin = Admin();
+        var response = await admin.PostAsJsonAsync("/api/v1/org-units", new { code, name = "测试单位 " + code, parent });
+        Assert.Equal(System.Net.HttpStatusCode.Created, response.StatusCode);
+        return code;
+    }
+
+    public SqliteConnection OpenDatabase()
+    {
+        var connection = new SqliteConnection($"Data Source={DatabasePath}");
+        connection.Open();
+        return connection;
+    }
+}
+
+public static class Unique
+{
+    public static string Code(string prefix) => $"{prefix}-{Guid.NewGuid():N}"[..Math.Min(60, prefix.Length + 33)];
+}
+
+public static class HttpExtensions
+{
+    public static async Task<JsonNode> ReadJsonAsync(this HttpResponseMessage response)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        return JsonNode.Parse(text) ?? throw new InvalidOperationException("Empty body");
+    }
+
+    public static Task<HttpResponseMessage> PostJsonAsync(this HttpClient client, string url, string json) =>
+        client.PostAsync(url, new StringContent(json, System.Text.Encoding.UTF8, "application/json"));
+
+    public static Task<HttpResponseMessage> PutJsonAsync(this HttpClient client, string url, string json) =>
+        client.PutAsync(url, new StringContent(json, System.Text.Encoding.UTF8, "application/json"));
+
+    /// <summary>Asserts a problem+json response with the contract's type and returns its body.</summary>
+    public static async Task<JsonNode> AssertProblemAsync(this HttpResponseMessage response, int status, string type)
+    {
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True((int)response.StatusCode == status, $"Expected {status}, got {(int)response.StatusCode}: {text}");
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        var body = JsonNode.Parse(text)!;
+        Assert.Equal(type, body["type"]!.GetValue<string>());
+        Assert.Equal(status, body["status"]!.GetValue<int>());
+        Assert.False(string.IsNullOrEmpty(body["title"]?.GetValue<string>()));
+        Assert.False(string.IsNullOrEmpty(body["detail"]?.GetValue<string>()));
+        Assert.DoesNotContain("Exception", text, StringComparison.Ordinal);
+        Assert.DoesNotContain("Tally.Api", text, StringComparison.Ordinal);
+        return body;
+    }
+
+    public static async Task<JsonNode> AssertValidationAsync(this HttpResponseMessage response, params string[] fields)
+    {
+        var body = await response.AssertProblemAsync(400, "/problems/validation");
+        var errors = body["errors"]!.AsObject();
+        foreach (var field in fields)
+            Assert.True(errors.ContainsKey(field), $"Expected an error for '{field}', got: {errors.ToJsonString()}");
+        return body;
+    }
+}

@@ -1,0 +1,174 @@
+using System.ComponentModel;
+using System.Reflection;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.RegularExpressions;
+using FastEndpoints;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.OpenApi;
+using Swashbuckle.AspNetCore.SwaggerGen;
+using Tally.Api.Problems;
+
+namespace Tally.Api.OpenApi;
+
+/// <summary>
+/// Fills what Swashbuckle cannot see in FastEndpoints (STACK-NOTES.md): path and query parameters, no body on
+/// GET/DELETE, the summary and tag, the success status, and the problem responses every route can give.
+/// </summary>
+public sealed partial class FastEndpointsOperationFilter : IOperationFilter
+{
+    public const string ProblemContentType = "application/problem+json";
+
+    public void Apply(OpenApiOperation operation, OperationFilterContext context)
+    {
+        var metadata = context.ApiDescription.ActionDescriptor.EndpointMetadata;
+        var definition = metadata.OfType<EndpointDefinition>().FirstOrDefault();
+        if (definition is null)
+            return;
+        var method = context.ApiDescription.HttpMethod ?? "GET";
+        var route = "/" + (context.ApiDescription.RelativePath ?? "");
+        var routeParams = RouteParam().Matches(route).Select(m => m.Groups[1].Value).ToList();
+        var anonymous = metadata.OfType<IAllowAnonymous>().Any();
+
+        ApplySummary(operation, definition);
+        operation.Tags = new HashSet<OpenApiTagReference> { new(AreaOf(definition), context.Document) };
+        AddParameters(operation, context, definition, method, routeParams);
+        if (method is "GET" or "DELETE")
+            operation.RequestBody = null;
+        FixSuccessStatus(operation, definition);
+        AddProblems(operation, context, method, routeParams.Count > 0, anonymous);
+        if (anonymous)
+            operation.Security = [];
+    }
+
+    public static string AreaOf(EndpointDefinition definition)
+    {
+        var ns = definition.EndpointType.Namespace ?? "";
+        var area = ns.Split('.').SkipWhile(p => p != "Features").Skip(1).FirstOrDefault();
+        return area ?? "Operations";
+    }
+
+    private static void ApplySummary(OpenApiOperation operation, EndpointDefinition definition)
+    {
+        var summary = definition.EndpointSummary;
+        operation.Summary = summary?.Summary is { Length: > 0 } s ? s : definition.EndpointType.Name;
+        if (summary?.Description is { Length: > 0 } d)
+            operation.Description = d;
+    }
+
+    private static void AddParameters(OpenApiOperation operation, OperationFilterContext context, EndpointDefinition definition,
+        string method, List<string> routeParams)
+    {
+        var parameters = new List<IOpenApiParameter>();
+        foreach (var name in routeParams)
+        {
+            parameters.Add(new OpenApiParameter
+            {
+                Name = name, In = ParameterLocation.Path, Required = true,
+                Schema = new OpenApiSchema { Type = JsonSchemaType.String },
+            });
+        }
+        var requestType = definition.ReqDtoType;
+        if (method is "GET" or "DELETE" && requestType is not null && requestType != typeof(EmptyRequest))
+        {
+            foreach (var property in requestType.GetProperties(BindingFlags.Public | BindingFlags.Instance))
+            {
+                var name = JsonName(property);
+                if (routeParams.Contains(name, StringComparer.OrdinalIgnoreCase) || property.GetCustomAttribute<JsonIgnoreAttribute>() is not null)
+                    continue;
+                parameters.Add(new OpenApiParameter
+                {
+                    Name = name, In = ParameterLocation.Query, Required = false,
+                    Description = property.GetCustomAttribute<DescriptionAttribute>()?.Description,
+                    Schema = context.SchemaGenerator.GenerateSchema(property.PropertyType, context.SchemaRepository),
+                });
+            }
+        }
+        // Query parameters a POST also reads (declared with [QueryParam]).
+        if (method is "POST" or "PUT" && requestType is not null)
+        {
+            foreach (var property in requestType.GetProperties().Where(p => p.GetCustomAttribute<QueryParamAttribute>() is not null))
+            {
+                parameters.Add(new OpenApiParameter
+                {
+                    Name = JsonName(property), In = ParameterLocation.Query, Required = false,
+                    Description = property.GetCustomAttribute<DescriptionAttribute>()?.Description,
+                    Schema = context.SchemaGenerator.GenerateSchema(property.PropertyType, context.SchemaRepository),
+                });
+            }
+        }
+        operation.Parameters = parameters;
+    }
+
+    private static void FixSuccessStatus(OpenApiOperation operation, EndpointDefinition definition)
+    {
+        if (operation.Responses is null)
+            return;
+        var declared = definition.EndpointSummary?.Responses ?? new Dictionary<int, string>();
+        foreach (var (status, description) in declared)
+        {
+            var key = status.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            if (operation.Responses.TryGetValue(key, out var existing) && existing is OpenApiResponse response)
+                response.Description = description;
+        }
+    }
+
+    private static void AddProblems(OpenApiOperation operation, OperationFilterContext context, string method,
+        bool hasRouteParams, bool anonymous)
+    {
+        operation.Responses ??= [];
+        var schema = context.SchemaGenerator.GenerateSchema(typeof(Problem), context.SchemaRepository);
+        void Add(int status, string description)
+        {
+            var key = status.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            var response = operation.Responses.TryGetValue(key, out var r) && r is OpenApiResponse existing
+                ? existing
+                : new OpenApiResponse { Description = description };
+            response.Content = new Dictionary<string, IOpenApiMediaType> { [ProblemContentType] = new OpenApiMediaType { Schema = schema } };
+            operation.Responses[key] = response;
+        }
+
+        if (anonymous)
+        {
+            if (operation.Responses.ContainsKey("503"))
+                Add(503, "Not ready.");
+            return;
+        }
+        Add(400, "The request is invalid: see errors.");
+        Add(401, "No key, an unknown key or a revoked key.");
+        Add(403, "The key lacks the scope, or reaches outside its org unit.");
+        if (hasRouteParams)
+            Add(404, "Nothing has that id or code.");
+        Add(429, "Too many requests for this key: retry after Retry-After.");
+        if (method is "POST" or "PUT" or "DELETE")
+        {
+            Add(413, "The body is larger than the configured limit.");
+            Add(503, "The write queue is full or storage failed: nothing was stored; retry after Retry-After.");
+        }
+        foreach (var (status, description) in ProblemDocs.For(context.ApiDescription))
+            Add(status, description);
+    }
+
+    private static string JsonName(PropertyInfo property) =>
+        property.GetCustomAttribute<JsonPropertyNameAttribute>()?.Name ?? JsonNamingPolicy.CamelCase.ConvertName(property.Name);
+
+    [GeneratedRegex(@"\{([A-Za-z0-9_]+)(?::[^}]*)?\}")]
+    private static partial Regex RouteParam();
+}
+
+/// <summary>Declares the extra problem statuses (409s and the like) an endpoint can answer with.</summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = true)]
+public sealed class ProblemResponseAttribute(int status, string description) : Attribute
+{
+    public int Status { get; } = status;
+    public string Description { get; } = description;
+}
+
+internal static class ProblemDocs
+{
+    public static IEnumerable<(int Status, string Description)> For(Microsoft.AspNetCore.Mvc.ApiExplorer.ApiDescription description)
+    {
+        var definition = description.ActionDescriptor.EndpointMetadata.OfType<EndpointDefinition>().FirstOrDefault();
+        return definition?.EndpointType.GetCustomAttributes<ProblemResponseAttribute>().Select(a => (a.Status, a.Description)) ?? [];
+    }
+}
