@@ -1,4 +1,3 @@
-using System.Text.Json.Serialization;
 using Dapper;
 using FastEndpoints;
 using Tally.Api.Ledger;
@@ -9,9 +8,6 @@ namespace Tally.Api.Features.Catalog;
 
 public sealed class UpdateCampaignRequest : CampaignFields
 {
-    /// <summary>From the route: codes never change, so the body has none.</summary>
-    [JsonIgnore]
-    public string Code { get; set; } = "";
 }
 
 public sealed class UpdateCampaignValidator : Validator<UpdateCampaignRequest>
@@ -32,11 +28,11 @@ public sealed class UpdateCampaign(LedgerWriter writer) : Endpoint<UpdateCampaig
     {
         var caller = HttpContext.Caller();
         CatalogWrites.RequireGlobalAdmin(caller);
-        await Send.OkAsync(await writer.SubmitAsync(new UpdateCampaignCommand(req, Actor.Of(caller)), ct), ct);
+        await Send.OkAsync(await writer.SubmitAsync(new UpdateCampaignCommand(Route<string>("code")!, req, Actor.Of(caller)), ct), ct);
     }
 }
 
-public sealed class UpdateCampaignCommand(UpdateCampaignRequest req, Actor actor) : LedgerCommand<CampaignResponse>
+public sealed class UpdateCampaignCommand(string code, UpdateCampaignRequest req, Actor actor) : LedgerCommand<CampaignResponse>
 {
     protected override CampaignResponse Run(LedgerContext context)
     {
@@ -44,13 +40,13 @@ public sealed class UpdateCampaignCommand(UpdateCampaignRequest req, Actor actor
             "UPDATE campaigns SET name = @Name, starts_on = @startsOn, ends_on = @endsOn, updated_at = @now WHERE code = @Code",
             new
             {
-                req.Code, req.Name, startsOn = Day.ToStorage(req.StartsOn!.Value), endsOn = Day.ToStorage(req.EndsOn!.Value),
+                Code = code, req.Name, startsOn = Day.ToStorage(req.StartsOn!.Value), endsOn = Day.ToStorage(req.EndsOn!.Value),
                 now = Instant.ToStorage(context.Now),
             }, context.Transaction);
         if (updated == 0)
-            throw ProblemException.NotFound($"No campaign '{req.Code}'.");
-        var response = new CampaignResponse { Code = req.Code, Name = req.Name!, StartsOn = req.StartsOn.Value, EndsOn = req.EndsOn.Value };
-        context.Audit(actor, "campaign.updated", "campaign:" + req.Code, AuditChain.ToJsonObject(response));
+            throw ProblemException.NotFound($"No campaign '{code}'.");
+        var response = new CampaignResponse { Code = code, Name = req.Name!, StartsOn = req.StartsOn.Value, EndsOn = req.EndsOn.Value };
+        context.Audit(actor, "campaign.updated", "campaign:" + code, AuditChain.ToJsonObject(response));
         context.MarkCatalogChanged();
         return response;
     }

@@ -1,4 +1,3 @@
-using System.Text.Json.Serialization;
 using Dapper;
 using FastEndpoints;
 using Tally.Api.Catalog;
@@ -10,9 +9,6 @@ namespace Tally.Api.Features.Catalog;
 
 public sealed class UpdateMetricRequest : MetricFields
 {
-    /// <summary>From the route: codes never change, so the body has none.</summary>
-    [JsonIgnore]
-    public string Code { get; set; } = "";
 }
 
 public sealed class UpdateMetricValidator : Validator<UpdateMetricRequest>
@@ -37,15 +33,14 @@ public sealed class UpdateMetric(LedgerWriter writer) : Endpoint<UpdateMetricReq
     {
         var caller = HttpContext.Caller();
         CatalogWrites.RequireGlobalAdmin(caller);
-        await Send.OkAsync(await writer.SubmitAsync(new UpdateMetricCommand(req, Actor.Of(caller)), ct), ct);
+        await Send.OkAsync(await writer.SubmitAsync(new UpdateMetricCommand(Route<string>("code")!, req, Actor.Of(caller)), ct), ct);
     }
 }
 
-public sealed class UpdateMetricCommand(UpdateMetricRequest req, Actor actor) : LedgerCommand<MetricResponse>
+public sealed class UpdateMetricCommand(string code, UpdateMetricRequest req, Actor actor) : LedgerCommand<MetricResponse>
 {
     protected override MetricResponse Run(LedgerContext context)
     {
-        var code = req.Code;
         var found = context.Connection.Query<(int Position, string Dimensions)>(
             "SELECT position, dimensions FROM metrics WHERE code = @code", new { code }, context.Transaction).ToList();
         if (found.Count == 0)

@@ -1,4 +1,3 @@
-using System.Text.Json.Serialization;
 using Dapper;
 using FastEndpoints;
 using FluentValidation;
@@ -12,9 +11,6 @@ namespace Tally.Api.Features.Catalog;
 
 public sealed class UpdateOrgUnitRequest
 {
-    /// <summary>From the route: codes never change, so the body has none.</summary>
-    [JsonIgnore]
-    public string Code { get; set; } = "";
     public string? Name { get; set; }
     public string? Parent { get; set; }
 }
@@ -47,18 +43,18 @@ public sealed class UpdateOrgUnit(LedgerWriter writer, CatalogCache catalog) : E
         var caller = HttpContext.Caller();
         if (caller.OrgUnit is not null)
         {
-            OrgScope.RequireReach(caller, req.Code, catalog.Current);
+            OrgScope.RequireReach(caller, Route<string>("code"), catalog.Current);
             OrgScope.RequireReach(caller, req.Parent, catalog.Current);
         }
-        await Send.OkAsync(await writer.SubmitAsync(new UpdateOrgUnitCommand(req, Actor.Of(caller)), ct), ct);
+        await Send.OkAsync(await writer.SubmitAsync(new UpdateOrgUnitCommand(Route<string>("code")!, req, Actor.Of(caller)), ct), ct);
     }
 }
 
-public sealed class UpdateOrgUnitCommand(UpdateOrgUnitRequest req, Actor actor) : LedgerCommand<OrgUnitResponse>
+public sealed class UpdateOrgUnitCommand(string code, UpdateOrgUnitRequest req, Actor actor) : LedgerCommand<OrgUnitResponse>
 {
     protected override OrgUnitResponse Run(LedgerContext context)
     {
-        var (code, parent) = (req.Code, req.Parent);
+        var parent = req.Parent;
         var connection = context.Connection;
         var current = connection.Query<string?>("SELECT parent FROM org_units WHERE code = @code", new { code },
             context.Transaction).ToList();
