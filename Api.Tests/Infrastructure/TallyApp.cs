@@ -85,7 +85,10 @@ public sealed class TallyApp : WebApplicationFactory<Program>, IAsyncLifetime
     public HttpClient Admin() => Client();
 
     /// <summary>Creates a key with the given scopes (optionally bound to an org unit) and returns its secret.</summary>
-    public async Task<string> KeyAsync(string[] scopes, string? orgUnit = null, string? source = null)
+    public async Task<string> KeyAsync(string[] scopes, string? orgUnit = null, string? source = null) =>
+        (await CreateKeyAsync(scopes, orgUnit, source)).Secret;
+
+    public async Task<(string Id, string Secret)> CreateKeyAsync(string[] scopes, string? orgUnit = null, string? source = null)
     {
         using var admin = Admin();
         var response = await admin.PostAsJsonAsync("/api/v1/api-keys", new
@@ -97,7 +100,7 @@ public sealed class TallyApp : WebApplicationFactory<Program>, IAsyncLifetime
         });
         var body = await response.ReadJsonAsync();
         Assert.Equal(System.Net.HttpStatusCode.Created, response.StatusCode);
-        return body["key"]!.GetValue<string>();
+        return (body["id"]!.GetValue<string>(), body["key"]!.GetValue<string>());
     }
 
     public async Task<HttpClient> ClientWithAsync(string[] scopes, string? orgUnit = null, string? source = null) =>

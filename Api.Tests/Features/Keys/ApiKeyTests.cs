@@ -45,13 +45,11 @@ public sealed class ApiKeyTests(TallyApp app)
     [Fact]
     public async Task A_revoked_key_is_refused_from_the_next_request_on()
     {
-        var secret = await app.KeyAsync(["events:read"]);
+        var (id, secret) = await app.CreateKeyAsync(["events:read"]);
         using var client = app.Client(secret);
         Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/v1/metrics", Ct)).StatusCode);
 
         using var admin = app.Admin();
-        var id = (await (await admin.GetAsync("/api/v1/api-keys?limit=1000", Ct)).ReadJsonAsync())["items"]!.AsArray()
-            .Last()!["id"]!.GetValue<string>();
         var revoke = await admin.DeleteAsync($"/api/v1/api-keys/{id}", Ct);
         Assert.Equal(HttpStatusCode.NoContent, revoke.StatusCode);
 
@@ -102,15 +100,14 @@ public sealed class ApiKeyTests(TallyApp app)
     [Fact]
     public async Task Last_use_is_shown_in_the_listing()
     {
-        var secret = await app.KeyAsync(["totals:read"]);
+        var (id, secret) = await app.CreateKeyAsync(["totals:read"]);
         using (var client = app.Client(secret))
             Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/v1/metrics", Ct)).StatusCode);
 
         using var admin = app.Admin();
         var items = (await (await admin.GetAsync("/api/v1/api-keys?limit=1000", Ct)).ReadJsonAsync())["items"]!.AsArray();
-        var mine = items.Single(k => k!["scopes"]!.AsArray().Count == 1 && k["scopes"]![0]!.GetValue<string>() == "totals:read"
-                                     && k["lastUsedAt"] is not null);
-        Assert.NotNull(mine);
+        var mine = items.Single(k => k!["id"]!.GetValue<string>() == id)!;
+        Assert.NotNull(mine["lastUsedAt"]);
     }
 
     [Fact]
