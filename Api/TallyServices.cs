@@ -51,6 +51,7 @@ public static class TallyServices
         app.UseMiddleware<ProblemMiddleware>();
         app.UseAuthentication();
         app.UseAuthorization();
+        app.UseMiddleware<QueryParameterGuard>();
         app.UseFastEndpoints(c =>
         {
             c.Endpoints.RoutePrefix = "api/v1";

@@ -63,3 +63,35 @@ public sealed class ResponseHygieneTests(TallyApp app)
         Assert.Equal("ready", (await ready.ReadJsonAsync())["status"]!.GetValue<string>());
     }
 }
+
+public sealed class QueryParameterTests(TallyApp app)
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task A_misspelled_query_parameter_is_400_not_ignored()
+    {
+        using var client = app.Admin();
+        var body = await (await client.GetAsync("/api/v1/metrics?limt=5", Ct)).AssertValidationAsync("limt");
+        Assert.Contains("limit", body["errors"]!["limt"]![0]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_repeated_single_valued_parameter_is_400()
+    {
+        using var client = app.Admin();
+        await (await client.GetAsync("/api/v1/metrics?limit=5&limit=6", Ct)).AssertValidationAsync("limit");
+    }
+
+    [Fact]
+    public async Task A_query_parameter_cannot_overwrite_a_body_field()
+    {
+        using var client = await app.ClientWithAsync(["events:write"]);
+        var unit = await app.OrgUnitAsync();
+        var response = await client.PostJsonAsync("/api/v1/events?quantity=999",
+            $$"""{"metric":"notices.issued","occurredOn":"2024-04-01","quantity":1,"orgUnit":"{{unit}}"}""");
+        await response.AssertValidationAsync("quantity");
+        using var db = app.OpenDatabase();
+        Assert.Equal(0, Dapper.SqlMapper.ExecuteScalar<int>(db, "SELECT count(*) FROM events WHERE org_unit = @unit", new { unit }));
+    }
+}

@@ -1,0 +1,65 @@
+using System.Collections;
+using System.Collections.Concurrent;
+using System.Reflection;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using FastEndpoints;
+
+namespace Tally.Api.Problems;
+
+/// <summary>
+/// Refuses query parameters a route does not declare, and repeats of single-valued ones, with a validation problem.
+/// FastEndpoints would otherwise ignore a misspelled filter (a silently wrong answer) or, on POST and PUT, let a query
+/// parameter overwrite a body field of the same name.
+/// </summary>
+public sealed partial class QueryParameterGuard(RequestDelegate next)
+{
+    private static readonly ConcurrentDictionary<EndpointDefinition, IReadOnlyDictionary<string, bool>> Declared = new();
+
+    public Task InvokeAsync(HttpContext context)
+    {
+        var definition = context.GetEndpoint()?.Metadata.GetMetadata<EndpointDefinition>();
+        if (definition is null || context.Request.Query.Count == 0)
+            return next(context);
+
+        var allowed = Declared.GetOrAdd(definition, Describe);
+        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        foreach (var (key, values) in context.Request.Query)
+        {
+            if (!allowed.TryGetValue(key, out var repeatable))
+                errors[key] = [allowed.Count == 0
+                    ? "This route takes no query parameters."
+                    : "Unknown query parameter; this route takes: " + string.Join(", ", allowed.Keys.Order(StringComparer.Ordinal)) + "."];
+            else if (values.Count > 1 && !repeatable)
+                errors[key] = ["Give this parameter once."];
+        }
+        if (errors.Count > 0)
+            throw ProblemException.Validation(errors);
+        return next(context);
+    }
+
+    /// <summary>Query names a route takes: its request's properties on GET/DELETE, [QueryParam] ones on a body route.</summary>
+    private static IReadOnlyDictionary<string, bool> Describe(EndpointDefinition definition)
+    {
+        var result = new Dictionary<string, bool>(StringComparer.OrdinalIgnoreCase);
+        var type = definition.ReqDtoType;
+        if (type is null || type == typeof(EmptyRequest))
+            return result;
+        var routeParams = definition.Routes.SelectMany(r => RouteParam().Matches(r).Select(m => m.Groups[1].Value))
+            .ToHashSet(StringComparer.OrdinalIgnoreCase);
+        var bodyless = definition.Verbs.All(v => v is "GET" or "DELETE" or "HEAD");
+        foreach (var property in type.GetProperties(BindingFlags.Public | BindingFlags.Instance))
+        {
+            if (routeParams.Contains(property.Name))
+                continue;
+            if (!bodyless && property.GetCustomAttribute<QueryParamAttribute>() is null)
+                continue;
+            var repeatable = property.PropertyType != typeof(string) && typeof(IEnumerable).IsAssignableFrom(property.PropertyType);
+            result[JsonNamingPolicy.CamelCase.ConvertName(property.Name)] = repeatable;
+        }
+        return result;
+    }
+
+    [GeneratedRegex(@"\{([A-Za-z0-9_]+)(?::[^}]*)?\}")]
+    private static partial Regex RouteParam();
+}
