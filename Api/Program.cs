@@ -1,4 +1,8 @@
 using Tally.Api;
+using Tally.Api.Cli;
+
+if (CommandLine.TryRun(args) is { } exitCode)
+    return exitCode;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.Services.AddTally(builder.Configuration);
@@ -6,3 +10,4 @@ builder.Services.AddTally(builder.Configuration);
 var app = builder.Build();
 app.UseTally();
 app.Run();
+return 0;

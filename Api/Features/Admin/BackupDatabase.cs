@@ -1,0 +1,44 @@
+using FastEndpoints;
+using Tally.Api.Data;
+using Tally.Api.Security;
+
+namespace Tally.Api.Features.Admin;
+
+public sealed class BackupDatabase(Database database) : EndpointWithoutRequest
+{
+    public const string ContentType = "application/vnd.sqlite3";
+
+    public override void Configure()
+    {
+        Post("/admin/backup");
+        Policies(ApiScopes.Admin);
+        Description(b => b.ClearDefaultProduces(200).Produces<Stream>(200, ContentType));
+        Summary(s =>
+        {
+            s.Summary = "Download a consistent snapshot of the database";
+            s.Description = "SQLite's online backup, taken while writes go on; restore by stopping Tally and putting the "
+                + "file in place of the database (see README).";
+        });
+    }
+
+    public override async Task HandleAsync(CancellationToken ct)
+    {
+        var caller = HttpContext.Caller();
+        if (caller.OrgUnit is not null)
+            throw Problems.ProblemException.Forbidden("A backup holds every org unit's data; only an unbound admin key may take one.");
+        var file = Path.Combine(Path.GetTempPath(), $"tally-backup-{Guid.NewGuid():N}.db");
+        try
+        {
+            await Task.Run(() => Backup.To(database.ConnectionString, file), ct);
+            var name = $"tally-{DateTime.UtcNow:yyyyMMdd-HHmmss}.db";
+            HttpContext.Response.Headers.ContentDisposition = $"attachment; filename=\"{name}\"";
+            await using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16,
+                FileOptions.Asynchronous | FileOptions.SequentialScan | FileOptions.DeleteOnClose);
+            await Send.StreamAsync(stream, name, stream.Length, ContentType, cancellation: ct);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+}
