@@ -49,6 +49,8 @@ public static class TallyServices
     {
         app.UseMiddleware<SecurityHeaders>();
         app.UseMiddleware<ProblemMiddleware>();
+        app.UseDefaultFiles();
+        app.UseStaticFiles();
         app.UseAuthentication();
         app.UseAuthorization();
         app.UseMiddleware<QueryParameterGuard>();

@@ -95,3 +95,24 @@ public sealed class QueryParameterTests(TallyApp app)
         Assert.Equal(0, Dapper.SqlMapper.ExecuteScalar<int>(db, "SELECT count(*) FROM events WHERE org_unit = @unit", new { unit }));
     }
 }
+
+public sealed class DashboardServingTests(TallyApp app)
+{
+    [Fact]
+    public async Task The_dashboard_is_served_at_the_root_with_a_content_security_policy()
+    {
+        using var client = app.Client(key: null);
+        var response = await client.GetAsync("/", TestContext.Current.CancellationToken);
+        Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
+        var html = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
+        Assert.Contains("<html lang=\"zh-CN\">", html, StringComparison.Ordinal);
+        Assert.Contains("vendor/echarts/echarts.min.js", html, StringComparison.Ordinal);
+        Assert.Contains("script-src 'self'", response.Headers.GetValues("Content-Security-Policy").Single(), StringComparison.Ordinal);
+        Assert.Equal("DENY", response.Headers.GetValues("X-Frame-Options").Single());
+
+        var echarts = await client.GetAsync("/vendor/echarts/echarts.min.js", TestContext.Current.CancellationToken);
+        Assert.Equal(System.Net.HttpStatusCode.OK, echarts.StatusCode);
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await client.GetAsync("/vendor/echarts/LICENSE.txt", TestContext.Current.CancellationToken)).StatusCode);
+    }
+}

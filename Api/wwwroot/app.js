@@ -1,0 +1,502 @@
+// The Tally dashboard: a year at a glance, drilling from any figure down to the events behind it.
+// It talks only to the public API (/api/v1) with the key the user typed; the key lives in sessionStorage.
+
+const KEY_STORAGE = "tally.key";
+const REFRESH_MS = 5000;
+const API = "/api/v1";
+const PAGE = 1000;
+
+const $ = (id) => document.getElementById(id);
+const state = {
+  key: sessionStorage.getItem(KEY_STORAGE),
+  metrics: [],
+  orgUnits: [],
+  campaigns: [],
+  year: null,
+  orgUnit: null,
+  campaign: "",
+  trendMetric: null,
+  dimKey: null,
+  charts: {},
+  drill: null,
+  timer: null,
+  refreshing: false,
+};
+
+class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem?.detail || `HTTP ${status}`);
+    this.status = status;
+    this.problem = problem;
+  }
+}
+
+async function api(path, params = {}, accept = "application/json") {
+  const url = new URL(API + path, location.origin);
+  for (const [name, value] of Object.entries(params)) {
+    if (value === null || value === undefined || value === "") continue;
+    for (const v of Array.isArray(value) ? value : [value]) url.searchParams.append(name, v);
+  }
+  const response = await fetch(url, { headers: { Authorization: `Bearer ${state.key}`, Accept: accept } });
+  if (!response.ok) {
+    let problem = null;
+    try { problem = await response.json(); } catch { /* not a problem body */ }
+    throw new ApiError(response.status, problem);
+  }
+  if (accept === "application/json") return response.json();
+  return response;
+}
+
+async function listAll(path) {
+  const items = [];
+  let cursor = null;
+  do {
+    const page = await api(path, { limit: PAGE, cursor });
+    items.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return items;
+}
+
+const number = (n) => Number(n).toLocaleString("zh-CN");
+const metricOf = (code) => state.metrics.find((m) => m.code === code);
+const orgName = (code) => state.orgUnits.find((o) => o.code === code)?.name ?? code;
+const campaignName = (code) => state.campaigns.find((c) => c.code === code)?.name ?? code;
+const escapeHtml = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+const monthRange = (year, month) => {
+  const last = new Date(Date.UTC(year, month, 0)).getUTCDate();
+  const mm = String(month).padStart(2, "0");
+  return { from: `${year}-${mm}-01`, to: `${year}-${mm}-${String(last).padStart(2, "0")}` };
+};
+
+// ---- sign in and out -------------------------------------------------------------------------------------------
+
+function showSignin(message) {
+  stopRefresh();
+  $("app").hidden = true;
+  $("signin").hidden = false;
+  $("signin-error").hidden = !message;
+  $("signin-error").textContent = message ?? "";
+  $("key-input").value = "";
+  $("key-input").focus();
+}
+
+async function signIn(key) {
+  state.key = key;
+  try {
+    await loadCatalog();
+  } catch (error) {
+    state.key = null;
+    sessionStorage.removeItem(KEY_STORAGE);
+    showSignin(error.status === 401 ? "密钥无效或已吊销。" : `无法连接服务：${error.message}`);
+    return;
+  }
+  sessionStorage.setItem(KEY_STORAGE, key);
+  try {
+    const periods = await api("/periods", { limit: PAGE });
+    const years = periods.items.map((p) => p.year);
+    if (years.length) state.periodsLatest = Math.max(...years);
+  } catch { /* periods only choose the default year */ }
+  $("signin").hidden = true;
+  $("app").hidden = false;
+  setupFilters();
+  await refresh();
+  startRefresh();
+}
+
+function signOut() {
+  sessionStorage.removeItem(KEY_STORAGE);
+  state.key = null;
+  for (const chart of Object.values(state.charts)) chart.dispose();
+  state.charts = {};
+  showSignin();
+}
+
+// ---- catalog and filters ---------------------------------------------------------------------------------------
+
+async function loadCatalog() {
+  const [metrics, orgUnits, campaigns] = await Promise.all([listAll("/metrics"), listAll("/org-units"), listAll("/campaigns")]);
+  state.metrics = metrics.filter((m) => m.active);
+  state.orgUnits = orgUnits;
+  state.campaigns = campaigns;
+}
+
+/** The units the key sees, as a tree: roots are units whose parent is not visible. */
+function orgTree() {
+  const visible = new Set(state.orgUnits.map((o) => o.code));
+  const children = new Map();
+  for (const unit of state.orgUnits) {
+    const parent = visible.has(unit.parent) ? unit.parent : null;
+    if (!children.has(parent)) children.set(parent, []);
+    children.get(parent).push(unit);
+  }
+  const rows = [];
+  const walk = (parent, depth) => {
+    for (const unit of children.get(parent) ?? []) {
+      rows.push({ unit, depth });
+      walk(unit.code, depth + 1);
+    }
+  };
+  walk(null, 0);
+  return rows;
+}
+
+function setupFilters() {
+  const thisYear = new Date().getUTCFullYear();
+  const yearSelect = $("year-select");
+  yearSelect.innerHTML = "";
+  for (let y = thisYear; y >= 2000; y--) yearSelect.add(new Option(`${y}年`, String(y)));
+  state.year ??= defaultYear(thisYear);
+  yearSelect.value = String(state.year);
+
+  const orgSelect = $("org-select");
+  orgSelect.innerHTML = "";
+  const tree = orgTree();
+  for (const { unit, depth } of tree) {
+    orgSelect.add(new Option(`${"\u3000".repeat(depth)}${unit.name}`, unit.code));
+  }
+  state.orgUnit = tree.some((r) => r.unit.code === state.orgUnit) ? state.orgUnit : tree[0]?.unit.code ?? null;
+  orgSelect.value = state.orgUnit ?? "";
+
+  const campaignSelect = $("campaign-select");
+  campaignSelect.length = 1;
+  for (const c of state.campaigns) campaignSelect.add(new Option(c.name, c.code));
+  campaignSelect.value = state.campaign;
+
+  const trendSelect = $("trend-metric");
+  trendSelect.innerHTML = "";
+  for (const m of state.metrics) trendSelect.add(new Option(m.name, m.code));
+  state.trendMetric = metricOf(state.trendMetric)?.code ?? state.metrics[0]?.code ?? null;
+  trendSelect.value = state.trendMetric ?? "";
+  setupDimensionSelect();
+}
+
+function defaultYear(thisYear) {
+  // The latest year with data is the one people come to look at; until periods say otherwise, last year.
+  return state.periodsLatest ?? thisYear - 1;
+}
+
+function setupDimensionSelect() {
+  const select = $("dim-select");
+  select.innerHTML = "";
+  const metric = metricOf(state.trendMetric);
+  for (const d of metric?.dimensions ?? []) select.add(new Option(d.key, d.key));
+  state.dimKey = metric?.dimensions.some((d) => d.key === state.dimKey) ? state.dimKey : metric?.dimensions[0]?.key ?? null;
+  select.value = state.dimKey ?? "";
+  select.disabled = !state.dimKey;
+}
+
+// ---- loading figures -------------------------------------------------------------------------------------------
+
+const totalsParams = (extra) => ({
+  year: state.year, orgUnit: state.orgUnit, campaign: state.campaign || null, ...extra,
+});
+
+async function refresh() {
+  if (state.refreshing || !state.key) return;
+  state.refreshing = true;
+  try {
+    $("notice").hidden = true;
+    await Promise.all([renderOverview(), renderTrend(), renderBreakdowns(), renderReport()]);
+    $("freshness").textContent = `已更新 ${new Date().toLocaleTimeString("zh-CN", { hour12: false })}`;
+  } catch (error) {
+    if (error.status === 401) return showSignin("密钥已失效，请重新输入。");
+    $("notice").hidden = false;
+    $("notice").textContent = error.status === 403 ? `无权查看：${error.message}` : `加载失败：${error.message}`;
+  } finally {
+    state.refreshing = false;
+  }
+}
+
+function startRefresh() {
+  stopRefresh();
+  state.timer = setInterval(() => { if (document.visibilityState === "visible") refresh(); }, REFRESH_MS);
+}
+
+function stopRefresh() {
+  if (state.timer) clearInterval(state.timer);
+  state.timer = null;
+}
+
+async function renderOverview() {
+  const scope = [orgName(state.orgUnit), state.campaign ? campaignName(state.campaign) : null].filter(Boolean).join(" · ");
+  $("overview-scope").textContent = `${state.year}年 · ${scope}`;
+  let figures;
+  if (state.campaign) {
+    // The report has no campaign filter: the cards show the exact totals of the campaign.
+    const [now, before] = await Promise.all([
+      api("/totals", totalsParams({ metric: state.metrics.map((m) => m.code) })),
+      api("/totals", totalsParams({ year: state.year - 1, metric: state.metrics.map((m) => m.code) })),
+    ]);
+    figures = state.metrics.map((m) => {
+      const row = now.rows.find((r) => r.metric === m.code);
+      const prev = before.rows.find((r) => r.metric === m.code);
+      return { metric: m.code, name: m.name, unit: m.unit, value: row?.value ?? 0, display: number(row?.value ?? 0),
+        events: row?.events ?? 0, previous: prev?.value ?? 0 };
+    });
+  } else {
+    const [report, previous] = await Promise.all([
+      api(`/reports/annual/${state.year}`, { orgUnit: state.orgUnit }),
+      api(`/reports/annual/${state.year - 1}`, { orgUnit: state.orgUnit }),
+    ]);
+    figures = report.figures.map((f) => ({
+      ...f, previous: previous.figures.find((p) => p.metric === f.metric)?.value ?? 0,
+    }));
+  }
+  const cards = $("cards");
+  const focused = document.activeElement?.dataset?.metric;
+  cards.innerHTML = figures.map((f) => {
+    const delta = f.value - f.previous;
+    const pct = f.previous ? ` (${delta >= 0 ? "+" : ""}${((delta / f.previous) * 100).toFixed(1)}%)` : "";
+    const deltaText = delta === 0 ? "与上年持平" : `较上年 ${delta > 0 ? "+" : ""}${number(delta)}${pct}`;
+    return `<button type="button" class="card" data-metric="${escapeHtml(f.metric)}"
+        title="${escapeHtml(`${f.name}：精确值 ${number(f.value)}${f.unit}，共 ${number(f.events)} 条记录`)}"
+        aria-label="${escapeHtml(`${f.name} ${f.display}${f.unit}，${deltaText}。查看明细`)}">
+      <span class="name">${escapeHtml(f.name)}</span>
+      <span class="figure" data-value="${f.value}">${escapeHtml(f.display)}<span class="unit">${escapeHtml(f.unit)}</span></span>
+      <span class="delta ${delta > 0 ? "up" : delta < 0 ? "down" : ""}">${escapeHtml(deltaText)}</span>
+    </button>`;
+  }).join("");
+  if (focused) cards.querySelector(`[data-metric="${CSS.escape(focused)}"]`)?.focus();
+}
+
+function chart(id) {
+  if (!state.charts[id]) {
+    state.charts[id] = echarts.init($(id), null, { renderer: "canvas" });
+    state.charts[id].on("click", (e) => onChartClick(id, e));
+  }
+  return state.charts[id];
+}
+
+const baseOption = {
+  animation: false,
+  textStyle: { fontFamily: getComputedStyle(document.documentElement).fontFamily },
+  tooltip: { trigger: "axis" },
+  grid: { left: 56, right: 16, top: 36, bottom: 40 },
+  color: ["#b3261e", "#8a949e", "#0b57d0", "#1b7f3b", "#e8a317", "#6f42c1"],
+};
+
+async function renderTrend() {
+  const metric = metricOf(state.trendMetric);
+  if (!metric) return;
+  const [now, before] = await Promise.all([
+    api("/totals", totalsParams({ metric: metric.code, groupBy: "month" })),
+    api("/totals", totalsParams({ year: state.year - 1, metric: metric.code, groupBy: "month" })),
+  ]);
+  const byMonth = (rows, year) => Array.from({ length: 12 }, (_, i) =>
+    rows.find((r) => r.month === `${year}-${String(i + 1).padStart(2, "0")}`)?.value ?? 0);
+  const current = byMonth(now.rows, state.year);
+  const previous = byMonth(before.rows, state.year - 1);
+  const months = Array.from({ length: 12 }, (_, i) => `${i + 1}月`);
+  chart("trend-chart").setOption({
+    ...baseOption,
+    legend: { top: 0 },
+    xAxis: { type: "category", data: months },
+    yAxis: { type: "value", name: metric.unit },
+    series: [
+      { name: `${state.year}年`, type: "bar", data: current },
+      { name: `${state.year - 1}年`, type: "bar", data: previous },
+    ],
+  }, true);
+  $("trend-table").innerHTML = `<caption>${escapeHtml(metric.name)}各月数值</caption><tr><th>月份</th><th>${state.year}年</th><th>${state.year - 1}年</th></tr>`
+    + months.map((m, i) => `<tr><td>${m}</td><td>${current[i]}</td><td>${previous[i]}</td></tr>`).join("");
+}
+
+async function renderBreakdowns() {
+  const metric = metricOf(state.trendMetric);
+  if (!metric) return;
+  const requests = [
+    api("/totals", totalsParams({ metric: metric.code, groupBy: "orgUnit" })),
+    api("/totals", totalsParams({ metric: metric.code, groupBy: "campaign" })),
+    state.dimKey ? api("/totals", totalsParams({ metric: metric.code, groupBy: `dim.${state.dimKey}` })) : null,
+  ];
+  const [byOrg, byCampaign, byDim] = await Promise.all(requests);
+  const bars = (id, rows, label, keyOf) => {
+    const sorted = [...rows].sort((a, b) => b.value - a.value);
+    chart(id).setOption({
+      ...baseOption,
+      tooltip: { trigger: "item" },
+      grid: { left: 140, right: 24, top: 16, bottom: 32 },
+      xAxis: { type: "value", name: metric.unit },
+      yAxis: { type: "category", inverse: true, data: sorted.map((r) => label(keyOf(r))),
+        axisLabel: { width: 124, overflow: "truncate" } },
+      series: [{ type: "bar", data: sorted.map((r) => ({ value: r.value, key: keyOf(r) ?? "" })) }],
+    }, true);
+  };
+  bars("org-chart", byOrg.rows, orgName, (r) => r.orgUnit);
+  bars("campaign-chart", byCampaign.rows, (c) => (c ? campaignName(c) : "未关联专项行动"), (r) => r.campaign ?? null);
+  $("dim-empty").hidden = !!state.dimKey;
+  $("dim-chart").hidden = !state.dimKey;
+  if (byDim) bars("dim-chart", byDim.rows, (v) => v ?? "未填写", (r) => r[`dim.${state.dimKey}`] ?? null);
+}
+
+async function renderReport() {
+  const params = { orgUnit: state.orgUnit, format: "markdown" };
+  const [markdown, report] = await Promise.all([
+    api(`/reports/annual/${state.year}`, params, "text/markdown").then((r) => r.text()),
+    api(`/reports/annual/${state.year}`, { orgUnit: state.orgUnit }),
+  ]);
+  $("report-text").innerHTML = markdownToHtml(markdown);
+  $("report-text").dataset.markdown = markdown;
+  $("report-asof").textContent = new Date(report.asOf ?? report.generatedAt).toLocaleString("zh-CN", { hour12: false });
+  $("report-asof").dateTime = report.asOf ?? report.generatedAt;
+  $("report-digest").textContent = report.digest;
+}
+
+/** Just enough Markdown for the report: headings, paragraphs, list items, emphasis. */
+function markdownToHtml(markdown) {
+  return markdown.split(/\r?\n/).filter((l) => l.trim()).map((line) => {
+    const text = escapeHtml(line.replace(/^#+\s*|^[-*]\s+/, "")).replace(/\*\*(.+?)\*\*/g, "<strong>$1</strong>");
+    return /^#/.test(line) ? `<h3>${text}</h3>` : `<p>${text}</p>`;
+  }).join("");
+}
+
+// ---- drill-down ------------------------------------------------------------------------------------------------
+
+function onChartClick(id, event) {
+  const metric = state.trendMetric;
+  const yearRange = { from: `${state.year}-01-01`, to: `${state.year}-12-31` };
+  if (id === "trend-chart") {
+    const year = event.seriesIndex === 0 ? state.year : state.year - 1;
+    openDrill({ metric, ...monthRange(year, event.dataIndex + 1) }, `${year}年${event.dataIndex + 1}月`);
+  } else if (id === "org-chart") {
+    openDrill({ metric, ...yearRange, orgUnit: event.data.key, exactOrgUnit: true }, orgName(event.data.key));
+  } else if (id === "campaign-chart" && event.data.key) {
+    openDrill({ metric, ...yearRange, campaign: event.data.key }, campaignName(event.data.key));
+  } else if (id === "dim-chart") {
+    openDrill({ metric, ...yearRange, dimension: [state.dimKey, event.data.key] }, `${state.dimKey} = ${event.data.key}`);
+  } else {
+    openDrill({ metric, ...yearRange }, "");
+  }
+}
+
+function openDrill(filter, label) {
+  const metric = metricOf(filter.metric);
+  state.drill = {
+    filter: { orgUnit: state.orgUnit, campaign: state.campaign || null, ...filter },
+    cursor: null,
+    rows: 0,
+  };
+  $("drill-title").textContent = `${metric?.name ?? filter.metric} · 明细`;
+  $("drill-scope").textContent = [`${filter.from} 至 ${filter.to}`, orgName(state.drill.filter.orgUnit), label]
+    .filter(Boolean).join(" · ");
+  $("drill-table").tBodies[0].innerHTML = "";
+  const dialog = $("drill");
+  if (!dialog.open) dialog.showModal();
+  loadDrillPage();
+}
+
+function drillQuery() {
+  const f = state.drill.filter;
+  return {
+    metric: f.metric, orgUnit: f.orgUnit, campaign: f.campaign, from: f.from, to: f.to,
+    status: $("drill-voided").checked ? "all" : "active",
+  };
+}
+
+async function loadDrillPage() {
+  const drill = state.drill;
+  $("drill-status").textContent = "加载中…";
+  try {
+    const page = await api("/events", { ...drillQuery(), limit: 200, cursor: drill.cursor });
+    if (state.drill !== drill) return;
+    const [dimKey, dimValue] = drill.filter.dimension ?? [];
+    const rows = page.items.filter((e) =>
+      (!dimKey || e.dimensions[dimKey] === dimValue) && (!drill.filter.exactOrgUnit || e.orgUnit === drill.filter.orgUnit));
+    $("drill-table").tBodies[0].insertAdjacentHTML("beforeend", rows.map((e) => `
+      <tr class="${e.status === "voided" ? "voided" : ""}">
+        <td>${escapeHtml(e.occurredOn)}</td><td>${escapeHtml(metricOf(e.metric)?.name ?? e.metric)}</td>
+        <td class="num">${number(e.quantity)}</td><td>${escapeHtml(orgName(e.orgUnit))}</td>
+        <td>${escapeHtml(e.campaign ? campaignName(e.campaign) : "")}</td>
+        <td>${escapeHtml(Object.entries(e.dimensions).map(([k, v]) => `${k}=${v}`).join(", "))}</td>
+        <td>${escapeHtml(e.source)}</td>
+        <td>${e.status === "voided" ? `已作废${e.voidReason ? `（${escapeHtml(e.voidReason)}）` : ""}` : "有效"}</td>
+        <td>${escapeHtml(e.note ?? "")}</td>
+      </tr>`).join(""));
+    drill.rows += rows.length;
+    drill.cursor = page.nextCursor;
+    $("drill-more").hidden = !page.nextCursor;
+    $("drill-status").textContent = `已显示 ${number(drill.rows)} 条${page.nextCursor ? "，还有更多" : ""}`;
+  } catch (error) {
+    if (error.status === 401) return showSignin("密钥已失效，请重新输入。");
+    $("drill-status").textContent = `无法加载明细：${error.message}`;
+  }
+}
+
+async function exportDrill(format) {
+  const params = { ...drillQuery(), format };
+  if (format === "csv") params.bom = "true";
+  $("drill-status").textContent = "正在导出…";
+  try {
+    const response = await api("/events/export", params, "*/*");
+    const blob = await response.blob();
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(blob);
+    link.download = `tally-${state.drill.filter.metric}-${state.drill.filter.from}.${format}`;
+    link.click();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+    $("drill-status").textContent = "导出完成。";
+  } catch (error) {
+    $("drill-status").textContent = `导出失败：${error.message}`;
+  }
+}
+
+// ---- wiring ----------------------------------------------------------------------------------------------------
+
+function wire() {
+  $("signin-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const key = $("key-input").value.trim();
+    if (key) signIn(key);
+  });
+  $("signout").addEventListener("click", signOut);
+  $("year-select").addEventListener("change", (e) => { state.year = Number(e.target.value); refresh(); });
+  $("org-select").addEventListener("change", (e) => { state.orgUnit = e.target.value; refresh(); });
+  $("campaign-select").addEventListener("change", (e) => { state.campaign = e.target.value; refresh(); });
+  $("trend-metric").addEventListener("change", (e) => {
+    state.trendMetric = e.target.value;
+    setupDimensionSelect();
+    refresh();
+  });
+  $("dim-select").addEventListener("change", (e) => { state.dimKey = e.target.value; refresh(); });
+  $("cards").addEventListener("click", (e) => {
+    const card = e.target.closest(".card");
+    if (card) openDrill({ metric: card.dataset.metric, from: `${state.year}-01-01`, to: `${state.year}-12-31` }, "");
+  });
+  $("drill-voided").addEventListener("change", () => {
+    state.drill.cursor = null;
+    state.drill.rows = 0;
+    $("drill-table").tBodies[0].innerHTML = "";
+    loadDrillPage();
+  });
+  $("drill-more").addEventListener("click", loadDrillPage);
+  for (const button of document.querySelectorAll("[data-export]"))
+    button.addEventListener("click", () => exportDrill(button.dataset.export));
+  $("copy-report").addEventListener("click", async () => {
+    const text = $("report-text").dataset.markdown ?? $("report-text").innerText;
+    try {
+      await navigator.clipboard.writeText(text);
+      $("copy-report").textContent = "已复制";
+    } catch {
+      const range = document.createRange();
+      range.selectNodeContents($("report-text"));
+      getSelection().removeAllRanges();
+      getSelection().addRange(range);
+      $("copy-report").textContent = "已选中，按 Ctrl+C 复制";
+    }
+    setTimeout(() => { $("copy-report").textContent = "复制报告文字"; }, 2000);
+  });
+  window.addEventListener("focus", () => refresh());
+  window.addEventListener("resize", () => { for (const c of Object.values(state.charts)) c.resize(); });
+}
+
+async function start() {
+  wire();
+  if (state.key) {
+    await signIn(state.key);
+  } else {
+    showSignin();
+  }
+}
+
+start();
