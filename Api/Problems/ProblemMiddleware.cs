@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.AspNetCore.Http.Timeouts;
 
 namespace Tally.Api.Problems;
 
@@ -18,6 +19,12 @@ public sealed class ProblemMiddleware(RequestDelegate next, ILogger<ProblemMiddl
         catch (BadHttpRequestException ex) when (!context.Response.HasStarted)
         {
             await WriteAsync(context, FromBadRequest(ex));
+        }
+        catch (OperationCanceledException) when (TimedOut(context) && !context.Response.HasStarted)
+        {
+            await WriteAsync(context, Problem.Make(StatusCodes.Status504GatewayTimeout, ProblemTypes.Timeout, "Timeout",
+                "The request did not finish in the time this server allows and was stopped. A write that was already "
+                + "accepted may still have been stored: read it back, or retry with the same externalId."));
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
@@ -48,8 +55,12 @@ public sealed class ProblemMiddleware(RequestDelegate next, ILogger<ProblemMiddl
             response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
         if (problem.Status == StatusCodes.Status401Unauthorized)
             response.Headers.WWWAuthenticate = "Bearer";
-        await JsonSerializer.SerializeAsync(response.Body, problem, TallyJson.Options, context.RequestAborted);
+        // Not the request's token: a request stopped by its timeout is still answered.
+        await JsonSerializer.SerializeAsync(response.Body, problem, TallyJson.Options, CancellationToken.None);
     }
+
+    private static bool TimedOut(HttpContext context) =>
+        context.Features.Get<IHttpRequestTimeoutFeature>()?.RequestTimeoutToken.IsCancellationRequested == true;
 
     public static void AddStandardHeaders(HttpResponse response)
     {

@@ -32,6 +32,8 @@ public sealed class CreateApiKeyValidator : Validator<CreateApiKeyRequest>
     }
 }
 
+// A bound admin creates keys bound within its own subtree, never unbound ones.
+[OrgScoped(ScopedName.OrgUnit, ScopedIn.Body, "orgUnit", AbsentMeansWholeTree = true)]
 public sealed class CreateApiKey(LedgerWriter writer, KeyStore keys) : Endpoint<CreateApiKeyRequest, ApiKeyCreatedResponse>
 {
     public override void Configure()
@@ -49,7 +51,6 @@ public sealed class CreateApiKey(LedgerWriter writer, KeyStore keys) : Endpoint<
     public override async Task HandleAsync(CreateApiKeyRequest req, CancellationToken ct)
     {
         var caller = HttpContext.Caller();
-        OrgScope.RequireReach(caller, req.OrgUnit, Resolve<CatalogCache>().Current);
         var secret = KeyStore.NewSecret();
         var command = new CreateApiKeyCommand(
             new NewKey(req.Name!, req.Source!, req.Scopes!.Distinct().ToList(), req.OrgUnit, secret),
