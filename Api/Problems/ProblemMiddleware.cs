@@ -18,6 +18,13 @@ public sealed class ProblemMiddleware(RequestDelegate next, ILogger<ProblemMiddl
         }
         catch (BadHttpRequestException ex) when (!context.Response.HasStarted)
         {
+            // The rest of the body is never read: tell an HTTP/1.1 client this connection ends here, so it opens a new one.
+            if (HttpProtocol.IsHttp11(context.Request.Protocol))
+                context.Response.OnStarting(() =>
+                {
+                    context.Response.Headers.Connection = "close";
+                    return Task.CompletedTask;
+                });
             await WriteAsync(context, FromBadRequest(ex));
         }
         catch (OperationCanceledException) when (TimedOut(context) && !context.Response.HasStarted)
@@ -70,8 +77,7 @@ public sealed class ProblemMiddleware(RequestDelegate next, ILogger<ProblemMiddl
 
     private static Problem FromBadRequest(BadHttpRequestException ex) => ex.StatusCode switch
     {
-        StatusCodes.Status413PayloadTooLarge => Problem.Make(413, ProblemTypes.PayloadTooLarge, "Payload too large",
-            "The request body is larger than this server accepts."),
+        StatusCodes.Status413PayloadTooLarge => Problem.Make(413, ProblemTypes.PayloadTooLarge, "Payload too large", ex.Message),
         _ => Problem.Validation(new Dictionary<string, string[]> { ["body"] = ["The request could not be read."] }),
     };
 
