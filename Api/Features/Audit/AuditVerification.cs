@@ -219,9 +219,9 @@ public sealed class AuditVerification(Database database, LedgerWriter writer, IL
                 return string.Equals(AuditChain.ComputeHash(prevHash, seq, at, keyId, name, action, entity, data), stored,
                     StringComparison.Ordinal);
             }
-            catch (JsonException)
+            catch (Exception ex) when (ex is JsonException or ArgumentException or InvalidOperationException)
             {
-                return false; // data is no longer JSON
+                return false; // data is no longer JSON, or a text column no longer holds valid text
             }
         }
 
@@ -240,13 +240,14 @@ public sealed class AuditVerification(Database database, LedgerWriter writer, IL
                     json.WriteEndObject();
                     json.WriteString("at", at);
                     json.WritePropertyName("data");
-                    json.WriteRawValue(data);
+                    // Unvalidated: data that is not JSON cannot hash to the stored value; the exact path then says so.
+                    json.WriteRawValue(data, skipInputValidation: true);
                     json.WriteString("entity", entity);
                     json.WriteNumber("seq", seq);
                     json.WriteEndObject();
                 }
             }
-            catch (JsonException)
+            catch (Exception ex) when (ex is JsonException or InvalidOperationException or ArgumentException)
             {
                 return null;
             }

@@ -88,11 +88,19 @@ public sealed record EventState(
 
     private static string? Text(DbDataReader row, int ordinal) => row.IsDBNull(ordinal) ? null : row.GetString(ordinal);
 
-    private static DateTimeOffset? InstantOf(string? text) => Instant.TryParse(text, out var at) ? at : null;
+    // Stored and shown instants share one exact shape; anything else goes through the general parser.
+    private static DateTimeOffset? InstantOf(string? text) =>
+        DateTimeOffset.TryParseExact(text, "yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'", System.Globalization.CultureInfo.InvariantCulture,
+            System.Globalization.DateTimeStyles.AssumeUniversal | System.Globalization.DateTimeStyles.AdjustToUniversal, out var exact)
+            ? exact
+            : Instant.TryParse(text, out var at) ? at : null;
 
     /// <summary>Dimensions compared as a sorted map, whatever their key order or escaping; "invalid" when not a map of strings.</summary>
     private static string CanonicalDimensions(string? json)
     {
+        // The common case: no dimensions, stored as written.
+        if (json == "{}")
+            return json;
         try
         {
             var map = JsonSerializer.Deserialize<SortedDictionary<string, string>>(json ?? "null");
