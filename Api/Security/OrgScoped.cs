@@ -76,9 +76,50 @@ public sealed class OrgScopeGuard : IGlobalPreProcessor
             .ToArray();
         if (declarations.Length == 0)
             return;
+        // A declaration naming a field the route does not have would fail only when a bound key calls: fail at start.
+        foreach (var declaration in declarations.OfType<OrgScopedAttribute>())
+        {
+            if (MisdeclaredBecause(declaration, endpoint.ReqDtoType, endpoint.Routes) is { } reason)
+                throw new InvalidOperationException($"{endpoint.EndpointType.Name}: [OrgScoped] on '{declaration.Field}': {reason}");
+        }
         endpoint.Metadata(declarations);
         if (declarations.Any(d => d is OrgScopedAttribute or UnboundKeysOnlyAttribute))
             endpoint.PreProcessor<OrgScopeGuard>(Order.Before);
+    }
+
+    /// <summary>Why a declaration cannot work for a route: a route parameter it lacks, or a body path its request lacks.</summary>
+    public static string? MisdeclaredBecause(OrgScopedAttribute declaration, Type? requestType, IEnumerable<string> routes)
+    {
+        switch (declaration.Source)
+        {
+            case ScopedIn.Route:
+                return routes.All(r => r.Contains("{" + declaration.Field + "}", StringComparison.Ordinal)
+                                       || r.Contains("{" + declaration.Field + ":", StringComparison.Ordinal))
+                    ? null
+                    : $"the route has no {{{declaration.Field}}} parameter.";
+            case ScopedIn.Body:
+                var type = requestType;
+                foreach (var segment in declaration.Field.Split('.'))
+                {
+                    var each = segment.EndsWith("[]", StringComparison.Ordinal);
+                    var property = type?.GetProperty(each ? segment[..^2] : segment,
+                        BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase);
+                    if (property is null)
+                        return $"the request has no '{segment}'.";
+                    type = property.PropertyType;
+                    if (each)
+                    {
+                        type = type.IsArray ? type.GetElementType()
+                            : type.IsGenericType && typeof(IEnumerable).IsAssignableFrom(type) ? type.GetGenericArguments()[^1]
+                            : null;
+                        if (type is null)
+                            return $"'{segment}' is not a list.";
+                    }
+                }
+                return type == typeof(string) ? null : $"'{declaration.Field}' is not a string.";
+            default:
+                return null;
+        }
     }
 
     public async Task PreProcessAsync(IPreProcessorContext context, CancellationToken ct)
