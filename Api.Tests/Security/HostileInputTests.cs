@@ -226,7 +226,7 @@ public sealed partial class HostileInputTests(TallyApp app)
         var doc = await DocumentAsync();
         using var client = await app.ClientWithAsync(["admin"]);
         var failures = new List<string>();
-        foreach (var operation in Operations(doc).Where(o => o.Method is "POST" or "PUT"))
+        foreach (var operation in Operations(doc).Where(o => o.Method is "POST" or "PUT" && o.BodySchema is not null))
         {
             var url = RouteValue().Replace(operation.Template, "x-1");
             foreach (var (name, body) in WholeBodies())
@@ -254,7 +254,8 @@ public sealed partial class HostileInputTests(TallyApp app)
         var failures = new List<string>();
         var values = Strings().Where(s => s.Verbatim is not null && s.Name is not ("megabyte" or "cjk-long")).Select(s => s.Verbatim!)
             .Concat(["1e400", "-1", "0", "99999999999999999999", "NaN", "true", "[]", "{}", "%00", "%FF%FE", new string('x', 4000), ""]);
-        foreach (var operation in Operations(doc))
+        // Routes that take neither route nor query parameters have nothing to vary here.
+        foreach (var operation in Operations(doc).Where(o => o.Template.Contains('{', StringComparison.Ordinal) || o.Query.Count > 0))
         {
             foreach (var value in values)
             {
