@@ -11,8 +11,12 @@ public static class TallyJson
 {
     public static JsonSerializerOptions Options { get; } = Configure(new JsonSerializerOptions(JsonSerializerDefaults.Web));
 
+    /// <summary>Deepest nesting a body may have; the contract's bodies need 3 levels, hostile ones get a 400 early.</summary>
+    public const int MaxDepth = 32;
+
     public static JsonSerializerOptions Configure(JsonSerializerOptions o)
     {
+        o.MaxDepth = MaxDepth;
         o.PropertyNamingPolicy = JsonNamingPolicy.CamelCase;
         o.PropertyNameCaseInsensitive = false;
         // A misspelled field is an error, never silently dropped; so is a repeated one.

@@ -1,33 +1,23 @@
 using FastEndpoints;
 using FluentValidation;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Tally.Api.Catalog;
 using Tally.Api.Data;
+using Tally.Api.Features.Audit;
 using Tally.Api.Ledger;
+using Tally.Api.Limits;
 using Tally.Api.OpenApi;
 using Tally.Api.Problems;
 using Tally.Api.Security;
 
 namespace Tally.Api;
 
-public sealed class LimitOptions
-{
-    public long MaxBodyBytes { get; set; } = 32 * 1024 * 1024;
-    public int MaxBatchItems { get; set; } = 10_000;
-}
-
 /// <summary>The wiring of the service: what Program.cs calls, one line per concern.</summary>
 public static class TallyServices
 {
     public static IServiceCollection AddTally(this IServiceCollection services, IConfiguration configuration)
     {
-        services.Configure<LimitOptions>(configuration.GetSection("Tally:Limits"));
+        services.AddTallyLimits(configuration);
         services.Configure<LedgerOptions>(configuration.GetSection("Tally:Ledger"));
-        services.Configure<KestrelServerOptions>(k =>
-        {
-            k.AddServerHeader = false;
-            k.Limits.MaxRequestBodySize = configuration.GetValue<long?>("Tally:Limits:MaxBodyBytes") ?? 32 * 1024 * 1024;
-        });
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<Database>();
         services.AddSingleton<CatalogCache>();
@@ -36,7 +26,10 @@ public static class TallyServices
         services.AddSingleton<LedgerWriter>();
         services.AddHostedService(sp => sp.GetRequiredService<LedgerWriter>());
         services.AddTallySecurity();
+        services.AddSingleton<AuditVerification>();
         services.ConfigureHttpJsonOptions(o => TallyJson.Configure(o.SerializerOptions));
+        services.AddHttpContextAccessor();
+        services.AddSingleton<IServiceResolver, RequestServiceResolver>();
         services.AddFastEndpoints();
         services.AddTallyOpenApi();
 
@@ -48,14 +41,20 @@ public static class TallyServices
     public static WebApplication UseTally(this WebApplication app)
     {
         app.UseMiddleware<SecurityHeaders>();
+        // Timeouts wrap the problem writer, so a request stopped by its timeout is still answered with a problem.
+        app.UseRequestTimeouts();
         app.UseMiddleware<ProblemMiddleware>();
         app.UseDefaultFiles();
         app.UseStaticFiles();
+        app.UseTallyBodyLimit();
         app.UseAuthentication();
+        // After authentication: each key has its own bucket.
+        app.UseRateLimiter();
         app.UseAuthorization();
         app.UseMiddleware<QueryParameterGuard>();
         app.UseFastEndpoints(c =>
         {
+            c.Endpoints.Configurator = OrgScopeGuard.Apply;
             c.Endpoints.RoutePrefix = "api/v1";
             c.Endpoints.ShortNames = true;
             TallyJson.Configure(c.Serializer.Options);

@@ -30,6 +30,19 @@ public sealed class TallyApp : WebApplicationFactory<Program>, IAsyncLifetime
         return app;
     }
 
+    /// <summary>
+    /// A separate app served by Kestrel on 127.0.0.1:<paramref name="port"/> (this project's tests use 5380-5389), for what
+    /// only a real server does: header size limits, chunked bodies over the wire. Its clients talk over the socket.
+    /// </summary>
+    public static TallyApp StartKestrel(IDictionary<string, string?> settings, int port)
+    {
+        var app = new TallyApp(settings);
+        app.UseKestrel(o => o.Listen(System.Net.IPAddress.Loopback, port));
+        app.ClientOptions.BaseAddress = new Uri($"http://127.0.0.1:{port}");
+        app.StartServer();
+        return app;
+    }
+
     private TallyApp(IDictionary<string, string?> settings)
     {
         Folder = Path.Combine(Path.GetTempPath(), "tally-tests", Guid.NewGuid().ToString("N"));
@@ -76,7 +89,7 @@ public sealed class TallyApp : WebApplicationFactory<Program>, IAsyncLifetime
 
     public HttpClient Client(string? key = AdminKey)
     {
-        var client = CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false });
+        var client = CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, BaseAddress = ClientOptions.BaseAddress });
         if (key is not null)
             client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
         return client;

@@ -11,4 +11,8 @@ public static partial class Codes
     private static partial Regex CodeRegex();
 
     public static bool IsValid(string? code) => code is not null && CodeRegex().IsMatch(code);
+
+    /// <summary>A client's value as an error message repeats it: cut short, so a huge value is not echoed back in full.</summary>
+    [return: System.Diagnostics.CodeAnalysis.NotNullIfNotNull(nameof(value))]
+    public static string? Quote(string? value) => value is null || value.Length <= 64 ? value : value[..64] + "…";
 }

@@ -20,6 +20,9 @@ public sealed class LedgerOptions
     public int MaxGroupWeight { get; set; } = 20_000;
 }
 
+/// <summary>An audit chain position: the sequence number and hash of an entry (0 and the genesis hash for none).</summary>
+public sealed record ChainHead(long Seq, string Hash);
+
 /// <summary>
 /// The one write path (DESIGN.md): a single connection drains a bounded queue, runs every waiting command in one
 /// BEGIN IMMEDIATE transaction (each in a savepoint, so one failure fails alone), commits once, then answers them.
@@ -35,6 +38,8 @@ public sealed class LedgerWriter : IHostedService, IDisposable
     private readonly IdGenerator _ids;
     private readonly AuditChain _chain = new();
     private SqliteConnection? _connection;
+    private volatile ChainHead _committedHead = new(0, AuditChain.Genesis);
+    private long _commitCeiling;
     private Task? _loop;
     private int _depth;
 
@@ -57,7 +62,13 @@ public sealed class LedgerWriter : IHostedService, IDisposable
     /// <summary>Commands accepted and not yet answered.</summary>
     public int QueueDepth => Volatile.Read(ref _depth);
 
-    public string AuditHead => _chain.HeadHash;
+    /// <summary>The last audit entry this process committed (or found at start): the anchor verification compares with.</summary>
+    public ChainHead CommittedHead => _committedHead;
+
+    public string AuditHead => _committedHead.Hash;
+
+    /// <summary>The highest seq this process has committed or is committing: no entry it wrote lies above it.</summary>
+    public long CommitCeiling => Volatile.Read(ref _commitCeiling);
 
     /// <summary>Queues a command and waits for its commit; 503 when the queue stays full.</summary>
     public async Task<TResult> SubmitAsync<TResult>(LedgerCommand<TResult> command, CancellationToken ct)
@@ -89,6 +100,8 @@ public sealed class LedgerWriter : IHostedService, IDisposable
     {
         _connection = _database.Open();
         _chain.Load(_connection);
+        _committedHead = new ChainHead(_chain.HeadSeq, _chain.HeadHash);
+        Volatile.Write(ref _commitCeiling, _chain.HeadSeq);
         _ids.Observe(_connection.ExecuteScalar<string?>("SELECT max(id) FROM events"));
         _catalog.Replace(CatalogSnapshot.Load(_connection));
         _logger.LogInformation("Ledger writer started; audit chain head {Seq} {Hash}", _chain.HeadSeq, _chain.HeadHash);
@@ -181,6 +194,7 @@ public sealed class LedgerWriter : IHostedService, IDisposable
 
             try
             {
+                Volatile.Write(ref _commitCeiling, _chain.HeadSeq);
                 transaction.Commit();
             }
             catch (Exception ex)
@@ -190,6 +204,7 @@ public sealed class LedgerWriter : IHostedService, IDisposable
             }
         }
 
+        _committedHead = new ChainHead(_chain.HeadSeq, _chain.HeadHash);
         foreach (var action in context.AfterCommit)
             action();
         if (context.CatalogChanged)
@@ -222,14 +237,11 @@ public sealed class LedgerWriter : IHostedService, IDisposable
         {
             _logger.LogError(rollbackError, "Rollback failed");
         }
-        try
-        {
-            _chain.Load(_connection!);
-        }
-        catch (Exception reloadError)
-        {
-            _logger.LogError(reloadError, "Could not reload the audit chain head");
-        }
+        // Back to the last committed head this process knows, never to whatever the file now ends with:
+        // a row slipped into the file behind the writer's back must not become part of the chain.
+        var committed = _committedHead;
+        _chain.Reset((committed.Seq, committed.Hash));
+        Volatile.Write(ref _commitCeiling, committed.Seq);
         FailAll(commands, error);
     }
 

@@ -140,6 +140,7 @@ public sealed partial class FastEndpointsOperationFilter : IOperationFilter
         if (hasRouteParams)
             Add(404, "Nothing has that id or code.");
         Add(429, "Too many requests for this key: retry after Retry-After.");
+        Add(504, "The request ran past its time limit (Tally:Limits:RequestTimeout) and was stopped.");
         if (method is "POST" or "PUT" or "DELETE")
         {
             Add(413, "The body is larger than the configured limit.");

@@ -19,6 +19,8 @@ public static class OpenApiSetup
                 License = new OpenApiLicense { Name = "MIT", Url = new Uri("https://opensource.org/licenses/MIT") },
             });
             o.CustomSchemaIds(SchemaIds.For);
+            // Free-form JSON (audit entry data) is always an object here.
+            o.MapType<System.Text.Json.JsonElement>(() => new OpenApiSchema { Type = JsonSchemaType.Object });
             o.SupportNonNullableReferenceTypes();
             o.OperationFilter<FastEndpointsOperationFilter>();
             o.SchemaFilter<ValidationSchemaFilter>();

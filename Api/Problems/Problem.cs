@@ -38,6 +38,7 @@ public static class ProblemTypes
     public const string PayloadTooLarge = "/problems/payload-too-large";
     public const string RateLimited = "/problems/rate-limited";
     public const string Unavailable = "/problems/unavailable";
+    public const string Timeout = "/problems/timeout";
     public const string MethodNotAllowed = "/problems/method-not-allowed";
     public const string UnsupportedMediaType = "/problems/unsupported-media-type";
     public const string NotAcceptable = "/problems/not-acceptable";

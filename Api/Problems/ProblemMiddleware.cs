@@ -1,4 +1,5 @@
 using System.Text.Json;
+using Microsoft.AspNetCore.Http.Timeouts;
 
 namespace Tally.Api.Problems;
 
@@ -17,7 +18,20 @@ public sealed class ProblemMiddleware(RequestDelegate next, ILogger<ProblemMiddl
         }
         catch (BadHttpRequestException ex) when (!context.Response.HasStarted)
         {
+            // The rest of the body is never read: tell an HTTP/1.1 client this connection ends here, so it opens a new one.
+            if (HttpProtocol.IsHttp11(context.Request.Protocol))
+                context.Response.OnStarting(() =>
+                {
+                    context.Response.Headers.Connection = "close";
+                    return Task.CompletedTask;
+                });
             await WriteAsync(context, FromBadRequest(ex));
+        }
+        catch (OperationCanceledException) when (TimedOut(context) && !context.Response.HasStarted)
+        {
+            await WriteAsync(context, Problem.Make(StatusCodes.Status504GatewayTimeout, ProblemTypes.Timeout, "Timeout",
+                "The request did not finish in the time this server allows and was stopped. A write that was already "
+                + "accepted may still have been stored: read it back, or retry with the same externalId."));
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
@@ -48,8 +62,12 @@ public sealed class ProblemMiddleware(RequestDelegate next, ILogger<ProblemMiddl
             response.Headers.RetryAfter = Math.Max(1, (int)Math.Ceiling(wait.TotalSeconds)).ToString(System.Globalization.CultureInfo.InvariantCulture);
         if (problem.Status == StatusCodes.Status401Unauthorized)
             response.Headers.WWWAuthenticate = "Bearer";
-        await JsonSerializer.SerializeAsync(response.Body, problem, TallyJson.Options, context.RequestAborted);
+        // Not the request's token: a request stopped by its timeout is still answered.
+        await JsonSerializer.SerializeAsync(response.Body, problem, TallyJson.Options, CancellationToken.None);
     }
+
+    private static bool TimedOut(HttpContext context) =>
+        context.Features.Get<IHttpRequestTimeoutFeature>()?.RequestTimeoutToken.IsCancellationRequested == true;
 
     public static void AddStandardHeaders(HttpResponse response)
     {
@@ -59,8 +77,7 @@ public sealed class ProblemMiddleware(RequestDelegate next, ILogger<ProblemMiddl
 
     private static Problem FromBadRequest(BadHttpRequestException ex) => ex.StatusCode switch
     {
-        StatusCodes.Status413PayloadTooLarge => Problem.Make(413, ProblemTypes.PayloadTooLarge, "Payload too large",
-            "The request body is larger than this server accepts."),
+        StatusCodes.Status413PayloadTooLarge => Problem.Make(413, ProblemTypes.PayloadTooLarge, "Payload too large", ex.Message),
         _ => Problem.Validation(new Dictionary<string, string[]> { ["body"] = ["The request could not be read."] }),
     };
 

@@ -9,11 +9,15 @@ public static partial class ValidationProblems
 {
     public const string BodyField = "body";
 
+    /// <summary>The most fields one validation problem lists (as imports list their first 1000 errors): the body stays bounded.</summary>
+    public const int MaxFields = 1000;
+
     public static Problem From(IEnumerable<ValidationFailure> failures, int status)
     {
         var errors = failures
             .GroupBy(f => string.IsNullOrEmpty(f.PropertyName) ? BodyField : f.PropertyName, StringComparer.Ordinal)
-            .ToDictionary(g => g.Key, g => g.Select(f => f.ErrorMessage).Distinct().ToArray(), StringComparer.Ordinal);
+            .Take(MaxFields)
+            .ToDictionary(g => g.Key, g => g.Select(f => f.ErrorMessage).Distinct().Take(10).ToArray(), StringComparer.Ordinal);
         var problem = Problem.Validation(errors);
         return status == problem.Status ? problem : Problem.Make(status, problem.Type, problem.Title, problem.Detail, errors);
     }

@@ -66,7 +66,10 @@ public static class CallerExtensions
 
     /// <summary>The authenticated key of this request; every /api/v1 route requires one.</summary>
     public static ApiKeyRecord Caller(this HttpContext context) =>
-        context.Items[CallerKey] as ApiKeyRecord ?? throw new InvalidOperationException("No authenticated caller.");
+        context.TryGetCaller() ?? throw new InvalidOperationException("No authenticated caller.");
+
+    /// <summary>The authenticated key, or null before authentication or for a request without a valid key.</summary>
+    public static ApiKeyRecord? TryGetCaller(this HttpContext context) => context.Items[CallerKey] as ApiKeyRecord;
 }
 
 public static class SecurityServiceExtensions

@@ -1,4 +1,6 @@
+using Dapper;
 using Tally.Api.Catalog;
+using Tally.Api.Data;
 using Tally.Api.Problems;
 
 namespace Tally.Api.Security;
@@ -15,7 +17,7 @@ public static class OrgScope
         if (key.OrgUnit is null)
             return;
         if (orgUnit is null || !catalog.IsWithin(key.OrgUnit, orgUnit))
-            throw ProblemException.Forbidden($"This API key is bound to org unit '{key.OrgUnit}' and cannot reach '{orgUnit ?? "the whole tree"}'.");
+            throw ProblemException.Forbidden($"This API key is bound to org unit '{key.OrgUnit}' and cannot reach '{Codes.Quote(orgUnit) ?? "the whole tree"}'.");
     }
 
     /// <summary>The org unit a read defaults to: the one asked for, else the key's own (null: the whole tree).</summary>
@@ -27,5 +29,17 @@ public static class OrgScope
             return requested;
         }
         return key.OrgUnit;
+    }
+
+    /// <summary>Whether the key may see the event; false for a bound key when the id names nothing (it learns nothing).</summary>
+    public static async Task<bool> CanReachEventAsync(ApiKeyRecord key, string eventId, Database database, CatalogSnapshot catalog,
+        CancellationToken ct)
+    {
+        if (key.OrgUnit is null)
+            return true;
+        await using var connection = await database.OpenAsync(ct);
+        var orgUnit = await connection.ExecuteScalarAsync<string?>(new CommandDefinition(
+            "SELECT org_unit FROM events WHERE id = @eventId", new { eventId }, cancellationToken: ct));
+        return orgUnit is not null && catalog.IsWithin(key.OrgUnit, orgUnit);
     }
 }

@@ -4,6 +4,7 @@ using Tally.Api.Security;
 
 namespace Tally.Api.Features.Admin;
 
+[UnboundKeysOnly("a backup holds every org unit's data; only a key bound to none may take one.")]
 public sealed class BackupDatabase(Database database) : EndpointWithoutRequest
 {
     public const string ContentType = "application/vnd.sqlite3";
@@ -23,9 +24,6 @@ public sealed class BackupDatabase(Database database) : EndpointWithoutRequest
 
     public override async Task HandleAsync(CancellationToken ct)
     {
-        var caller = HttpContext.Caller();
-        if (caller.OrgUnit is not null)
-            throw Problems.ProblemException.Forbidden("A backup holds every org unit's data; only an unbound admin key may take one.");
         var file = Path.Combine(Path.GetTempPath(), $"tally-backup-{Guid.NewGuid():N}.db");
         try
         {

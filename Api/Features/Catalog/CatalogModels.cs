@@ -78,5 +78,14 @@ public static class CatalogRules
         rule.NotEmpty().Matches(Codes.Pattern).WithMessage("must match " + Codes.Pattern + ".");
 
     public static IRuleBuilderOptions<T, string?> ValidName<T>(this IRuleBuilder<T, string?> rule) =>
-        rule.NotEmpty().MaximumLength(200);
+        rule.NotEmpty().MaximumLength(200).SingleLine();
+
+    /// <summary>No control characters at all: names and labels end up in reports, CSV cells and terminals.</summary>
+    public static IRuleBuilderOptions<T, string?> SingleLine<T>(this IRuleBuilderOptions<T, string?> rule) =>
+        rule.Must(t => t is null || !t.Any(char.IsControl)).WithMessage("must not contain control characters.");
+
+    /// <summary>Free text: line breaks and tabs are fine, other control characters are not.</summary>
+    public static IRuleBuilderOptions<T, string?> PlainText<T>(this IRuleBuilderOptions<T, string?> rule) =>
+        rule.Must(t => t is null || t.All(c => !char.IsControl(c) || c is '\n' or '\r' or '\t'))
+            .WithMessage("must not contain control characters other than line breaks and tabs.");
 }

@@ -22,6 +22,7 @@ public sealed class CreateCampaignValidator : Validator<CreateCampaignRequest>
     }
 }
 
+[UnboundKeysOnly("campaigns are shared by all org units; only a key bound to none may change them.")]
 public sealed class CreateCampaign(LedgerWriter writer) : Endpoint<CreateCampaignRequest, CampaignResponse>
 {
     public override void Configure()
@@ -35,7 +36,6 @@ public sealed class CreateCampaign(LedgerWriter writer) : Endpoint<CreateCampaig
     public override async Task HandleAsync(CreateCampaignRequest req, CancellationToken ct)
     {
         var caller = HttpContext.Caller();
-        CatalogWrites.RequireGlobalAdmin(caller);
         var campaign = await writer.SubmitAsync(new CreateCampaignCommand(req, Actor.Of(caller)), ct);
         HttpContext.Response.Headers.Location = $"/api/v1/campaigns/{campaign.Code}";
         await Send.ResponseAsync(campaign, StatusCodes.Status201Created, ct);

@@ -22,6 +22,7 @@ public sealed class CreateMetricValidator : Validator<CreateMetricRequest>
     }
 }
 
+[UnboundKeysOnly("metrics are shared by all org units; only a key bound to none may change them.")]
 public sealed class CreateMetric(LedgerWriter writer) : Endpoint<CreateMetricRequest, MetricResponse>
 {
     public override void Configure()
@@ -35,7 +36,6 @@ public sealed class CreateMetric(LedgerWriter writer) : Endpoint<CreateMetricReq
     public override async Task HandleAsync(CreateMetricRequest req, CancellationToken ct)
     {
         var caller = HttpContext.Caller();
-        CatalogWrites.RequireGlobalAdmin(caller);
         var metric = await writer.SubmitAsync(new CreateMetricCommand(req, Actor.Of(caller)), ct);
         HttpContext.Response.Headers.Location = $"/api/v1/metrics/{metric.Code}";
         await Send.ResponseAsync(metric, StatusCodes.Status201Created, ct);

@@ -28,7 +28,9 @@ public sealed class CreateOrgUnitValidator : Validator<CreateOrgUnitRequest>
     }
 }
 
-public sealed class CreateOrgUnit(LedgerWriter writer, CatalogCache catalog) : Endpoint<CreateOrgUnitRequest, OrgUnitResponse>
+// A bound key creates units only below its own.
+[OrgScoped(ScopedName.OrgUnit, ScopedIn.Body, "parent", AbsentMeansWholeTree = true)]
+public sealed class CreateOrgUnit(LedgerWriter writer) : Endpoint<CreateOrgUnitRequest, OrgUnitResponse>
 {
     public override void Configure()
     {
@@ -41,8 +43,6 @@ public sealed class CreateOrgUnit(LedgerWriter writer, CatalogCache catalog) : E
     public override async Task HandleAsync(CreateOrgUnitRequest req, CancellationToken ct)
     {
         var caller = HttpContext.Caller();
-        if (caller.OrgUnit is not null)
-            OrgScope.RequireReach(caller, req.Parent, catalog.Current);
         var unit = await writer.SubmitAsync(new CreateOrgUnitCommand(req, Actor.Of(caller)), ct);
         HttpContext.Response.Headers.Location = $"/api/v1/org-units/{unit.Code}";
         await Send.ResponseAsync(unit, StatusCodes.Status201Created, ct);

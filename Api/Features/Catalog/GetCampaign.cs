@@ -5,6 +5,7 @@ using Tally.Api.Security;
 
 namespace Tally.Api.Features.Catalog;
 
+[NotOrgScoped("Campaigns are shared by all org units.")]
 public sealed class GetCampaign(CatalogCache catalog) : Endpoint<CatalogCodeRequest, CampaignResponse>
 {
     public override void Configure()

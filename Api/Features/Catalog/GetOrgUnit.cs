@@ -5,6 +5,7 @@ using Tally.Api.Security;
 
 namespace Tally.Api.Features.Catalog;
 
+[OrgScoped(ScopedName.OrgUnit, ScopedIn.Route, "code")]
 public sealed class GetOrgUnit(CatalogCache catalog) : Endpoint<CatalogCodeRequest, OrgUnitResponse>
 {
     public override void Configure()
@@ -14,17 +15,8 @@ public sealed class GetOrgUnit(CatalogCache catalog) : Endpoint<CatalogCodeReque
         Summary(s => s.Summary = "Get an org unit");
     }
 
-    public override Task HandleAsync(CatalogCodeRequest req, CancellationToken ct)
-    {
-        var snapshot = catalog.Current;
-        var caller = HttpContext.Caller();
-        if (!snapshot.OrgUnits.TryGetValue(req.Code, out var unit))
-        {
-            // A bound key learns nothing about units outside its subtree, existing or not.
-            OrgScope.RequireReach(caller, req.Code, snapshot);
-            throw ProblemException.NotFound($"No org unit '{req.Code}'.");
-        }
-        OrgScope.RequireReach(caller, unit.Code, snapshot);
-        return Send.OkAsync(OrgUnitResponse.From(unit), ct);
-    }
+    public override Task HandleAsync(CatalogCodeRequest req, CancellationToken ct) =>
+        catalog.Current.OrgUnits.TryGetValue(req.Code, out var unit)
+            ? Send.OkAsync(OrgUnitResponse.From(unit), ct)
+            : throw ProblemException.NotFound($"No org unit '{Codes.Quote(req.Code)}'.");
 }

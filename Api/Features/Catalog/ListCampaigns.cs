@@ -5,6 +5,7 @@ using Tally.Api.Security;
 
 namespace Tally.Api.Features.Catalog;
 
+[NotOrgScoped("Campaigns are shared by all org units.")]
 public sealed class ListCampaigns(CatalogCache catalog) : Endpoint<CatalogListRequest, Page<CampaignResponse>>
 {
     public override void Configure()

@@ -5,6 +5,7 @@ using Tally.Api.Security;
 
 namespace Tally.Api.Features.Catalog;
 
+[NotOrgScoped("Metrics are shared by all org units.")]
 public sealed class ListMetrics(CatalogCache catalog) : Endpoint<CatalogListRequest, Page<MetricResponse>>
 {
     public override void Configure()

@@ -5,6 +5,7 @@ using Tally.Api.Security;
 
 namespace Tally.Api.Features.Catalog;
 
+[NotOrgScoped("A key bound to an org unit lists only its subtree.")]
 public sealed class ListOrgUnits(CatalogCache catalog) : Endpoint<CatalogListRequest, Page<OrgUnitResponse>>
 {
     public override void Configure()

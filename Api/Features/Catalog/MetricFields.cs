@@ -41,10 +41,10 @@ public static class MetricFieldRules
     public static void AddMetricFieldRules<T>(this AbstractValidator<T> v) where T : MetricFields
     {
         v.RuleFor(x => x.Name).ValidName();
-        v.RuleFor(x => x.NameEn).MaximumLength(200);
-        v.RuleFor(x => x.Unit).NotEmpty().MaximumLength(20);
-        v.RuleFor(x => x.Description).MaximumLength(2000);
-        v.RuleFor(x => x.ReportTemplate).MaximumLength(500)
+        v.RuleFor(x => x.NameEn).MaximumLength(200).SingleLine();
+        v.RuleFor(x => x.Unit).NotEmpty().MaximumLength(20).SingleLine();
+        v.RuleFor(x => x.Description).MaximumLength(2000).PlainText();
+        v.RuleFor(x => x.ReportTemplate).MaximumLength(500).SingleLine()
             .Must(t => t is null || t.Contains("{value}", StringComparison.Ordinal))
             .WithMessage("reportTemplate must contain {value} where the figure goes.");
         v.RuleFor(x => x.Dimensions)
@@ -53,6 +53,7 @@ public static class MetricFieldRules
             .Must(d => d is null || d.Where(x => x?.Key is not null).Select(x => x.Key).Distinct(StringComparer.Ordinal)
                 .Count() == d.Count(x => x?.Key is not null))
             .WithMessage("Dimension keys must be unique.");
+        // Items are checked one by one only when the lists are of a sane size: a flood gets one error, not one per item.
         v.RuleForEach(x => x.Dimensions).ChildRules(d =>
         {
             d.RuleFor(x => x).NotNull();
@@ -62,7 +63,8 @@ public static class MetricFieldRules
                 .WithMessage($"A dimension declares at most {CatalogRules.MaxDimensionValues} values.")
                 .Must(vs => vs is null || vs.Distinct(StringComparer.Ordinal).Count() == vs.Count)
                 .WithMessage("Dimension values must be unique.");
-            d.RuleForEach(x => x.Values).ValidCode();
-        });
+            d.RuleForEach(x => x.Values).ValidCode()
+                .When(x => x.Values is null || x.Values.Count <= CatalogRules.MaxDimensionValues);
+        }).When(x => x.Dimensions is null || x.Dimensions.Count <= CatalogRules.MaxDimensions);
     }
 }

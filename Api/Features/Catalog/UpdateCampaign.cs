@@ -15,6 +15,7 @@ public sealed class UpdateCampaignValidator : Validator<UpdateCampaignRequest>
     public UpdateCampaignValidator() => this.AddCampaignFieldRules();
 }
 
+[UnboundKeysOnly("campaigns are shared by all org units; only a key bound to none may change them.")]
 public sealed class UpdateCampaign(LedgerWriter writer) : Endpoint<UpdateCampaignRequest, CampaignResponse>
 {
     public override void Configure()
@@ -27,7 +28,6 @@ public sealed class UpdateCampaign(LedgerWriter writer) : Endpoint<UpdateCampaig
     public override async Task HandleAsync(UpdateCampaignRequest req, CancellationToken ct)
     {
         var caller = HttpContext.Caller();
-        CatalogWrites.RequireGlobalAdmin(caller);
         await Send.OkAsync(await writer.SubmitAsync(new UpdateCampaignCommand(Route<string>("code")!, req, Actor.Of(caller)), ct), ct);
     }
 }

@@ -16,6 +16,7 @@ public sealed class UpdateMetricValidator : Validator<UpdateMetricRequest>
     public UpdateMetricValidator() => this.AddMetricFieldRules();
 }
 
+[UnboundKeysOnly("metrics are shared by all org units; only a key bound to none may change them.")]
 public sealed class UpdateMetric(LedgerWriter writer) : Endpoint<UpdateMetricRequest, MetricResponse>
 {
     public override void Configure()
@@ -32,7 +33,6 @@ public sealed class UpdateMetric(LedgerWriter writer) : Endpoint<UpdateMetricReq
     public override async Task HandleAsync(UpdateMetricRequest req, CancellationToken ct)
     {
         var caller = HttpContext.Caller();
-        CatalogWrites.RequireGlobalAdmin(caller);
         await Send.OkAsync(await writer.SubmitAsync(new UpdateMetricCommand(Route<string>("code")!, req, Actor.Of(caller)), ct), ct);
     }
 }

@@ -25,7 +25,9 @@ public sealed class UpdateOrgUnitValidator : Validator<UpdateOrgUnitRequest>
     }
 }
 
-public sealed class UpdateOrgUnit(LedgerWriter writer, CatalogCache catalog) : Endpoint<UpdateOrgUnitRequest, OrgUnitResponse>
+[OrgScoped(ScopedName.OrgUnit, ScopedIn.Route, "code")]
+[OrgScoped(ScopedName.OrgUnit, ScopedIn.Body, "parent", AbsentMeansWholeTree = true)]
+public sealed class UpdateOrgUnit(LedgerWriter writer) : Endpoint<UpdateOrgUnitRequest, OrgUnitResponse>
 {
     public override void Configure()
     {
@@ -41,11 +43,6 @@ public sealed class UpdateOrgUnit(LedgerWriter writer, CatalogCache catalog) : E
     public override async Task HandleAsync(UpdateOrgUnitRequest req, CancellationToken ct)
     {
         var caller = HttpContext.Caller();
-        if (caller.OrgUnit is not null)
-        {
-            OrgScope.RequireReach(caller, Route<string>("code"), catalog.Current);
-            OrgScope.RequireReach(caller, req.Parent, catalog.Current);
-        }
         await Send.OkAsync(await writer.SubmitAsync(new UpdateOrgUnitCommand(Route<string>("code")!, req, Actor.Of(caller)), ct), ct);
     }
 }

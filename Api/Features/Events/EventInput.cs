@@ -1,6 +1,7 @@
 using FastEndpoints;
 using FluentValidation;
 using Tally.Api.Catalog;
+using Tally.Api.Features.Catalog;
 using Tally.Api.Ledger;
 
 namespace Tally.Api.Features.Events;
@@ -37,7 +38,7 @@ public sealed class EventInputRules : AbstractValidator<EventInput>
             .Must(m => string.IsNullOrEmpty(m) || (catalog.Current.Metrics.TryGetValue(m, out var metric) && metric.Active))
             .WithMessage(x => catalog.Current.Metrics.ContainsKey(x.Metric!)
                 ? $"Metric '{x.Metric}' is inactive."
-                : $"Unknown metric '{x.Metric}'.");
+                : $"Unknown metric '{Codes.Quote(x.Metric)}'.");
         RuleFor(x => x.OccurredOn).NotNull()
             .GreaterThanOrEqualTo(FirstDay).WithMessage("occurredOn must not be before 2000-01-01.")
             .Must(d => d is null || d <= DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime))
@@ -46,10 +47,10 @@ public sealed class EventInputRules : AbstractValidator<EventInput>
             .WithMessage($"quantity must be an integer from 1 to {MaxQuantity:N0}.");
         RuleFor(x => x.OrgUnit).NotEmpty()
             .Must(o => string.IsNullOrEmpty(o) || catalog.Current.OrgUnits.ContainsKey(o))
-            .WithMessage(x => $"Unknown org unit '{x.OrgUnit}'.");
+            .WithMessage(x => $"Unknown org unit '{Codes.Quote(x.OrgUnit)}'.");
         RuleFor(x => x.Campaign)
             .Must(c => c is null || catalog.Current.Campaigns.ContainsKey(c))
-            .WithMessage(x => $"Unknown campaign '{x.Campaign}'.");
+            .WithMessage(x => $"Unknown campaign '{Codes.Quote(x.Campaign)}'.");
         RuleFor(x => x.ExternalId).Length(1, 200).Must(NoControlCharacters)
             .WithMessage("externalId must be 1 to 200 characters without control characters.");
         RuleFor(x => x.Note).MaximumLength(2000)
@@ -59,17 +60,28 @@ public sealed class EventInputRules : AbstractValidator<EventInput>
         {
             if (dims is null || dims.Count == 0)
                 return;
+            // One error for a flood of keys, not one per key.
+            if (dims.Count > CatalogRules.MaxDimensions)
+            {
+                ctx.AddFailure("dimensions", $"An event gives at most {CatalogRules.MaxDimensions} dimensions; this one gives {dims.Count}.");
+                return;
+            }
             var metricCode = ctx.InstanceToValidate.Metric;
             if (metricCode is null || !catalog.Current.Metrics.TryGetValue(metricCode, out var metric))
                 return; // the metric rule already failed
             foreach (var (key, value) in dims)
             {
+                if (!Codes.IsValid(key))
+                {
+                    ctx.AddFailure("dimensions", $"'{Codes.Quote(key)}' is not a dimension key: keys match {Codes.Pattern}.");
+                    continue;
+                }
                 var declared = metric.Dimension(key);
                 if (declared is null)
                     ctx.AddFailure($"dimensions.{key}", $"Metric '{metric.Code}' declares no dimension '{key}'.");
                 else if (value is null || !declared.Values.Contains(value))
                     ctx.AddFailure($"dimensions.{key}",
-                        $"'{value}' is not a declared value of {key}; use one of {string.Join(", ", declared.Values)}.");
+                        $"'{Codes.Quote(value)}' is not a declared value of {key}; use one of {string.Join(", ", declared.Values)}.");
             }
         });
     }

@@ -11,7 +11,8 @@ public sealed class GetEventRequest
     public string Id { get; set; } = "";
 }
 
-public sealed class GetEvent(Database database, CatalogCache catalog) : Endpoint<GetEventRequest, EventResponse>
+[OrgScoped(ScopedName.Event, ScopedIn.Route, "id")]
+public sealed class GetEvent(Database database) : Endpoint<GetEventRequest, EventResponse>
 {
     public override void Configure()
     {
@@ -23,13 +24,8 @@ public sealed class GetEvent(Database database, CatalogCache catalog) : Endpoint
     public override async Task HandleAsync(GetEventRequest req, CancellationToken ct)
     {
         await using var connection = await database.OpenAsync(ct);
-        var row = await EventRow.FindAsync(connection, req.Id, ct);
-        var caller = HttpContext.Caller();
-        // A bound key gets the same 403 whether the id is outside its subtree or names nothing.
-        if (caller.OrgUnit is not null && (row is null || !OrgScope.CanReach(caller, row.OrgUnit, catalog.Current)))
-            throw ProblemException.Forbidden($"Event '{req.Id}' is not within org unit '{caller.OrgUnit}'.");
-        if (row is null)
-            throw ProblemException.NotFound($"No event '{req.Id}'.");
+        var row = await EventRow.FindAsync(connection, req.Id, ct)
+            ?? throw ProblemException.NotFound($"No event '{Codes.Quote(req.Id)}'.");
         await Send.OkAsync(row.ToResponse(), ct);
     }
 }

@@ -7,7 +7,8 @@ using Tally.Api.Security;
 
 namespace Tally.Api.Features.Events;
 
-public sealed class RecordEvent(LedgerWriter writer, CatalogCache catalog) : Endpoint<RecordEventRequest, EventResponse>
+[OrgScoped(ScopedName.OrgUnit, ScopedIn.Body, "orgUnit")]
+public sealed class RecordEvent(LedgerWriter writer) : Endpoint<RecordEventRequest, EventResponse>
 {
     public override void Configure()
     {
@@ -26,7 +27,6 @@ public sealed class RecordEvent(LedgerWriter writer, CatalogCache catalog) : End
     public override async Task HandleAsync(RecordEventRequest req, CancellationToken ct)
     {
         var caller = HttpContext.Caller();
-        OrgScope.RequireReach(caller, req.OrgUnit, catalog.Current);
         var outcome = await writer.SubmitAsync(
             new RecordEventCommand(req.ToNewEvent(), new Recorder(Actor.Of(caller), caller.Source)), ct);
         switch (outcome.Status)

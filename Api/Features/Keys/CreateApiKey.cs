@@ -3,6 +3,7 @@ using Dapper;
 using FastEndpoints;
 using FluentValidation;
 using Tally.Api.Catalog;
+using Tally.Api.Features.Catalog;
 using Tally.Api.Ledger;
 using Tally.Api.OpenApi;
 using Tally.Api.Security;
@@ -19,19 +20,26 @@ public sealed class CreateApiKeyRequest
 
 public sealed class CreateApiKeyValidator : Validator<CreateApiKeyRequest>
 {
+    public const int MaxScopes = 10;
+
     public CreateApiKeyValidator(CatalogCache catalog)
     {
-        RuleFor(x => x.Name).NotEmpty().MaximumLength(200);
+        RuleFor(x => x.Name).ValidName();
         RuleFor(x => x.Source).NotEmpty().Matches(Codes.Pattern)
             .WithMessage("source must match " + Codes.Pattern + ".");
-        RuleFor(x => x.Scopes).NotEmpty().WithMessage("scopes must name at least one scope.");
+        RuleFor(x => x.Scopes).NotEmpty().WithMessage("scopes must name at least one scope.")
+            .Must(s => s is null || s.Count <= MaxScopes).WithMessage($"scopes names at most {MaxScopes} scopes.");
+        // Checked one by one only when the list is of a sane size: a flood gets one error, not one per item.
         RuleForEach(x => x.Scopes).Must(s => ApiScopes.All.Contains(s))
-            .WithMessage("Unknown scope; use one of " + string.Join(", ", ApiScopes.All) + ".");
+            .WithMessage("Unknown scope; use one of " + string.Join(", ", ApiScopes.All) + ".")
+            .When(x => x.Scopes is null || x.Scopes.Count <= MaxScopes);
         RuleFor(x => x.OrgUnit).Must(o => o is null || catalog.Current.OrgUnits.ContainsKey(o))
             .WithMessage("Unknown org unit.");
     }
 }
 
+// A bound admin creates keys bound within its own subtree, never unbound ones.
+[OrgScoped(ScopedName.OrgUnit, ScopedIn.Body, "orgUnit", AbsentMeansWholeTree = true)]
 public sealed class CreateApiKey(LedgerWriter writer, KeyStore keys) : Endpoint<CreateApiKeyRequest, ApiKeyCreatedResponse>
 {
     public override void Configure()
@@ -49,7 +57,6 @@ public sealed class CreateApiKey(LedgerWriter writer, KeyStore keys) : Endpoint<
     public override async Task HandleAsync(CreateApiKeyRequest req, CancellationToken ct)
     {
         var caller = HttpContext.Caller();
-        OrgScope.RequireReach(caller, req.OrgUnit, Resolve<CatalogCache>().Current);
         var secret = KeyStore.NewSecret();
         var command = new CreateApiKeyCommand(
             new NewKey(req.Name!, req.Source!, req.Scopes!.Distinct().ToList(), req.OrgUnit, secret),

@@ -17,6 +17,7 @@ public sealed class ListApiKeysValidator : Validator<ListApiKeysRequest>
     public ListApiKeysValidator() => this.AddPagingRules();
 }
 
+[NotOrgScoped("A key bound to an org unit lists only the keys bound within its subtree.")]
 public sealed class ListApiKeys(Database database, KeyStore keys) : Endpoint<ListApiKeysRequest, Page<ApiKeyResponse>>
 {
     private const string CursorKind = "key";

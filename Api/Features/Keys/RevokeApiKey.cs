@@ -13,7 +13,8 @@ public sealed class RevokeApiKeyRequest
     public string Id { get; set; } = "";
 }
 
-public sealed class RevokeApiKey(LedgerWriter writer, KeyStore keys, CatalogCache catalog) : Endpoint<RevokeApiKeyRequest>
+[OrgScoped(ScopedName.ApiKey, ScopedIn.Route, "id")]
+public sealed class RevokeApiKey(LedgerWriter writer, KeyStore keys) : Endpoint<RevokeApiKeyRequest>
 {
     public override void Configure()
     {
@@ -29,10 +30,7 @@ public sealed class RevokeApiKey(LedgerWriter writer, KeyStore keys, CatalogCach
     public override async Task HandleAsync(RevokeApiKeyRequest req, CancellationToken ct)
     {
         var caller = HttpContext.Caller();
-        var target = keys.ById(req.Id);
-        if (target is null || (caller.OrgUnit is not null &&
-                               (target.OrgUnit is null || !catalog.Current.IsWithin(caller.OrgUnit, target.OrgUnit))))
-            throw ProblemException.NotFound($"No API key '{req.Id}'.");
+        var target = keys.ById(req.Id) ?? throw ProblemException.NotFound($"No API key '{Codes.Quote(req.Id)}'.");
         if (target.RevokedAt is null)
             await writer.SubmitAsync(new RevokeApiKeyCommand(target.Id, Actor.Of(caller), keys), ct);
         await Send.NoContentAsync(ct);

@@ -1,0 +1,259 @@
+using System.Buffers;
+using System.Data.Common;
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+using Tally.Api.Data;
+using Tally.Api.Ledger;
+
+namespace Tally.Api.Features.Audit;
+
+/// <summary>What verification found: valid with the head, or the first thing that does not hold.</summary>
+public sealed record VerifyOutcome(bool Valid, long Entries, string? Head, long? FirstInvalidSeq, string? FirstInvalidEventId,
+    string? Reason)
+{
+    public static VerifyOutcome Broken(long entries, long? seq, string reason, string? head = null, string? eventId = null) =>
+        new(false, entries, head, seq, eventId, reason);
+}
+
+/// <summary>
+/// Re-verifies the audit trail from the stored rows, streaming, inside one read snapshot:
+/// the hash chain (seq gaps, prevHash and hash), the chain's end against what this server committed, the events
+/// table against the event entries of the chain (replayed), and the daily rollups against the events.
+/// One verification runs at a time: it reads the whole ledger.
+/// </summary>
+public sealed class AuditVerification(Database database, LedgerWriter writer, ILogger<AuditVerification> logger) : IDisposable
+{
+    private readonly SemaphoreSlim _oneAtATime = new(1, 1);
+
+    public void Dispose() => _oneAtATime.Dispose();
+
+    public async Task<VerifyOutcome> RunAsync(string? knownHead, CancellationToken ct)
+    {
+        await _oneAtATime.WaitAsync(ct);
+        try
+        {
+            var outcome = await VerifyAsync(knownHead, ct);
+            if (!outcome.Valid)
+                logger.LogWarning("Audit verification failed at seq {Seq}, event {EventId}: {Reason}",
+                    outcome.FirstInvalidSeq, outcome.FirstInvalidEventId, outcome.Reason);
+            return outcome;
+        }
+        finally
+        {
+            _oneAtATime.Release();
+        }
+    }
+
+    private async Task<VerifyOutcome> VerifyAsync(string? knownHead, CancellationToken ct)
+    {
+        // Read before the snapshot starts: everything up to this head was committed before it, so the snapshot holds it.
+        var committed = writer.CommittedHead;
+        await using var connection = await database.OpenAsync(ct);
+        await using var snapshot = (SqliteTransaction)await connection.BeginTransactionAsync(ct);
+
+        var chain = await VerifyChainAsync(connection, snapshot, committed, knownHead, ct);
+        if (!chain.Valid)
+            return chain;
+        // Read after the pass: no row this server wrote can lie above this ceiling.
+        var ceiling = writer.CommitCeiling;
+        var storedHeadSeq = chain.Entries == 0 ? 0 : await LastSeqAsync(connection, snapshot, ct);
+        if (storedHeadSeq > ceiling)
+            return VerifyOutcome.Broken(chain.Entries, ceiling + 1,
+                "The chain goes on past the last entry this server wrote: entries were added in the database file.");
+
+        var ledger = await VerifyEventsAsync(connection, snapshot, chain.Entries, ct)
+            ?? await VerifyRollupsAsync(connection, snapshot, chain.Entries, ct);
+        return ledger is null ? chain : ledger with { Head = chain.Head };
+    }
+
+    private static async Task<long> LastSeqAsync(SqliteConnection connection, SqliteTransaction snapshot, CancellationToken ct)
+    {
+        await using var command = Command(connection, snapshot, "SELECT coalesce(max(seq), 0) FROM audit_log");
+        return (long)(await command.ExecuteScalarAsync(ct) ?? 0L);
+    }
+
+    private static async Task<long> CountAsync(SqliteConnection connection, SqliteTransaction snapshot, CancellationToken ct)
+    {
+        await using var command = Command(connection, snapshot, "SELECT count(*) FROM audit_log");
+        return (long)(await command.ExecuteScalarAsync(ct) ?? 0L);
+    }
+
+    private static async Task<VerifyOutcome> VerifyChainAsync(SqliteConnection connection, SqliteTransaction snapshot,
+        ChainHead committed, string? knownHead, CancellationToken ct)
+    {
+        await using var command = Command(connection, snapshot,
+            "SELECT seq, at, actor_key_id, actor_name, action, entity, data, prev_hash, hash FROM audit_log ORDER BY seq");
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        var hasher = new EntryHasher();
+        long expected = 1, entries = 0;
+        var previous = AuditChain.Genesis;
+        var knownHeadSeen = knownHead is null;
+        while (await reader.ReadAsync(ct))
+        {
+            entries++;
+            var seq = reader.GetInt64(0);
+            string? problem = null;
+            if (seq != expected)
+            {
+                var missing = Math.Min(seq, expected);
+                return VerifyOutcome.Broken(await CountAsync(connection, snapshot, ct), missing, seq > expected
+                    ? $"Entry {expected} is missing: the chain jumps from {expected - 1} to {seq}."
+                    : $"Entry {seq} is out of order.");
+            }
+            var prevHash = reader.GetString(7);
+            var hash = reader.GetString(8);
+            if (!string.Equals(prevHash, previous, StringComparison.Ordinal))
+                problem = $"Entry {seq} does not follow entry {seq - 1}: its prevHash differs from that entry's hash.";
+            else if (!hasher.Matches(hash, previous, seq, reader.GetString(1), NullableString(reader, 2), NullableString(reader, 3),
+                         reader.GetString(4), reader.GetString(5), reader.GetString(6)))
+                problem = $"Entry {seq} was altered: its hash does not match its content.";
+            else if (seq == committed.Seq && !string.Equals(hash, committed.Hash, StringComparison.Ordinal))
+                problem = $"Entry {seq} is not the entry this server committed there: the chain was rewritten.";
+            if (problem is not null)
+                return VerifyOutcome.Broken(await CountAsync(connection, snapshot, ct), seq, problem);
+            knownHeadSeen |= string.Equals(hash, knownHead, StringComparison.Ordinal);
+            previous = hash;
+            expected++;
+        }
+        if (expected - 1 < committed.Seq)
+            return VerifyOutcome.Broken(entries, expected,
+                $"Entries {expected} to {committed.Seq}, which this server committed, are missing.");
+        if (!knownHeadSeen)
+            return VerifyOutcome.Broken(entries, null, "The chain does not contain the given knownHead.");
+        return new VerifyOutcome(true, entries, previous, null, null, null);
+    }
+
+    private static string? NullableString(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
+
+    /// <summary>Walks events (by id) beside their audit entries (by entity, then seq) and replays each event's history.</summary>
+    private static async Task<VerifyOutcome?> VerifyEventsAsync(SqliteConnection connection, SqliteTransaction snapshot, long entries,
+        CancellationToken ct)
+    {
+        await using var eventCommand = Command(connection, snapshot,
+            """
+            SELECT id, metric, occurred_on, quantity, org_unit, campaign, dimensions, external_id, note, source, recorded_at,
+                   voided_at, void_reason, supersedes, superseded_by
+            FROM events ORDER BY id
+            """);
+        await using var auditCommand = Command(connection, snapshot,
+            "SELECT seq, action, entity, data FROM audit_log WHERE entity >= 'event:' AND entity < 'event;' ORDER BY entity, seq");
+        await using var events = await eventCommand.ExecuteReaderAsync(ct);
+        await using var audit = await auditCommand.ExecuteReaderAsync(ct);
+        var history = new EventHistoryReader(audit);
+
+        var hasEvent = await events.ReadAsync(ct);
+        var group = await history.NextAsync(ct);
+        while (hasEvent || group is not null)
+        {
+            var eventId = hasEvent ? events.GetString(0) : null;
+            var order = eventId is null ? 1 : group is null ? -1 : string.CompareOrdinal(eventId, group.EventId);
+            if (order < 0)
+                return VerifyOutcome.Broken(entries, null, "The event has no event.created audit entry: it was added in the database file.",
+                    eventId: eventId);
+            if (order > 0)
+                return VerifyOutcome.Broken(entries, null, "The audit trail records the event but its row is gone from the events table.",
+                    eventId: group!.EventId);
+
+            var mismatch = group!.Replay() is { } expected ? expected.FirstDifference(EventState.Read(events)) : group.Problem;
+            if (mismatch is not null)
+                return VerifyOutcome.Broken(entries, null, mismatch, eventId: eventId);
+            hasEvent = await events.ReadAsync(ct);
+            group = await history.NextAsync(ct);
+        }
+        return null;
+    }
+
+    /// <summary>daily_rollups must hold exactly the sums of active events; totals are read from them.</summary>
+    private static async Task<VerifyOutcome?> VerifyRollupsAsync(SqliteConnection connection, SqliteTransaction snapshot, long entries,
+        CancellationToken ct)
+    {
+        await using var command = Command(connection, snapshot,
+            """
+            WITH sums AS (
+                SELECT metric, occurred_on AS day, org_unit, coalesce(campaign, '') AS campaign, dimensions,
+                       sum(quantity) AS value, count(*) AS events
+                FROM events WHERE voided_at IS NULL
+                GROUP BY metric, occurred_on, org_unit, coalesce(campaign, ''), dimensions
+            )
+            SELECT coalesce(s.metric, r.metric), coalesce(s.day, r.day), coalesce(s.org_unit, r.org_unit)
+            FROM sums s
+            FULL OUTER JOIN daily_rollups r
+              ON r.metric = s.metric AND r.day = s.day AND r.org_unit = s.org_unit AND r.campaign = s.campaign
+             AND r.dimensions = s.dimensions
+            WHERE s.metric IS NULL OR r.metric IS NULL OR s.value IS NOT r.value OR s.events IS NOT r.events
+            LIMIT 1
+            """);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        if (!await reader.ReadAsync(ct))
+            return null;
+        return VerifyOutcome.Broken(entries, null,
+            $"The daily totals of {reader.GetString(0)} on {reader.GetString(1)} in {reader.GetString(2)} differ from the sum of its events.");
+    }
+
+    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction snapshot, string sql)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = snapshot;
+        command.CommandText = sql;
+        return command;
+    }
+
+    /// <summary>
+    /// Recomputes entry hashes without re-parsing data: stored data is canonical JSON, so it is written as is. Only when that
+    /// differs is the exact definition (<see cref="AuditChain.ComputeHash"/>) consulted, so the result is the same.
+    /// </summary>
+    private sealed class EntryHasher
+    {
+        private readonly ArrayBufferWriter<byte> _buffer = new(4096);
+        private readonly IncrementalHash _sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+
+        public bool Matches(string stored, string prevHash, long seq, string at, string? keyId, string? name, string action,
+            string entity, string data)
+        {
+            if (string.Equals(Fast(prevHash, seq, at, keyId, name, action, entity, data), stored, StringComparison.Ordinal))
+                return true;
+            try
+            {
+                return string.Equals(AuditChain.ComputeHash(prevHash, seq, at, keyId, name, action, entity, data), stored,
+                    StringComparison.Ordinal);
+            }
+            catch (Exception ex) when (ex is JsonException or ArgumentException or InvalidOperationException)
+            {
+                return false; // data is no longer JSON, or a text column no longer holds valid text
+            }
+        }
+
+        private string? Fast(string prevHash, long seq, string at, string? keyId, string? name, string action, string entity, string data)
+        {
+            _buffer.ResetWrittenCount();
+            try
+            {
+                using (var json = new Utf8JsonWriter(_buffer))
+                {
+                    json.WriteStartObject();
+                    json.WriteString("action", action);
+                    json.WriteStartObject("actor");
+                    json.WriteString("keyId", keyId);
+                    json.WriteString("name", name);
+                    json.WriteEndObject();
+                    json.WriteString("at", at);
+                    json.WritePropertyName("data");
+                    // Unvalidated: data that is not JSON cannot hash to the stored value; the exact path then says so.
+                    json.WriteRawValue(data, skipInputValidation: true);
+                    json.WriteString("entity", entity);
+                    json.WriteNumber("seq", seq);
+                    json.WriteEndObject();
+                }
+            }
+            catch (Exception ex) when (ex is JsonException or InvalidOperationException or ArgumentException)
+            {
+                return null;
+            }
+            _sha.AppendData(Encoding.UTF8.GetBytes(prevHash));
+            _sha.AppendData(_buffer.WrittenSpan);
+            return Convert.ToHexStringLower(_sha.GetHashAndReset());
+        }
+    }
+}
