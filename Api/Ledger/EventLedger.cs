@@ -26,6 +26,9 @@ public enum RecordStatus { Created, Unchanged, Conflict }
 
 public sealed record RecordOutcome(RecordStatus Status, EventRow Event);
 
+/// <summary>What became of one batch item: the event it created, or the one it matched.</summary>
+public sealed record BatchOutcome(RecordStatus Status, string Id);
+
 /// <summary>
 /// The ledger's event operations, run only inside LedgerWriter commands: idempotency, period locks,
 /// the insert itself, daily rollup upkeep and the audit entry, all in the caller's transaction.
@@ -51,6 +54,74 @@ public static class EventLedger
             context.Audit(recorder.Actor, "event.created", "event:" + row.Id, AuditChain.ToJsonObject(row.ToResponse()));
         return new RecordOutcome(RecordStatus.Created, row);
     }
+
+    /// <summary>
+    /// Records a batch as sequential posts would, but all or nothing: an item matching an earlier one (stored, or earlier
+    /// in this batch) by source and externalId is unchanged when its content is the same; any conflict refuses the
+    /// batch naming every conflicting item, and so does any item whose year is locked.
+    /// </summary>
+    public static IReadOnlyList<BatchOutcome> RecordBatch(LedgerContext context, IReadOnlyList<NewEvent> inputs, Recorder recorder)
+    {
+        var outcomes = new BatchOutcome[inputs.Count];
+        var createdHere = new Dictionary<string, (int Index, EventRow Row)>(StringComparer.Ordinal);
+        var toCreate = new List<EventRow>(inputs.Count);
+        var conflicts = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        var recordedAt = Instant.ToStorage(context.Now);
+        for (var i = 0; i < inputs.Count; i++)
+        {
+            var input = inputs[i];
+            if (input.ExternalId is { } externalId)
+            {
+                if (createdHere.TryGetValue(externalId, out var earlier))
+                {
+                    if (input.SameContentAs(earlier.Row))
+                        outcomes[i] = new BatchOutcome(RecordStatus.Unchanged, earlier.Row.Id);
+                    else
+                        conflicts[$"events[{i}].externalId"] =
+                            [$"externalId '{externalId}' is used by events[{earlier.Index}] of this batch with other content."];
+                    continue;
+                }
+                if (FindHead(context, recorder.Source, externalId) is { } existing)
+                {
+                    if (input.SameContentAs(existing))
+                        outcomes[i] = new BatchOutcome(RecordStatus.Unchanged, existing.Id);
+                    else
+                        conflicts[$"events[{i}].externalId"] =
+                            [$"externalId '{externalId}' was already used by this source for event {existing.Id} with other content."];
+                    continue;
+                }
+            }
+            var row = NewRow(context, input, recorder, recordedAt);
+            toCreate.Add(row);
+            outcomes[i] = new BatchOutcome(RecordStatus.Created, row.Id);
+            if (input.ExternalId is not null)
+                createdHere[input.ExternalId] = (i, row);
+        }
+        if (conflicts.Count > 0)
+        {
+            throw new ProblemException(Problem.Make(StatusCodes.Status409Conflict, ProblemTypes.IdempotencyConflict,
+                "Idempotency conflict",
+                $"{conflicts.Count} item(s) reuse an externalId of this source with other content; nothing of the batch was stored.",
+                conflicts));
+        }
+        foreach (var year in toCreate.Select(r => r.OccurredOn[..4]).Distinct(StringComparer.Ordinal))
+            RequireOpenPeriod(context, Day.FromStorage(year + "-01-01"));
+        foreach (var row in toCreate)
+        {
+            Insert(context, row, recorder.Actor.KeyId);
+            context.Audit(recorder.Actor, "event.created", "event:" + row.Id, AuditChain.ToJsonObject(row.ToResponse()));
+        }
+        return outcomes;
+    }
+
+    private static EventRow NewRow(LedgerContext context, NewEvent input, Recorder recorder, string recordedAt,
+        string? supersedes = null) => new()
+    {
+        Id = context.Ids.Next("evt_"), Metric = input.Metric, OccurredOn = Day.ToStorage(input.OccurredOn),
+        Quantity = input.Quantity, OrgUnit = input.OrgUnit, Campaign = input.Campaign, Dimensions = input.DimensionsJson,
+        ExternalId = input.ExternalId, Note = input.Note, Source = recorder.Source, RecordedAt = recordedAt,
+        Supersedes = supersedes,
+    };
 
     /// <summary>The current (not superseded) event for a source and externalId.</summary>
     public static EventRow? FindHead(LedgerContext context, string source, string externalId) =>
