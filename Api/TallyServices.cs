@@ -55,6 +55,9 @@ public static class TallyServices
         {
             c.Endpoints.RoutePrefix = "api/v1";
             c.Endpoints.ShortNames = true;
+            // Validators are built now, from this app's services: FastEndpoints' resolver is process-wide, and a lazily
+            // built validator could otherwise capture another host's singletons (several hosts run in one test process).
+            c.Endpoints.Warmup();
             TallyJson.Configure(c.Serializer.Options);
             c.Errors.ContentType = "application/problem+json";
             c.Errors.ResponseBuilder = (failures, _, status) => ValidationProblems.From(failures, status);

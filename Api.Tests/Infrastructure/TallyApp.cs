@@ -54,9 +54,14 @@ public sealed class TallyApp : WebApplicationFactory<Program>, IAsyncLifetime
         builder.ConfigureLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));
     }
 
+    // FastEndpoints keeps one process-wide service resolver, set while a host starts; hosts start one at a time
+    // so each builds its validators from its own services.
+    private static readonly Lock StartLock = new();
+
     public ValueTask InitializeAsync()
     {
-        _ = Server; // starts the host: migrations, writer, bootstrap key
+        lock (StartLock)
+            _ = Server; // starts the host: migrations, writer, bootstrap key
         return ValueTask.CompletedTask;
     }
 

@@ -22,7 +22,7 @@ public sealed record NewEvent(
 /// <summary>Who records: the key's id and name for the audit trail, its source for idempotency.</summary>
 public sealed record Recorder(Actor Actor, string Source);
 
-public enum RecordStatus { Created, Unchanged, Conflict }
+public enum RecordStatus { Created, Unchanged, Conflict, Superseded }
 
 public sealed record RecordOutcome(RecordStatus Status, EventRow Event);
 
@@ -112,6 +112,54 @@ public static class EventLedger
             context.Audit(recorder.Actor, "event.created", "event:" + row.Id, AuditChain.ToJsonObject(row.ToResponse()));
         }
         return outcomes;
+    }
+
+    /// <summary>
+    /// Upsert by (source, externalId): creates the event, finds it unchanged, or supersedes the current one with a new
+    /// event (the old one voided with reason "superseded" and linked both ways), all inside the caller's command.
+    /// </summary>
+    public static RecordOutcome Upsert(LedgerContext context, NewEvent input, Recorder recorder, Func<string, bool> canReach)
+    {
+        var externalId = input.ExternalId ?? throw new ArgumentException("An upsert needs an externalId.", nameof(input));
+        var existing = FindHead(context, recorder.Source, externalId);
+        if (existing is null)
+            return Record(context, input, recorder);
+        if (input.SameContentAs(existing))
+            return new RecordOutcome(RecordStatus.Unchanged, existing);
+        if (!canReach(existing.OrgUnit))
+            throw ProblemException.Forbidden(
+                $"externalId '{externalId}' names event {existing.Id} in org unit '{existing.OrgUnit}', which this API key cannot reach.");
+        RequireOpenPeriod(context, input.OccurredOn);
+        var replacement = NewRow(context, input, recorder, Instant.ToStorage(context.Now), supersedes: existing.Id);
+        // The old row must leave the (source, externalId) head index before the new head goes in, yet it then names a
+        // row that does not exist yet: defer foreign keys over those two statements only.
+        context.Connection.Execute("PRAGMA defer_foreign_keys = ON", transaction: context.Transaction);
+        try
+        {
+            if (existing.VoidedAt is null)
+                Void(context, existing, SupersededReason, recorder.Actor, supersededBy: replacement.Id);
+            else
+                MarkSuperseded(context, existing, replacement.Id, recorder.Actor);
+            Insert(context, replacement, recorder.Actor.KeyId);
+        }
+        finally
+        {
+            context.Connection.Execute("PRAGMA defer_foreign_keys = OFF", transaction: context.Transaction);
+        }
+        context.Audit(recorder.Actor, "event.created", "event:" + replacement.Id, AuditChain.ToJsonObject(replacement.ToResponse()));
+        return new RecordOutcome(RecordStatus.Superseded, replacement);
+    }
+
+    public const string SupersededReason = "superseded";
+
+    /// <summary>An event voided earlier and now superseded as well: it keeps its void, and gains the link to its successor.</summary>
+    private static void MarkSuperseded(LedgerContext context, EventRow row, string supersededBy, Actor actor)
+    {
+        RequireOpenPeriod(context, Day.FromStorage(row.OccurredOn));
+        context.Connection.Execute("UPDATE events SET superseded_by = @supersededBy WHERE id = @Id AND superseded_by IS NULL",
+            new { supersededBy, row.Id }, context.Transaction);
+        context.Audit(actor, "event.superseded", "event:" + row.Id,
+            new JsonObject { ["id"] = row.Id, ["reason"] = row.VoidReason, ["supersededBy"] = supersededBy, ["voidedAt"] = row.VoidedAt });
     }
 
     private static EventRow NewRow(LedgerContext context, NewEvent input, Recorder recorder, string recordedAt,
