@@ -1,0 +1,59 @@
+using Dapper;
+using FastEndpoints;
+using Tally.Api.Catalog;
+using Tally.Api.Data;
+using Tally.Api.Paging;
+using Tally.Api.Security;
+
+namespace Tally.Api.Features.Events;
+
+public sealed class ListEventsRequest : EventFilterQuery, IPagedRequest
+{
+    public int? Limit { get; set; }
+    public string? Cursor { get; set; }
+}
+
+public sealed class ListEventsValidator : Validator<ListEventsRequest>
+{
+    public ListEventsValidator(CatalogCache catalog)
+    {
+        this.AddEventFilterRules(catalog);
+        this.AddPagingRules();
+    }
+}
+
+public sealed class ListEvents(Database database, CatalogCache catalog) : Endpoint<ListEventsRequest, Page<EventResponse>>
+{
+    private const string CursorKind = "event";
+
+    private static readonly IReadOnlySet<string> Parameters =
+        new HashSet<string>(EventFilters.FilterParameters.Concat(["limit", "cursor"]), StringComparer.Ordinal);
+
+    public override void Configure()
+    {
+        Get("/events");
+        Policies(ApiScopes.EventsRead);
+        Summary(s =>
+        {
+            s.Summary = "List events";
+            s.Description = "Ordered by id, which the ledger assigns in commit order: following nextCursor never skips or "
+                + "repeats an event, even while new events are being recorded. Unknown or repeated parameters are refused.";
+        });
+    }
+
+    public override async Task HandleAsync(ListEventsRequest req, CancellationToken ct)
+    {
+        EventFilters.RejectUnknownParameters(HttpContext.Request, Parameters);
+        var after = Paging.Paging.DecodeOrThrow(CursorKind, req.Cursor);
+        var limit = Paging.Paging.LimitOf(req);
+        var filter = EventFilters.Resolve(req, HttpContext.Caller(), catalog.Current);
+        var (where, parameters) = filter.ToSql(after);
+        parameters.Add("take", limit + 1);
+        await using var connection = await database.OpenAsync(ct);
+        var rows = (await connection.QueryAsync<EventRow>(new CommandDefinition(
+            $"SELECT {EventRow.Columns} FROM events e WHERE {where} ORDER BY e.id LIMIT @take",
+            parameters, cancellationToken: ct))).ToList();
+        var page = Paging.Paging.ToPage(CursorKind, rows, limit, r => r.Id);
+        await Send.OkAsync(new Page<EventResponse>(page.Items.Select(r => r.ToResponse()).ToList(), page.NextCursor), ct);
+    }
+}
