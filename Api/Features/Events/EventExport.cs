@@ -1,0 +1,174 @@
+using System.Data.Common;
+using System.Globalization;
+using System.Buffers;
+using System.IO.Pipelines;
+using System.Text;
+using System.Text.Json;
+using Dapper;
+using Microsoft.Data.Sqlite;
+using Microsoft.Net.Http.Headers;
+using Tally.Api.Catalog;
+using Tally.Api.Problems;
+
+namespace Tally.Api.Features.Events;
+
+public enum ExportFormat { Csv, CsvWithBom, Ndjson }
+
+/// <summary>
+/// Writes events to a response as they are read: CSV (RFC 4180) or NDJSON, flushed in small slices so memory stays flat
+/// whatever the number of rows, and slowed to the client's pace by the response pipe.
+/// </summary>
+public static class EventExport
+{
+    public const string CsvType = "text/csv";
+    public const string NdjsonType = "application/x-ndjson";
+    private const int FlushThreshold = 32 * 1024;
+
+    private static readonly string[] FixedLeadingColumns = ["id", "metric", "occurredOn", "quantity", "orgUnit", "campaign"];
+
+    private static readonly string[] FixedTrailingColumns =
+        ["externalId", "note", "source", "recordedAt", "status", "voidedAt", "voidReason", "supersedes", "supersededBy"];
+
+    /// <summary>?format wins; else the Accept header by preference; neither: CSV. 406 when Accept admits neither type.</summary>
+    public static ExportFormat ChooseFormat(string? format, IList<MediaTypeHeaderValue> accept)
+    {
+        if (format is not null)
+            return format == "ndjson" ? ExportFormat.Ndjson : ExportFormat.Csv;
+        if (accept.Count == 0)
+            return ExportFormat.Csv;
+        foreach (var type in accept.OrderByDescending(a => a.Quality ?? 1.0))
+        {
+            if (type.Quality == 0)
+                continue;
+            var media = type.MediaType.Value ?? "";
+            if (media.Equals(CsvType, StringComparison.OrdinalIgnoreCase) || media is "*/*" or "text/*")
+                return ExportFormat.Csv;
+            if (media.Equals(NdjsonType, StringComparison.OrdinalIgnoreCase)
+                || media.Equals("application/ndjson", StringComparison.OrdinalIgnoreCase)
+                || media.Equals("application/*", StringComparison.OrdinalIgnoreCase))
+                return ExportFormat.Ndjson;
+        }
+        throw new ProblemException(Problem.Make(StatusCodes.Status406NotAcceptable, ProblemTypes.NotAcceptable, "Not acceptable",
+            "The export is written as text/csv or application/x-ndjson; ask for one in Accept, or use ?format=csv|ndjson."));
+    }
+
+    /// <summary>Every dimension key the catalog declares, in catalog order: the dim.&lt;key&gt; columns of the CSV.</summary>
+    public static IReadOnlyList<string> DimensionKeys(SqliteConnection connection, DbTransaction transaction) =>
+        connection.Query<string>("SELECT dimensions FROM metrics ORDER BY position", transaction: transaction)
+            .SelectMany(CatalogSnapshot.ParseDimensions).Select(d => d.Key).Distinct(StringComparer.Ordinal).ToList();
+
+    public static async Task WriteAsync(PipeWriter output, IEnumerable<EventRow> rows, ExportFormat format,
+        IReadOnlyList<string> dimensionKeys, CancellationToken ct)
+    {
+        var csv = format is ExportFormat.Csv or ExportFormat.CsvWithBom;
+        if (format == ExportFormat.CsvWithBom)
+            output.Write(Encoding.UTF8.Preamble);
+        var line = new StringBuilder(512);
+        var utf8 = Encoding.UTF8.GetEncoder();
+        await using var json = new Utf8JsonWriter(output, new JsonWriterOptions
+        {
+            Encoder = TallyJson.Options.Encoder, SkipValidation = true,
+        });
+        if (csv)
+        {
+            WriteCsvHeader(line, dimensionKeys);
+            WriteUtf8(output, utf8, line);
+        }
+        foreach (var row in rows)
+        {
+            if (csv)
+            {
+                WriteCsvRow(line, row, dimensionKeys);
+                WriteUtf8(output, utf8, line);
+            }
+            else
+            {
+                JsonSerializer.Serialize(json, row.ToResponse(), TallyJson.Options);
+                json.Flush();
+                json.Reset();
+                output.Write("\n"u8);
+            }
+            if (output.UnflushedBytes >= FlushThreshold)
+            {
+                var flushed = await output.FlushAsync(ct);
+                if (flushed.IsCanceled || flushed.IsCompleted)
+                    return;
+            }
+        }
+        await output.FlushAsync(ct);
+    }
+
+    private static void WriteCsvHeader(StringBuilder line, IReadOnlyList<string> dimensionKeys)
+    {
+        line.Clear();
+        var columns = FixedLeadingColumns.Concat(dimensionKeys.Select(k => "dim." + k)).Concat(FixedTrailingColumns);
+        var first = true;
+        foreach (var column in columns)
+        {
+            if (!first)
+                line.Append(',');
+            AppendField(line, column);
+            first = false;
+        }
+        line.Append("\r\n");
+    }
+
+    private static void WriteCsvRow(StringBuilder line, EventRow row, IReadOnlyList<string> dimensionKeys)
+    {
+        line.Clear();
+        AppendField(line, row.Id).Append(',');
+        AppendField(line, row.Metric).Append(',');
+        AppendField(line, row.OccurredOn).Append(',');
+        line.Append(row.Quantity.ToString(CultureInfo.InvariantCulture)).Append(',');
+        AppendField(line, row.OrgUnit).Append(',');
+        AppendField(line, row.Campaign).Append(',');
+        if (dimensionKeys.Count > 0 || row.Dimensions != "{}")
+        {
+            var dimensions = JsonSerializer.Deserialize<Dictionary<string, string>>(row.Dimensions) ?? [];
+            foreach (var key in dimensions.Keys)
+            {
+                // The catalog refuses to drop a dimension events use, so this only fires on a damaged database.
+                if (!dimensionKeys.Contains(key, StringComparer.Ordinal))
+                    throw new InvalidOperationException($"Event {row.Id} has dimension '{key}', which no metric declares.");
+            }
+            foreach (var key in dimensionKeys)
+                AppendField(line, dimensions.GetValueOrDefault(key)).Append(',');
+        }
+        AppendField(line, row.ExternalId).Append(',');
+        AppendField(line, row.Note).Append(',');
+        AppendField(line, row.Source).Append(',');
+        AppendField(line, StoredInstantAsJson(row.RecordedAt)).Append(',');
+        line.Append(row.VoidedAt is null ? "active," : "voided,");
+        AppendField(line, row.VoidedAt is null ? null : StoredInstantAsJson(row.VoidedAt)).Append(',');
+        AppendField(line, row.VoidReason).Append(',');
+        AppendField(line, row.Supersedes).Append(',');
+        AppendField(line, row.SupersededBy).Append("\r\n");
+    }
+
+    /// <summary>RFC 4180: a field holding a comma, quote or line break is quoted, with its quotes doubled.</summary>
+    private static StringBuilder AppendField(StringBuilder line, string? value)
+    {
+        if (string.IsNullOrEmpty(value))
+            return line;
+        if (value.AsSpan().IndexOfAny(",\"\r\n") < 0)
+            return line.Append(value);
+        line.Append('"');
+        foreach (var c in value)
+        {
+            if (c == '"')
+                line.Append('"');
+            line.Append(c);
+        }
+        return line.Append('"');
+    }
+
+    /// <summary>The stored fixed-width instant as the API writes it (trailing zeros of the fraction dropped).</summary>
+    private static string StoredInstantAsJson(string stored) => Instant.ToJson(Instant.FromStorage(stored));
+
+    /// <summary>Encodes chunk by chunk with one encoder, so a character split across chunks (an emoji) stays whole.</summary>
+    private static void WriteUtf8(PipeWriter output, Encoder utf8, StringBuilder text)
+    {
+        foreach (var chunk in text.GetChunks())
+            utf8.Convert(chunk.Span, output, flush: false, out _, out _);
+    }
+}
