@@ -1,6 +1,7 @@
 using FastEndpoints;
 using FluentValidation;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Tally.Api.Catalog;
 using Tally.Api.Data;
 using Tally.Api.Ledger;
@@ -33,6 +34,7 @@ public static class TallyServices
         services.AddSingleton<CatalogCache>();
         // Hosted services start in this order: schema first, then the writer, then what writes through it.
         services.AddHostedService<DatabaseMigration>();
+        services.TryAddSingleton<ILedgerFaults, NoLedgerFaults>();
         services.AddSingleton<LedgerWriter>();
         services.AddHostedService(sp => sp.GetRequiredService<LedgerWriter>());
         services.AddTallySecurity();

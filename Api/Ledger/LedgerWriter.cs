@@ -33,14 +33,16 @@ public sealed class LedgerWriter : IHostedService, IDisposable
     private readonly ILogger<LedgerWriter> _logger;
     private readonly LedgerOptions _options;
     private readonly IdGenerator _ids;
+    private readonly ILedgerFaults _faults;
     private readonly AuditChain _chain = new();
     private SqliteConnection? _connection;
     private Task? _loop;
     private int _depth;
 
     public LedgerWriter(Database database, CatalogCache catalog, TimeProvider clock, IOptions<LedgerOptions> options,
-        ILogger<LedgerWriter> logger)
+        ILedgerFaults faults, ILogger<LedgerWriter> logger)
     {
+        _faults = faults;
         _database = database;
         _catalog = catalog;
         _clock = clock;
@@ -138,6 +140,7 @@ public sealed class LedgerWriter : IHostedService, IDisposable
         SqliteTransaction transaction;
         try
         {
+            _faults.BeforeGroup(group);
             transaction = connection.BeginTransaction(deferred: false);
             context = new LedgerContext(connection, transaction, _ids, _chain, _catalog, _clock.GetUtcNow());
         }
@@ -160,17 +163,19 @@ public sealed class LedgerWriter : IHostedService, IDisposable
                     connection.Execute("RELEASE command", transaction: transaction);
                     executed.Add(command);
                 }
-                catch (ProblemException rejection)
+                catch (Exception ex) when (!IsStorageFailure(ex))
                 {
-                    // A business-rule refusal: undo this command alone; the rest of the group goes on.
+                    // A refusal (or a fault of this command's own): undo this command alone; the rest of the group goes on.
                     _chain.Reset(mark);
                     context.DropAfterCommitFrom(callbacks);
                     if (!TryRollbackTo(connection, transaction))
                     {
-                        AbortGroup(transaction, group, new InvalidOperationException("Savepoint rollback failed.", rejection));
+                        AbortGroup(transaction, group, new InvalidOperationException("Savepoint rollback failed.", ex));
                         return;
                     }
-                    command.Fail(rejection);
+                    if (ex is not ProblemException)
+                        _logger.LogError(ex, "Ledger command {Command} failed; it alone was rolled back", command.GetType().Name);
+                    command.Fail(ex);
                 }
                 catch (Exception ex)
                 {
@@ -181,6 +186,7 @@ public sealed class LedgerWriter : IHostedService, IDisposable
 
             try
             {
+                _faults.BeforeCommit(executed);
                 transaction.Commit();
             }
             catch (Exception ex)
@@ -197,6 +203,15 @@ public sealed class LedgerWriter : IHostedService, IDisposable
         foreach (var command in executed)
             command.Complete();
     }
+
+    /// <summary>
+    /// Storage itself failed (I/O, disk full, corruption, a lost lock): the transaction cannot be trusted, so the whole
+    /// group is rolled back. A constraint violation is a statement's alone and stays with its command.
+    /// </summary>
+    private static bool IsStorageFailure(Exception ex) =>
+        ex is SqliteException { SqliteErrorCode: not SqliteConstraint } or IOException;
+
+    private const int SqliteConstraint = 19;
 
     private static bool TryRollbackTo(SqliteConnection connection, SqliteTransaction transaction)
     {
