@@ -36,6 +36,7 @@ public sealed class LedgerWriter : IHostedService, IDisposable
     private readonly ILedgerFaults _faults;
     private readonly AuditChain _chain = new();
     private SqliteConnection? _connection;
+    private PreparedStatements? _statements;
     private Task? _loop;
     private int _depth;
 
@@ -90,6 +91,7 @@ public sealed class LedgerWriter : IHostedService, IDisposable
     public Task StartAsync(CancellationToken cancellationToken)
     {
         _connection = _database.Open();
+        _statements = new PreparedStatements(_connection);
         _chain.Load(_connection);
         _ids.Observe(_connection.ExecuteScalar<string?>("SELECT max(id) FROM events"));
         _catalog.Replace(CatalogSnapshot.Load(_connection));
@@ -105,7 +107,11 @@ public sealed class LedgerWriter : IHostedService, IDisposable
             await _loop.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    public void Dispose() => _connection?.Dispose();
+    public void Dispose()
+    {
+        _statements?.Dispose();
+        _connection?.Dispose();
+    }
 
     private async Task RunLoop()
     {
@@ -142,7 +148,7 @@ public sealed class LedgerWriter : IHostedService, IDisposable
         {
             _faults.BeforeGroup(group);
             transaction = connection.BeginTransaction(deferred: false);
-            context = new LedgerContext(connection, transaction, _ids, _chain, _catalog, _clock.GetUtcNow());
+            context = new LedgerContext(connection, transaction, _ids, _chain, _catalog, _clock.GetUtcNow(), _statements!);
         }
         catch (Exception ex)
         {
@@ -158,9 +164,9 @@ public sealed class LedgerWriter : IHostedService, IDisposable
                 var callbacks = context.AfterCommitCount;
                 try
                 {
-                    connection.Execute("SAVEPOINT command", transaction: transaction);
+                    context.Prepared("SAVEPOINT command").ExecuteNonQuery();
                     command.Execute(context);
-                    connection.Execute("RELEASE command", transaction: transaction);
+                    context.Prepared("RELEASE command").ExecuteNonQuery();
                     executed.Add(command);
                 }
                 catch (Exception ex) when (!IsStorageFailure(ex))
@@ -168,7 +174,7 @@ public sealed class LedgerWriter : IHostedService, IDisposable
                     // A refusal (or a fault of this command's own): undo this command alone; the rest of the group goes on.
                     _chain.Reset(mark);
                     context.DropAfterCommitFrom(callbacks);
-                    if (!TryRollbackTo(connection, transaction))
+                    if (!TryRollbackTo(context))
                     {
                         AbortGroup(transaction, group, new InvalidOperationException("Savepoint rollback failed.", ex));
                         return;
@@ -213,11 +219,11 @@ public sealed class LedgerWriter : IHostedService, IDisposable
 
     private const int SqliteConstraint = 19;
 
-    private static bool TryRollbackTo(SqliteConnection connection, SqliteTransaction transaction)
+    private static bool TryRollbackTo(LedgerContext context)
     {
         try
         {
-            connection.Execute("ROLLBACK TO command; RELEASE command", transaction: transaction);
+            context.Prepared("ROLLBACK TO command; RELEASE command").ExecuteNonQuery();
             return true;
         }
         catch (SqliteException)
