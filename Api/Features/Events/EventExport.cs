@@ -24,6 +24,8 @@ public static class EventExport
     public const string NdjsonType = "application/x-ndjson";
     private const int FlushThreshold = 32 * 1024;
 
+    private static readonly Dictionary<string, string> NoDimensions = [];
+
     private static readonly string[] FixedLeadingColumns = ["id", "metric", "occurredOn", "quantity", "orgUnit", "campaign"];
 
     private static readonly string[] FixedTrailingColumns =
@@ -57,7 +59,8 @@ public static class EventExport
         connection.Query<string>("SELECT dimensions FROM metrics ORDER BY position", transaction: transaction)
             .SelectMany(CatalogSnapshot.ParseDimensions).Select(d => d.Key).Distinct(StringComparer.Ordinal).ToList();
 
-    public static async Task WriteAsync(PipeWriter output, IEnumerable<EventRow> rows, ExportFormat format,
+    /// <summary>Writes every row of <paramref name="reader"/> (selected with <see cref="EventRow.Columns"/>).</summary>
+    public static async Task WriteAsync(PipeWriter output, DbDataReader reader, ExportFormat format,
         IReadOnlyList<string> dimensionKeys, CancellationToken ct)
     {
         var csv = format is ExportFormat.Csv or ExportFormat.CsvWithBom;
@@ -74,8 +77,9 @@ public static class EventExport
             WriteCsvHeader(line, dimensionKeys);
             WriteUtf8(output, utf8, line);
         }
-        foreach (var row in rows)
+        while (reader.Read())
         {
+            var row = EventRow.Read(reader);
             if (csv)
             {
                 WriteCsvRow(line, row, dimensionKeys);
@@ -83,7 +87,7 @@ public static class EventExport
             }
             else
             {
-                JsonSerializer.Serialize(json, row.ToResponse(), TallyJson.Options);
+                WriteJsonRow(json, row);
                 json.Flush();
                 json.Reset();
                 output.Write("\n"u8);
@@ -96,6 +100,33 @@ public static class EventExport
             }
         }
         await output.FlushAsync(ct);
+    }
+
+    /// <summary>
+    /// An event as <see cref="EventResponse"/> serializes (same fields, order and formats), written from the row directly.
+    /// The stored dimensions object is already JSON (codes only) and goes out as it is.
+    /// </summary>
+    private static void WriteJsonRow(Utf8JsonWriter json, EventRow row)
+    {
+        json.WriteStartObject();
+        json.WriteString("id", row.Id);
+        json.WriteString("metric", row.Metric);
+        json.WriteString("occurredOn", row.OccurredOn);
+        json.WriteNumber("quantity", row.Quantity);
+        json.WriteString("orgUnit", row.OrgUnit);
+        json.WriteString("campaign", row.Campaign);
+        json.WritePropertyName("dimensions");
+        json.WriteRawValue(row.Dimensions, skipInputValidation: true);
+        json.WriteString("externalId", row.ExternalId);
+        json.WriteString("note", row.Note);
+        json.WriteString("source", row.Source);
+        json.WriteString("recordedAt", Ledger.EventAuditJson.ApiInstant(row.RecordedAt));
+        json.WriteString("status", row.VoidedAt is null ? "active" : "voided");
+        json.WriteString("voidedAt", row.VoidedAt is null ? null : Ledger.EventAuditJson.ApiInstant(row.VoidedAt));
+        json.WriteString("voidReason", row.VoidReason);
+        json.WriteString("supersedes", row.Supersedes);
+        json.WriteString("supersededBy", row.SupersededBy);
+        json.WriteEndObject();
     }
 
     private static void WriteCsvHeader(StringBuilder line, IReadOnlyList<string> dimensionKeys)
@@ -124,7 +155,9 @@ public static class EventExport
         AppendField(line, row.Campaign).Append(',');
         if (dimensionKeys.Count > 0 || row.Dimensions != "{}")
         {
-            var dimensions = JsonSerializer.Deserialize<Dictionary<string, string>>(row.Dimensions) ?? [];
+            var dimensions = row.Dimensions == "{}"
+                ? NoDimensions
+                : JsonSerializer.Deserialize<Dictionary<string, string>>(row.Dimensions) ?? NoDimensions;
             foreach (var key in dimensions.Keys)
             {
                 // The catalog refuses to drop a dimension events use, so this only fires on a damaged database.
@@ -137,9 +170,9 @@ public static class EventExport
         AppendField(line, row.ExternalId).Append(',');
         AppendField(line, row.Note).Append(',');
         AppendField(line, row.Source).Append(',');
-        AppendField(line, StoredInstantAsJson(row.RecordedAt)).Append(',');
+        AppendField(line, Ledger.EventAuditJson.ApiInstant(row.RecordedAt)).Append(',');
         line.Append(row.VoidedAt is null ? "active," : "voided,");
-        AppendField(line, row.VoidedAt is null ? null : StoredInstantAsJson(row.VoidedAt)).Append(',');
+        AppendField(line, row.VoidedAt is null ? null : Ledger.EventAuditJson.ApiInstant(row.VoidedAt)).Append(',');
         AppendField(line, row.VoidReason).Append(',');
         AppendField(line, row.Supersedes).Append(',');
         AppendField(line, row.SupersededBy).Append("\r\n");
@@ -161,9 +194,6 @@ public static class EventExport
         }
         return line.Append('"');
     }
-
-    /// <summary>The stored fixed-width instant as the API writes it (trailing zeros of the fraction dropped).</summary>
-    private static string StoredInstantAsJson(string stored) => Instant.ToJson(Instant.FromStorage(stored));
 
     /// <summary>Encodes chunk by chunk with one encoder, so a character split across chunks (an emoji) stays whole.</summary>
     private static void WriteUtf8(PipeWriter output, Encoder utf8, StringBuilder text)

@@ -1,6 +1,5 @@
 using System.ComponentModel;
 using System.Globalization;
-using Dapper;
 using FluentValidation;
 using Tally.Api.Catalog;
 using Tally.Api.Problems;
@@ -44,14 +43,14 @@ public sealed record EventFilter(
     DateOnly? To, EventStatusFilter Status, DateTimeOffset? RecordedAfter)
 {
     /// <summary>The WHERE clause (without the word) and its parameters; <paramref name="afterId"/> continues a page.</summary>
-    public (string Where, DynamicParameters Parameters) ToSql(string? afterId = null)
+    public (string Where, Dictionary<string, object?> Parameters) ToSql(string? afterId = null)
     {
         var conditions = new List<string>();
-        var parameters = new DynamicParameters();
+        var parameters = new Dictionary<string, object?>(StringComparer.Ordinal);
         void Add(string condition, string name, object? value)
         {
             conditions.Add(condition);
-            parameters.Add(name, value);
+            parameters[name] = value;
         }
 
         if (!string.IsNullOrEmpty(afterId))

@@ -62,7 +62,7 @@ public sealed class EventRow
     };
 
     /// <summary>Reads a row selected with <see cref="Columns"/>, in that order, straight from a data reader.</summary>
-    public static EventRow Read(SqliteDataReader reader) => new()
+    public static EventRow Read(System.Data.Common.DbDataReader reader) => new()
     {
         Id = reader.GetString(0), Metric = reader.GetString(1), OccurredOn = reader.GetString(2), Quantity = reader.GetInt64(3),
         OrgUnit = reader.GetString(4), Campaign = NullableString(reader, 5), Dimensions = reader.GetString(6),
@@ -71,7 +71,7 @@ public sealed class EventRow
         Supersedes = NullableString(reader, 13), SupersededBy = NullableString(reader, 14),
     };
 
-    private static string? NullableString(SqliteDataReader reader, int ordinal) =>
+    private static string? NullableString(System.Data.Common.DbDataReader reader, int ordinal) =>
         reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
 
     public static EventRow? Find(SqliteConnection connection, string id, SqliteTransaction? transaction = null) =>

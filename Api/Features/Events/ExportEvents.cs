@@ -1,5 +1,4 @@
 using System.ComponentModel;
-using Dapper;
 using FastEndpoints;
 using FluentValidation;
 using Microsoft.Net.Http.Headers;
@@ -69,9 +68,12 @@ public sealed class ExportEvents(Database database, CatalogCache catalog, ILogge
         await using var transaction = await connection.BeginTransactionAsync(ct);
         var dimensionKeys = EventExport.DimensionKeys(connection, transaction);
         var (where, parameters) = filter.ToSql();
-        var rows = connection.Query<EventRow>(new CommandDefinition(
-            $"SELECT {EventRow.Columns} FROM events e WHERE {where} ORDER BY e.id", parameters, transaction,
-            flags: CommandFlags.None, cancellationToken: ct));
+        await using var query = connection.CreateCommand();
+        query.Transaction = (Microsoft.Data.Sqlite.SqliteTransaction)transaction;
+        query.CommandText = $"SELECT {EventRow.Columns} FROM events e WHERE {where} ORDER BY e.id";
+        foreach (var (name, value) in parameters)
+            query.Parameters.AddWithValue("@" + name, value ?? DBNull.Value);
+        await using var reader = await query.ExecuteReaderAsync(ct);
 
         var response = HttpContext.Response;
         response.StatusCode = StatusCodes.Status200OK;
@@ -82,7 +84,7 @@ public sealed class ExportEvents(Database database, CatalogCache catalog, ILogge
         }.ToString();
         try
         {
-            await EventExport.WriteAsync(response.BodyWriter, rows, format, dimensionKeys, ct);
+            await EventExport.WriteAsync(response.BodyWriter, reader, format, dimensionKeys, ct);
         }
         catch (Exception ex) when (ex is not OperationCanceledException && response.HasStarted)
         {

@@ -47,7 +47,8 @@ public sealed class ListEvents(Database database, CatalogCache catalog) : Endpoi
         var after = Paging.Paging.DecodeOrThrow(CursorKind, req.Cursor);
         var limit = Paging.Paging.LimitOf(req);
         var filter = EventFilters.Resolve(req, HttpContext.Caller(), catalog.Current);
-        var (where, parameters) = filter.ToSql(after);
+        var (where, values) = filter.ToSql(after);
+        var parameters = new DynamicParameters(values);
         parameters.Add("take", limit + 1);
         await using var connection = await database.OpenAsync(ct);
         var rows = (await connection.QueryAsync<EventRow>(new CommandDefinition(
