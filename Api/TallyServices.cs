@@ -37,6 +37,7 @@ public static class TallyServices
         services.TryAddSingleton<ILedgerFaults, NoLedgerFaults>();
         services.AddSingleton<LedgerWriter>();
         services.AddHostedService(sp => sp.GetRequiredService<LedgerWriter>());
+        services.AddHostedService<WalCheckpointer>();
         services.AddTallySecurity();
         services.ConfigureHttpJsonOptions(o => TallyJson.Configure(o.SerializerOptions));
         services.AddFastEndpoints();

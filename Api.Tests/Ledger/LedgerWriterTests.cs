@@ -14,6 +14,7 @@ internal sealed class ScriptedLedgerFaults : ILedgerFaults, IDisposable
     private readonly ManualResetEventSlim _open = new(true);
     private int _commits;
 
+    /// <summary>Released once for each group the writer takes while held.</summary>
     public SemaphoreSlim GroupsTaken { get; } = new(0);
 
     /// <summary>Given the 1-based number of the commit about to happen and its commands: true makes it fail.</summary>
@@ -26,6 +27,9 @@ internal sealed class ScriptedLedgerFaults : ILedgerFaults, IDisposable
 
     public void BeforeGroup(IReadOnlyList<LedgerCommand> group)
     {
+        // Only groups taken while held count: start-up's own commits (the bootstrap key) pass unseen.
+        if (_open.IsSet)
+            return;
         GroupsTaken.Release();
         // Bounded, so a failing test cannot hang the run.
         _open.Wait(TimeSpan.FromSeconds(30));
@@ -64,9 +68,10 @@ public sealed class LedgerWriterTests
     private static async Task WaitForQueueDepthAsync(TallyApp app, int depth)
     {
         var writer = app.Services.GetRequiredService<LedgerWriter>();
+        // At least: a key-usage flush may queue a command of its own beside the test's.
         for (var i = 0; i < 1000 && writer.QueueDepth < depth; i++)
             await Task.Delay(10, Ct);
-        Assert.Equal(depth, writer.QueueDepth);
+        Assert.True(writer.QueueDepth >= depth, $"queue depth {writer.QueueDepth}, expected {depth}");
     }
 
     private static List<string> StoredNotes(TallyApp app)
@@ -102,10 +107,13 @@ public sealed class LedgerWriterTests
         using var __ = faults;
         using var client = app.Admin();
 
+        var writer = app.Services.GetRequiredService<LedgerWriter>();
+
+        // Fill the writer and its one-place queue directly (no key is used yet, so no key-usage flush can slip in).
         faults.Hold();
-        var first = client.PostAsJsonAsync("/api/v1/events", Event("first"), Ct);
+        var first = writer.SubmitAsync(new ScriptedCommand("first"), Ct);
         await faults.GroupsTaken.WaitAsync(Ct);          // the writer holds "first"
-        var second = client.PostAsJsonAsync("/api/v1/events", Event("second"), Ct);
+        var second = writer.SubmitAsync(new ScriptedCommand("second"), Ct);
         await WaitForQueueDepthAsync(app, 2);             // "second" fills the one place in the queue
 
         var refused = await client.PostAsJsonAsync("/api/v1/events", Event("refused"), Ct);
@@ -113,8 +121,8 @@ public sealed class LedgerWriterTests
         await refused.AssertProblemAsync(503, "/problems/unavailable");
         Assert.True(refused.Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1), "Retry-After is given in seconds");
         faults.Release();
-        Assert.Equal(HttpStatusCode.Created, (await first).StatusCode);
-        Assert.Equal(HttpStatusCode.Created, (await second).StatusCode);
+        await first;
+        await second;
         Assert.Equal(["first", "second"], StoredNotes(app));
     }
 

@@ -60,6 +60,9 @@ public sealed class LedgerWriter : IHostedService, IDisposable
     /// <summary>The writer connection's page cache; bench/ gives its raw-insert baseline the same.</summary>
     public const int WriterCacheKib = 64 * 1024;
 
+    /// <summary>WalCheckpointer checkpoints beside the writer; the writer itself only does when the WAL grows past this.</summary>
+    public const int BackstopCheckpointPages = 100_000;
+
     /// <summary>Commands accepted and not yet answered.</summary>
     public int QueueDepth => Volatile.Read(ref _depth);
 
@@ -97,7 +100,7 @@ public sealed class LedgerWriter : IHostedService, IDisposable
         // The writer touches every index of the ledger on each insert: keep their hot pages in memory (64 MiB).
         using (var cache = _connection.CreateCommand())
         {
-            cache.CommandText = $"PRAGMA cache_size = -{WriterCacheKib}";
+            cache.CommandText = $"PRAGMA cache_size = -{WriterCacheKib}; PRAGMA wal_autocheckpoint = {BackstopCheckpointPages};";
             cache.ExecuteNonQuery();
         }
         _statements = new PreparedStatements(_connection);
