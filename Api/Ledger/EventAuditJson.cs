@@ -18,8 +18,8 @@ public static class EventAuditJson
         using (var json = new Utf8JsonWriter(buffer))
         {
             json.WriteStartObject();
-            json.WriteString("campaign", row.Campaign);
-            json.WriteStartObject("dimensions");
+            json.WriteString(Names.Campaign, row.Campaign);
+            json.WriteStartObject(Names.Dimensions);
             if (row.Dimensions != "{}")
             {
                 var dimensions = JsonSerializer.Deserialize<Dictionary<string, string>>(row.Dimensions) ?? [];
@@ -27,23 +27,44 @@ public static class EventAuditJson
                     json.WriteString(key, dimensions[key]);
             }
             json.WriteEndObject();
-            json.WriteString("externalId", row.ExternalId);
-            json.WriteString("id", row.Id);
-            json.WriteString("metric", row.Metric);
-            json.WriteString("note", row.Note);
-            json.WriteString("occurredOn", row.OccurredOn);
-            json.WriteString("orgUnit", row.OrgUnit);
-            json.WriteNumber("quantity", row.Quantity);
-            json.WriteString("recordedAt", ApiInstant(row.RecordedAt));
-            json.WriteString("source", row.Source);
-            json.WriteString("status", row.VoidedAt is null ? "active" : "voided");
-            json.WriteString("supersededBy", row.SupersededBy);
-            json.WriteString("supersedes", row.Supersedes);
-            json.WriteString("voidReason", row.VoidReason);
-            json.WriteString("voidedAt", row.VoidedAt is null ? null : ApiInstant(row.VoidedAt));
+            json.WriteString(Names.ExternalId, row.ExternalId);
+            json.WriteString(Names.Id, row.Id);
+            json.WriteString(Names.Metric, row.Metric);
+            json.WriteString(Names.Note, row.Note);
+            json.WriteString(Names.OccurredOn, row.OccurredOn);
+            json.WriteString(Names.OrgUnit, row.OrgUnit);
+            json.WriteNumber(Names.Quantity, row.Quantity);
+            json.WriteString(Names.RecordedAt, ApiInstant(row.RecordedAt));
+            json.WriteString(Names.Source, row.Source);
+            json.WriteString(Names.Status, row.VoidedAt is null ? "active" : "voided");
+            json.WriteString(Names.SupersededBy, row.SupersededBy);
+            json.WriteString(Names.Supersedes, row.Supersedes);
+            json.WriteString(Names.VoidReason, row.VoidReason);
+            json.WriteString(Names.VoidedAt, row.VoidedAt is null ? null : ApiInstant(row.VoidedAt));
             json.WriteEndObject();
         }
         return Encoding.UTF8.GetString(buffer.WrittenSpan);
+    }
+
+    /// <summary>Property names encoded once, not on every entry.</summary>
+    private static class Names
+    {
+        public static readonly JsonEncodedText Campaign = JsonEncodedText.Encode("campaign");
+        public static readonly JsonEncodedText Dimensions = JsonEncodedText.Encode("dimensions");
+        public static readonly JsonEncodedText ExternalId = JsonEncodedText.Encode("externalId");
+        public static readonly JsonEncodedText Id = JsonEncodedText.Encode("id");
+        public static readonly JsonEncodedText Metric = JsonEncodedText.Encode("metric");
+        public static readonly JsonEncodedText Note = JsonEncodedText.Encode("note");
+        public static readonly JsonEncodedText OccurredOn = JsonEncodedText.Encode("occurredOn");
+        public static readonly JsonEncodedText OrgUnit = JsonEncodedText.Encode("orgUnit");
+        public static readonly JsonEncodedText Quantity = JsonEncodedText.Encode("quantity");
+        public static readonly JsonEncodedText RecordedAt = JsonEncodedText.Encode("recordedAt");
+        public static readonly JsonEncodedText Source = JsonEncodedText.Encode("source");
+        public static readonly JsonEncodedText Status = JsonEncodedText.Encode("status");
+        public static readonly JsonEncodedText SupersededBy = JsonEncodedText.Encode("supersededBy");
+        public static readonly JsonEncodedText Supersedes = JsonEncodedText.Encode("supersedes");
+        public static readonly JsonEncodedText VoidReason = JsonEncodedText.Encode("voidReason");
+        public static readonly JsonEncodedText VoidedAt = JsonEncodedText.Encode("voidedAt");
     }
 
     /// <summary>A stored instant (fixed width, 7 decimals) as the API writes it: trailing zeros of the fraction dropped.</summary>

@@ -9,7 +9,8 @@ public static class ExportClient
     public static async Task<int> RunAsync(Options options)
     {
         var format = options.Get("format");
-        var url = options.Get("url").TrimEnd('/') + $"/api/v1/events/export?format={format}&status=all";
+        var query = options.Get("query", "status=all");
+        var url = options.Get("url").TrimEnd('/') + $"/api/v1/events/export?format={format}&{query}";
         var pid = options.Number("pid", 0);
         using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(10) };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", options.Get("key"));

@@ -109,24 +109,47 @@ public static class EventExport
     private static void WriteJsonRow(Utf8JsonWriter json, EventRow row)
     {
         json.WriteStartObject();
-        json.WriteString("id", row.Id);
-        json.WriteString("metric", row.Metric);
-        json.WriteString("occurredOn", row.OccurredOn);
-        json.WriteNumber("quantity", row.Quantity);
-        json.WriteString("orgUnit", row.OrgUnit);
-        json.WriteString("campaign", row.Campaign);
-        json.WritePropertyName("dimensions");
+        json.WriteString(Names.Id, row.Id);
+        json.WriteString(Names.Metric, row.Metric);
+        json.WriteString(Names.OccurredOn, row.OccurredOn);
+        json.WriteNumber(Names.Quantity, row.Quantity);
+        json.WriteString(Names.OrgUnit, row.OrgUnit);
+        json.WriteString(Names.Campaign, row.Campaign);
+        json.WritePropertyName(Names.Dimensions);
         json.WriteRawValue(row.Dimensions, skipInputValidation: true);
-        json.WriteString("externalId", row.ExternalId);
-        json.WriteString("note", row.Note);
-        json.WriteString("source", row.Source);
-        json.WriteString("recordedAt", Ledger.EventAuditJson.ApiInstant(row.RecordedAt));
-        json.WriteString("status", row.VoidedAt is null ? "active" : "voided");
-        json.WriteString("voidedAt", row.VoidedAt is null ? null : Ledger.EventAuditJson.ApiInstant(row.VoidedAt));
-        json.WriteString("voidReason", row.VoidReason);
-        json.WriteString("supersedes", row.Supersedes);
-        json.WriteString("supersededBy", row.SupersededBy);
+        json.WriteString(Names.ExternalId, row.ExternalId);
+        json.WriteString(Names.Note, row.Note);
+        json.WriteString(Names.Source, row.Source);
+        json.WriteString(Names.RecordedAt, Ledger.EventAuditJson.ApiInstant(row.RecordedAt));
+        json.WriteString(Names.Status, row.VoidedAt is null ? Names.Active : Names.Voided);
+        json.WriteString(Names.VoidedAt, row.VoidedAt is null ? null : Ledger.EventAuditJson.ApiInstant(row.VoidedAt));
+        json.WriteString(Names.VoidReason, row.VoidReason);
+        json.WriteString(Names.Supersedes, row.Supersedes);
+        json.WriteString(Names.SupersededBy, row.SupersededBy);
         json.WriteEndObject();
+    }
+
+    /// <summary>Property names encoded once, not on every row.</summary>
+    private static class Names
+    {
+        public static readonly JsonEncodedText Id = JsonEncodedText.Encode("id");
+        public static readonly JsonEncodedText Metric = JsonEncodedText.Encode("metric");
+        public static readonly JsonEncodedText OccurredOn = JsonEncodedText.Encode("occurredOn");
+        public static readonly JsonEncodedText Quantity = JsonEncodedText.Encode("quantity");
+        public static readonly JsonEncodedText OrgUnit = JsonEncodedText.Encode("orgUnit");
+        public static readonly JsonEncodedText Campaign = JsonEncodedText.Encode("campaign");
+        public static readonly JsonEncodedText Dimensions = JsonEncodedText.Encode("dimensions");
+        public static readonly JsonEncodedText ExternalId = JsonEncodedText.Encode("externalId");
+        public static readonly JsonEncodedText Note = JsonEncodedText.Encode("note");
+        public static readonly JsonEncodedText Source = JsonEncodedText.Encode("source");
+        public static readonly JsonEncodedText RecordedAt = JsonEncodedText.Encode("recordedAt");
+        public static readonly JsonEncodedText Status = JsonEncodedText.Encode("status");
+        public static readonly JsonEncodedText VoidedAt = JsonEncodedText.Encode("voidedAt");
+        public static readonly JsonEncodedText VoidReason = JsonEncodedText.Encode("voidReason");
+        public static readonly JsonEncodedText Supersedes = JsonEncodedText.Encode("supersedes");
+        public static readonly JsonEncodedText SupersededBy = JsonEncodedText.Encode("supersededBy");
+        public static readonly JsonEncodedText Active = JsonEncodedText.Encode("active");
+        public static readonly JsonEncodedText Voided = JsonEncodedText.Encode("voided");
     }
 
     private static void WriteCsvHeader(StringBuilder line, IReadOnlyList<string> dimensionKeys)
