@@ -1,5 +1,7 @@
 using FastEndpoints;
 using FluentValidation;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using Tally.Api.Catalog;
 using Tally.Api.Data;
 using Tally.Api.Features.Audit;
@@ -23,8 +25,10 @@ public static class TallyServices
         services.AddSingleton<CatalogCache>();
         // Hosted services start in this order: schema first, then the writer, then what writes through it.
         services.AddHostedService<DatabaseMigration>();
+        services.TryAddSingleton<ILedgerFaults, NoLedgerFaults>();
         services.AddSingleton<LedgerWriter>();
         services.AddHostedService(sp => sp.GetRequiredService<LedgerWriter>());
+        services.AddHostedService<WalCheckpointer>();
         services.AddTallySecurity();
         services.AddSingleton<AuditVerification>();
         services.ConfigureHttpJsonOptions(o => TallyJson.Configure(o.SerializerOptions));
@@ -57,6 +61,9 @@ public static class TallyServices
             c.Endpoints.Configurator = OrgScopeGuard.Apply;
             c.Endpoints.RoutePrefix = "api/v1";
             c.Endpoints.ShortNames = true;
+            // Validators are built now, from this app's services: FastEndpoints' resolver is process-wide, and a lazily
+            // built validator could otherwise capture another host's singletons (several hosts run in one test process).
+            c.Endpoints.Warmup();
             TallyJson.Configure(c.Serializer.Options);
             c.Errors.ContentType = "application/problem+json";
             c.Errors.ResponseBuilder = (failures, _, status) => ValidationProblems.From(failures, status);

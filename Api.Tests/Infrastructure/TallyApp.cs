@@ -3,8 +3,10 @@ using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 [assembly: AssemblyFixture(typeof(Tally.Api.Tests.Infrastructure.TallyApp))]
@@ -17,15 +19,16 @@ public sealed class TallyApp : WebApplicationFactory<Program>, IAsyncLifetime
     public const string AdminKey = "tly_test-admin-key-0123456789abcdefghijklmnopqrstuv";
 
     private readonly Dictionary<string, string?> _settings;
+    private readonly Action<IServiceCollection>? _services;
 
     public TallyApp() : this(new Dictionary<string, string?>())
     {
     }
 
-    /// <summary>A separate app with its own database and settings, for a test that needs them.</summary>
-    public static async Task<TallyApp> StartAsync(IDictionary<string, string?> settings)
+    /// <summary>A separate app with its own database and settings (and services replaced), for a test that needs them.</summary>
+    public static async Task<TallyApp> StartAsync(IDictionary<string, string?> settings, Action<IServiceCollection>? services = null)
     {
-        var app = new TallyApp(settings);
+        var app = new TallyApp(settings, services);
         await app.InitializeAsync();
         return app;
     }
@@ -43,8 +46,9 @@ public sealed class TallyApp : WebApplicationFactory<Program>, IAsyncLifetime
         return app;
     }
 
-    private TallyApp(IDictionary<string, string?> settings)
+    private TallyApp(IDictionary<string, string?> settings, Action<IServiceCollection>? services = null)
     {
+        _services = services;
         Folder = Path.Combine(Path.GetTempPath(), "tally-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(Folder);
         DatabasePath = Path.Combine(Folder, "tally.db");
@@ -65,11 +69,18 @@ public sealed class TallyApp : WebApplicationFactory<Program>, IAsyncLifetime
         builder.UseEnvironment("Testing");
         builder.ConfigureAppConfiguration((_, config) => config.AddInMemoryCollection(_settings));
         builder.ConfigureLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));
+        if (_services is not null)
+            builder.ConfigureTestServices(_services);
     }
+
+    // FastEndpoints keeps one process-wide service resolver, set while a host starts; hosts start one at a time
+    // so each builds its validators from its own services.
+    private static readonly Lock StartLock = new();
 
     public ValueTask InitializeAsync()
     {
-        _ = Server; // starts the host: migrations, writer, bootstrap key
+        lock (StartLock)
+            _ = Server; // starts the host: migrations, writer, bootstrap key
         return ValueTask.CompletedTask;
     }
 

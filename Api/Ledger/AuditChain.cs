@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
@@ -40,6 +41,55 @@ public sealed class AuditChain
     public (long Seq, string Hash) Mark() => (HeadSeq, HeadHash);
 
     public void Reset((long Seq, string Hash) mark) => (HeadSeq, HeadHash) = mark;
+
+    public const string InsertSql =
+        """
+        INSERT INTO audit_log (seq, at, actor_key_id, actor_name, action, entity, data, prev_hash, hash)
+        VALUES ($seq, $at, $actorKeyId, $actorName, $action, $entity, $data, $prevHash, $hash)
+        """;
+
+    /// <summary>
+    /// Appends an entry whose data is already canonical JSON, with a prepared <see cref="InsertSql"/>: the hash is the
+    /// one <see cref="ComputeHash"/> gives, computed without parsing the data again.
+    /// </summary>
+    public void AppendCanonical(SqliteCommand insert, DateTimeOffset at, Actor actor, string action, string entity,
+        string canonicalData)
+    {
+        var seq = HeadSeq + 1;
+        var atText = Instant.ToStorage(at);
+        var hash = ComputeHashOfCanonical(HeadHash, seq, atText, actor.KeyId, actor.Name, action, entity, canonicalData);
+        insert.Bind("$seq", seq).Bind("$at", atText).Bind("$actorKeyId", actor.KeyId).Bind("$actorName", actor.Name)
+            .Bind("$action", action).Bind("$entity", entity).Bind("$data", canonicalData).Bind("$prevHash", HeadHash)
+            .Bind("$hash", hash).ExecuteNonQuery();
+        (HeadSeq, HeadHash) = (seq, hash);
+    }
+
+    /// <summary>
+    /// <see cref="ComputeHash"/> for data known to be canonical: the entry's canonical JSON is written directly, its
+    /// keys in ordinal order (action, actor{keyId, name}, at, data, entity, seq), the data spliced in as it is.
+    /// </summary>
+    public static string ComputeHashOfCanonical(string prevHash, long seq, string at, string? actorKeyId, string? actorName,
+        string action, string entity, string canonicalData)
+    {
+        var buffer = new ArrayBufferWriter<byte>(256 + (canonicalData.Length * 2));
+        buffer.Write(Encoding.UTF8.GetBytes(prevHash));
+        using (var writer = new Utf8JsonWriter(buffer))
+        {
+            writer.WriteStartObject();
+            writer.WriteString("action", action);
+            writer.WriteStartObject("actor");
+            writer.WriteString("keyId", actorKeyId);
+            writer.WriteString("name", actorName);
+            writer.WriteEndObject();
+            writer.WriteString("at", at);
+            writer.WritePropertyName("data");
+            writer.WriteRawValue(canonicalData, skipInputValidation: true);
+            writer.WriteString("entity", entity);
+            writer.WriteNumber("seq", seq);
+            writer.WriteEndObject();
+        }
+        return Convert.ToHexStringLower(SHA256.HashData(buffer.WrittenSpan));
+    }
 
     public void Append(SqliteConnection connection, SqliteTransaction transaction, DateTimeOffset at, Actor actor,
         string action, string entity, JsonObject data)

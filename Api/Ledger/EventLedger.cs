@@ -22,9 +22,12 @@ public sealed record NewEvent(
 /// <summary>Who records: the key's id and name for the audit trail, its source for idempotency.</summary>
 public sealed record Recorder(Actor Actor, string Source);
 
-public enum RecordStatus { Created, Unchanged, Conflict }
+public enum RecordStatus { Created, Unchanged, Conflict, Superseded }
 
 public sealed record RecordOutcome(RecordStatus Status, EventRow Event);
+
+/// <summary>What became of one batch item: the event it created, or the one it matched.</summary>
+public sealed record BatchOutcome(RecordStatus Status, string Id);
 
 /// <summary>
 /// The ledger's event operations, run only inside LedgerWriter commands: idempotency, period locks,
@@ -39,31 +42,150 @@ public static class EventLedger
             return new RecordOutcome(input.SameContentAs(existing) ? RecordStatus.Unchanged : RecordStatus.Conflict, existing);
 
         RequireOpenPeriod(context, input.OccurredOn);
-        var row = new EventRow
-        {
-            Id = context.Ids.Next("evt_"), Metric = input.Metric, OccurredOn = Day.ToStorage(input.OccurredOn),
-            Quantity = input.Quantity, OrgUnit = input.OrgUnit, Campaign = input.Campaign, Dimensions = input.DimensionsJson,
-            ExternalId = input.ExternalId, Note = input.Note, Source = recorder.Source,
-            RecordedAt = Instant.ToStorage(context.Now),
-        };
+        var row = NewRow(context, input, recorder, Instant.ToStorage(context.Now));
         Insert(context, row, recorder.Actor.KeyId);
         if (audit)
-            context.Audit(recorder.Actor, "event.created", "event:" + row.Id, AuditChain.ToJsonObject(row.ToResponse()));
+            AuditCreated(context, recorder.Actor, row);
         return new RecordOutcome(RecordStatus.Created, row);
     }
 
+    /// <summary>
+    /// Records a batch as sequential posts would, but all or nothing: an item matching an earlier one (stored, or earlier
+    /// in this batch) by source and externalId is unchanged when its content is the same; any conflict refuses the
+    /// batch naming every conflicting item, and so does any item whose year is locked.
+    /// </summary>
+    public static IReadOnlyList<BatchOutcome> RecordBatch(LedgerContext context, IReadOnlyList<NewEvent> inputs, Recorder recorder)
+    {
+        var outcomes = new BatchOutcome[inputs.Count];
+        var createdHere = new Dictionary<string, (int Index, EventRow Row)>(StringComparer.Ordinal);
+        var toCreate = new List<EventRow>(inputs.Count);
+        var conflicts = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        var recordedAt = Instant.ToStorage(context.Now);
+        for (var i = 0; i < inputs.Count; i++)
+        {
+            var input = inputs[i];
+            if (input.ExternalId is { } externalId)
+            {
+                if (createdHere.TryGetValue(externalId, out var earlier))
+                {
+                    if (input.SameContentAs(earlier.Row))
+                        outcomes[i] = new BatchOutcome(RecordStatus.Unchanged, earlier.Row.Id);
+                    else
+                        conflicts[$"events[{i}].externalId"] =
+                            [$"externalId '{externalId}' is used by events[{earlier.Index}] of this batch with other content."];
+                    continue;
+                }
+                if (FindHead(context, recorder.Source, externalId) is { } existing)
+                {
+                    if (input.SameContentAs(existing))
+                        outcomes[i] = new BatchOutcome(RecordStatus.Unchanged, existing.Id);
+                    else
+                        conflicts[$"events[{i}].externalId"] =
+                            [$"externalId '{externalId}' was already used by this source for event {existing.Id} with other content."];
+                    continue;
+                }
+            }
+            var row = NewRow(context, input, recorder, recordedAt);
+            toCreate.Add(row);
+            outcomes[i] = new BatchOutcome(RecordStatus.Created, row.Id);
+            if (input.ExternalId is not null)
+                createdHere[input.ExternalId] = (i, row);
+        }
+        if (conflicts.Count > 0)
+        {
+            throw new ProblemException(Problem.Make(StatusCodes.Status409Conflict, ProblemTypes.IdempotencyConflict,
+                "Idempotency conflict",
+                $"{conflicts.Count} item(s) reuse an externalId of this source with other content; nothing of the batch was stored.",
+                conflicts));
+        }
+        foreach (var year in toCreate.Select(r => r.OccurredOn[..4]).Distinct(StringComparer.Ordinal))
+            RequireOpenPeriod(context, Day.FromStorage(year + "-01-01"));
+        // Rollups once per (metric, day, unit, campaign, dimensions) of the batch, not once per event.
+        var rollups = new Dictionary<RollupKey, (long Value, int Events)>();
+        foreach (var row in toCreate)
+        {
+            InsertRow(context, row, recorder.Actor.KeyId);
+            var key = RollupKey.Of(row);
+            var (value, events) = rollups.GetValueOrDefault(key);
+            rollups[key] = (value + row.Quantity, events + 1);
+            AuditCreated(context, recorder.Actor, row);
+        }
+        foreach (var (key, (value, events)) in rollups)
+            UpsertRollup(context, key, value, events);
+        return outcomes;
+    }
+
+    /// <summary>
+    /// Upsert by (source, externalId): creates the event, finds it unchanged, or supersedes the current one with a new
+    /// event (the old one voided with reason "superseded" and linked both ways), all inside the caller's command.
+    /// </summary>
+    public static RecordOutcome Upsert(LedgerContext context, NewEvent input, Recorder recorder, Func<string, bool> canReach)
+    {
+        var externalId = input.ExternalId ?? throw new ArgumentException("An upsert needs an externalId.", nameof(input));
+        var existing = FindHead(context, recorder.Source, externalId);
+        if (existing is null)
+            return Record(context, input, recorder);
+        if (input.SameContentAs(existing))
+            return new RecordOutcome(RecordStatus.Unchanged, existing);
+        if (!canReach(existing.OrgUnit))
+            throw ProblemException.Forbidden(
+                $"externalId '{externalId}' names event {existing.Id} in org unit '{existing.OrgUnit}', which this API key cannot reach.");
+        RequireOpenPeriod(context, input.OccurredOn);
+        var replacement = NewRow(context, input, recorder, Instant.ToStorage(context.Now), supersedes: existing.Id);
+        // The old row must leave the (source, externalId) head index before the new head goes in, yet it then names a
+        // row that does not exist yet: defer foreign keys over those two statements only.
+        context.Connection.Execute("PRAGMA defer_foreign_keys = ON", transaction: context.Transaction);
+        try
+        {
+            if (existing.VoidedAt is null)
+                Void(context, existing, SupersededReason, recorder.Actor, supersededBy: replacement.Id);
+            else
+                MarkSuperseded(context, existing, replacement.Id, recorder.Actor);
+            Insert(context, replacement, recorder.Actor.KeyId);
+        }
+        finally
+        {
+            context.Connection.Execute("PRAGMA defer_foreign_keys = OFF", transaction: context.Transaction);
+        }
+        AuditCreated(context, recorder.Actor, replacement);
+        return new RecordOutcome(RecordStatus.Superseded, replacement);
+    }
+
+    public const string SupersededReason = "superseded";
+
+    /// <summary>An event voided earlier and now superseded as well: it keeps its void, and gains the link to its successor.</summary>
+    private static void MarkSuperseded(LedgerContext context, EventRow row, string supersededBy, Actor actor)
+    {
+        RequireOpenPeriod(context, Day.FromStorage(row.OccurredOn));
+        context.Connection.Execute("UPDATE events SET superseded_by = @supersededBy WHERE id = @Id AND superseded_by IS NULL",
+            new { supersededBy, row.Id }, context.Transaction);
+        context.Audit(actor, "event.superseded", "event:" + row.Id,
+            new JsonObject { ["id"] = row.Id, ["reason"] = row.VoidReason, ["supersededBy"] = supersededBy, ["voidedAt"] = row.VoidedAt });
+    }
+
+    private static EventRow NewRow(LedgerContext context, NewEvent input, Recorder recorder, string recordedAt,
+        string? supersedes = null) => new()
+    {
+        Id = context.Ids.Next("evt_"), Metric = input.Metric, OccurredOn = Day.ToStorage(input.OccurredOn),
+        Quantity = input.Quantity, OrgUnit = input.OrgUnit, Campaign = input.Campaign, Dimensions = input.DimensionsJson,
+        ExternalId = input.ExternalId, Note = input.Note, Source = recorder.Source, RecordedAt = recordedAt,
+        Supersedes = supersedes,
+    };
+
     /// <summary>The current (not superseded) event for a source and externalId.</summary>
-    public static EventRow? FindHead(LedgerContext context, string source, string externalId) =>
-        context.Connection.QueryFirstOrDefault<EventRow>(
-            $"SELECT {EventRow.Columns} FROM events WHERE source = @source AND external_id = @externalId AND superseded_by IS NULL",
-            new { source, externalId }, context.Transaction);
+    public static EventRow? FindHead(LedgerContext context, string source, string externalId)
+    {
+        var query = context.Prepared(
+            $"SELECT {EventRow.Columns} FROM events WHERE source = $source AND external_id = $externalId AND superseded_by IS NULL");
+        using var reader = query.Bind("$source", source).Bind("$externalId", externalId).ExecuteReader();
+        return reader.Read() ? EventRow.Read(reader) : null;
+    }
 
     /// <summary>409 period-locked when the event's year is locked.</summary>
     public static void RequireOpenPeriod(LedgerContext context, DateOnly day)
     {
-        var locked = context.Connection.ExecuteScalar<bool>(
-            "SELECT EXISTS (SELECT 1 FROM periods WHERE year = @year AND locked = 1)", new { year = day.Year },
-            context.Transaction);
+        var locked = context.Prepared("SELECT EXISTS (SELECT 1 FROM periods WHERE year = $year AND locked = 1)")
+            .Bind("$year", day.Year).ExecuteScalar() is long and not 0;
         if (locked)
             throw new ProblemException(Problem.Make(StatusCodes.Status409Conflict, ProblemTypes.PeriodLocked,
                 "Period locked", $"The year {day.Year} is locked; nothing of this request was stored."));
@@ -98,44 +220,59 @@ public static class EventLedger
     /// <summary>Inserts a new event row and adds it to the rollups.</summary>
     public static void Insert(LedgerContext context, EventRow row, string? keyId)
     {
-        context.Connection.Execute(
-            """
-            INSERT INTO events (id, metric, occurred_on, quantity, org_unit, campaign, dimensions, external_id, note,
-                                source, key_id, recorded_at, supersedes)
-            VALUES (@Id, @Metric, @OccurredOn, @Quantity, @OrgUnit, @Campaign, @Dimensions, @ExternalId, @Note,
-                    @Source, @keyId, @RecordedAt, @Supersedes)
-            """,
-            new
-            {
-                row.Id, row.Metric, row.OccurredOn, row.Quantity, row.OrgUnit, row.Campaign, row.Dimensions,
-                row.ExternalId, row.Note, row.Source, keyId = keyId ?? "", row.RecordedAt, row.Supersedes,
-            }, context.Transaction);
+        InsertRow(context, row, keyId);
         AddToRollups(context, row, +1);
     }
 
+    private static void InsertRow(LedgerContext context, EventRow row, string? keyId) =>
+        context.Prepared(
+            """
+            INSERT INTO events (id, metric, occurred_on, quantity, org_unit, campaign, dimensions, external_id, note,
+                                source, key_id, recorded_at, supersedes)
+            VALUES ($id, $metric, $occurredOn, $quantity, $orgUnit, $campaign, $dimensions, $externalId, $note,
+                    $source, $keyId, $recordedAt, $supersedes)
+            """)
+            .Bind("$id", row.Id).Bind("$metric", row.Metric).Bind("$occurredOn", row.OccurredOn).Bind("$quantity", row.Quantity)
+            .Bind("$orgUnit", row.OrgUnit).Bind("$campaign", row.Campaign).Bind("$dimensions", row.Dimensions)
+            .Bind("$externalId", row.ExternalId).Bind("$note", row.Note).Bind("$source", row.Source)
+            .Bind("$keyId", keyId ?? "").Bind("$recordedAt", row.RecordedAt).Bind("$supersedes", row.Supersedes)
+            .ExecuteNonQuery();
+
     /// <summary>Keeps daily_rollups equal to the sums of active events: +1 for a new event, -1 for a void.</summary>
-    public static void AddToRollups(LedgerContext context, EventRow row, int sign)
+    public static void AddToRollups(LedgerContext context, EventRow row, int sign) =>
+        UpsertRollup(context, RollupKey.Of(row), sign * row.Quantity, sign);
+
+    private static void UpsertRollup(LedgerContext context, RollupKey key, long value, int events)
     {
-        var args = new
-        {
-            row.Metric, Day = row.OccurredOn, row.OrgUnit, Campaign = row.Campaign ?? "", row.Dimensions,
-            Value = sign * row.Quantity, Events = sign,
-        };
-        context.Connection.Execute(
+        context.Prepared(
             """
             INSERT INTO daily_rollups (metric, day, org_unit, campaign, dimensions, value, events)
-            VALUES (@Metric, @Day, @OrgUnit, @Campaign, @Dimensions, @Value, @Events)
+            VALUES ($metric, $day, $orgUnit, $campaign, $dimensions, $value, $events)
             ON CONFLICT (metric, day, org_unit, campaign, dimensions)
             DO UPDATE SET value = value + excluded.value, events = events + excluded.events
-            """, args, context.Transaction);
-        if (sign < 0)
+            """)
+            .Bind("$metric", key.Metric).Bind("$day", key.Day).Bind("$orgUnit", key.OrgUnit).Bind("$campaign", key.Campaign)
+            .Bind("$dimensions", key.Dimensions).Bind("$value", value).Bind("$events", events).ExecuteNonQuery();
+        if (events < 0)
         {
-            context.Connection.Execute(
+            context.Prepared(
                 """
                 DELETE FROM daily_rollups
-                WHERE metric = @Metric AND day = @Day AND org_unit = @OrgUnit AND campaign = @Campaign
-                  AND dimensions = @Dimensions AND events = 0
-                """, args, context.Transaction);
+                WHERE metric = $metric AND day = $day AND org_unit = $orgUnit AND campaign = $campaign
+                  AND dimensions = $dimensions AND events = 0
+                """)
+                .Bind("$metric", key.Metric).Bind("$day", key.Day).Bind("$orgUnit", key.OrgUnit)
+                .Bind("$campaign", key.Campaign).Bind("$dimensions", key.Dimensions).ExecuteNonQuery();
         }
+    }
+
+    /// <summary>The audit entry of a new event: the event as the API shows it, as canonical JSON.</summary>
+    private static void AuditCreated(LedgerContext context, Actor actor, EventRow row) =>
+        context.AuditCanonical(actor, "event.created", "event:" + row.Id, EventAuditJson.Canonical(row));
+
+    /// <summary>One daily_rollups row's key ('' for no campaign, so the key stays a plain primary key).</summary>
+    private readonly record struct RollupKey(string Metric, string Day, string OrgUnit, string Campaign, string Dimensions)
+    {
+        public static RollupKey Of(EventRow row) => new(row.Metric, row.OccurredOn, row.OrgUnit, row.Campaign ?? "", row.Dimensions);
     }
 }

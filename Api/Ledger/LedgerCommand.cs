@@ -41,9 +41,10 @@ public sealed class LedgerContext
     private readonly List<Action> _afterCommit = [];
 
     internal LedgerContext(SqliteConnection connection, SqliteTransaction transaction, IdGenerator ids, AuditChain chain,
-        CatalogCache catalog, DateTimeOffset now)
+        CatalogCache catalog, DateTimeOffset now, PreparedStatements statements)
     {
         Connection = connection;
+        Statements = statements;
         Transaction = transaction;
         Ids = ids;
         _chain = chain;
@@ -55,6 +56,12 @@ public sealed class LedgerContext
     public SqliteTransaction Transaction { get; }
     public IdGenerator Ids { get; }
 
+    /// <summary>Statements compiled once on the writer's connection, for the per-event hot path.</summary>
+    public PreparedStatements Statements { get; }
+
+    /// <summary>A prepared statement in this group's transaction.</summary>
+    public SqliteCommand Prepared(string sql) => Statements.Get(sql, Transaction);
+
     /// <summary>The catalog as it stood when the group began; catalog commands refresh it after commit.</summary>
     public CatalogSnapshot Catalog { get; }
 
@@ -65,6 +72,10 @@ public sealed class LedgerContext
 
     public void Audit(Actor actor, string action, string entity, JsonObject data) =>
         _chain.Append(Connection, Transaction, Now, actor, action, entity, data);
+
+    /// <summary>Appends an audit entry whose data is already canonical JSON (see <see cref="AuditChain.Canonical"/>).</summary>
+    public void AuditCanonical(Actor actor, string action, string entity, string canonicalData) =>
+        _chain.AppendCanonical(Prepared(AuditChain.InsertSql), Now, actor, action, entity, canonicalData);
 
     public void MarkCatalogChanged() => CatalogChanged = true;
 

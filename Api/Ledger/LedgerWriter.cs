@@ -36,16 +36,19 @@ public sealed class LedgerWriter : IHostedService, IDisposable
     private readonly ILogger<LedgerWriter> _logger;
     private readonly LedgerOptions _options;
     private readonly IdGenerator _ids;
+    private readonly ILedgerFaults _faults;
     private readonly AuditChain _chain = new();
     private SqliteConnection? _connection;
     private volatile ChainHead _committedHead = new(0, AuditChain.Genesis);
     private long _commitCeiling;
+    private PreparedStatements? _statements;
     private Task? _loop;
     private int _depth;
 
     public LedgerWriter(Database database, CatalogCache catalog, TimeProvider clock, IOptions<LedgerOptions> options,
-        ILogger<LedgerWriter> logger)
+        ILedgerFaults faults, ILogger<LedgerWriter> logger)
     {
+        _faults = faults;
         _database = database;
         _catalog = catalog;
         _clock = clock;
@@ -58,6 +61,12 @@ public sealed class LedgerWriter : IHostedService, IDisposable
             FullMode = BoundedChannelFullMode.Wait,
         });
     }
+
+    /// <summary>The writer connection's page cache; bench/ gives its raw-insert baseline the same.</summary>
+    public const int WriterCacheKib = 64 * 1024;
+
+    /// <summary>WalCheckpointer checkpoints beside the writer; the writer itself only does when the WAL grows past this.</summary>
+    public const int BackstopCheckpointPages = 100_000;
 
     /// <summary>Commands accepted and not yet answered.</summary>
     public int QueueDepth => Volatile.Read(ref _depth);
@@ -99,6 +108,13 @@ public sealed class LedgerWriter : IHostedService, IDisposable
     public Task StartAsync(CancellationToken cancellationToken)
     {
         _connection = _database.Open();
+        // The writer touches every index of the ledger on each insert: keep their hot pages in memory (64 MiB).
+        using (var cache = _connection.CreateCommand())
+        {
+            cache.CommandText = $"PRAGMA cache_size = -{WriterCacheKib}; PRAGMA wal_autocheckpoint = {BackstopCheckpointPages};";
+            cache.ExecuteNonQuery();
+        }
+        _statements = new PreparedStatements(_connection);
         _chain.Load(_connection);
         _committedHead = new ChainHead(_chain.HeadSeq, _chain.HeadHash);
         Volatile.Write(ref _commitCeiling, _chain.HeadSeq);
@@ -116,7 +132,11 @@ public sealed class LedgerWriter : IHostedService, IDisposable
             await _loop.WaitAsync(cancellationToken).ConfigureAwait(false);
     }
 
-    public void Dispose() => _connection?.Dispose();
+    public void Dispose()
+    {
+        _statements?.Dispose();
+        _connection?.Dispose();
+    }
 
     private async Task RunLoop()
     {
@@ -151,8 +171,9 @@ public sealed class LedgerWriter : IHostedService, IDisposable
         SqliteTransaction transaction;
         try
         {
+            _faults.BeforeGroup(group);
             transaction = connection.BeginTransaction(deferred: false);
-            context = new LedgerContext(connection, transaction, _ids, _chain, _catalog, _clock.GetUtcNow());
+            context = new LedgerContext(connection, transaction, _ids, _chain, _catalog, _clock.GetUtcNow(), _statements!);
         }
         catch (Exception ex)
         {
@@ -168,22 +189,24 @@ public sealed class LedgerWriter : IHostedService, IDisposable
                 var callbacks = context.AfterCommitCount;
                 try
                 {
-                    connection.Execute("SAVEPOINT command", transaction: transaction);
+                    context.Prepared("SAVEPOINT command").ExecuteNonQuery();
                     command.Execute(context);
-                    connection.Execute("RELEASE command", transaction: transaction);
+                    context.Prepared("RELEASE command").ExecuteNonQuery();
                     executed.Add(command);
                 }
-                catch (ProblemException rejection)
+                catch (Exception ex) when (!IsStorageFailure(ex))
                 {
-                    // A business-rule refusal: undo this command alone; the rest of the group goes on.
+                    // A refusal (or a fault of this command's own): undo this command alone; the rest of the group goes on.
                     _chain.Reset(mark);
                     context.DropAfterCommitFrom(callbacks);
-                    if (!TryRollbackTo(connection, transaction))
+                    if (!TryRollbackTo(context))
                     {
-                        AbortGroup(transaction, group, new InvalidOperationException("Savepoint rollback failed.", rejection));
+                        AbortGroup(transaction, group, new InvalidOperationException("Savepoint rollback failed.", ex));
                         return;
                     }
-                    command.Fail(rejection);
+                    if (ex is not ProblemException)
+                        _logger.LogError(ex, "Ledger command {Command} failed; it alone was rolled back", command.GetType().Name);
+                    command.Fail(ex);
                 }
                 catch (Exception ex)
                 {
@@ -195,6 +218,7 @@ public sealed class LedgerWriter : IHostedService, IDisposable
             try
             {
                 Volatile.Write(ref _commitCeiling, _chain.HeadSeq);
+                _faults.BeforeCommit(executed);
                 transaction.Commit();
             }
             catch (Exception ex)
@@ -213,11 +237,20 @@ public sealed class LedgerWriter : IHostedService, IDisposable
             command.Complete();
     }
 
-    private static bool TryRollbackTo(SqliteConnection connection, SqliteTransaction transaction)
+    /// <summary>
+    /// Storage itself failed (I/O, disk full, corruption, a lost lock): the transaction cannot be trusted, so the whole
+    /// group is rolled back. A constraint violation is a statement's alone and stays with its command.
+    /// </summary>
+    private static bool IsStorageFailure(Exception ex) =>
+        ex is SqliteException { SqliteErrorCode: not SqliteConstraint } or IOException;
+
+    private const int SqliteConstraint = 19;
+
+    private static bool TryRollbackTo(LedgerContext context)
     {
         try
         {
-            connection.Execute("ROLLBACK TO command; RELEASE command", transaction: transaction);
+            context.Prepared("ROLLBACK TO command; RELEASE command").ExecuteNonQuery();
             return true;
         }
         catch (SqliteException)

@@ -137,7 +137,7 @@ public sealed class OrgScopeGuard : IGlobalPreProcessor
         var catalog = services.GetRequiredService<CatalogCache>().Current;
         foreach (var declaration in metadata.GetOrderedMetadata<OrgScopedAttribute>())
         {
-            foreach (var value in ValuesOf(declaration, context.Request, http))
+            foreach (var (where, value) in ValuesOf(declaration, context.Request, http))
             {
                 if (string.IsNullOrEmpty(value))
                 {
@@ -153,7 +153,7 @@ public sealed class OrgScopeGuard : IGlobalPreProcessor
                     _ => services.GetRequiredService<KeyStore>().ById(value) is { OrgUnit: { } keyUnit } && catalog.IsWithin(bound, keyUnit),
                 };
                 if (!reachable)
-                    throw OutOfReach(bound, $"{Describe(declaration.Names)} '{Codes.Quote(value)}'");
+                    throw OutOfReach(bound, $"{Describe(declaration.Names)} '{Codes.Quote(value)}' (given as {where})");
             }
         }
     }
@@ -168,32 +168,35 @@ public sealed class OrgScopeGuard : IGlobalPreProcessor
         _ => "API key",
     };
 
-    /// <summary>Every value the declaration points at (several for repeated query parameters or list items).</summary>
-    public static IEnumerable<string?> ValuesOf(OrgScopedAttribute declaration, object? request, HttpContext http)
+    /// <summary>
+    /// Every value the declaration points at (several for repeated query parameters or list items), with where it was
+    /// given (<c>events[2].orgUnit</c>), so a refusal can name it.
+    /// </summary>
+    public static IEnumerable<(string Where, string? Value)> ValuesOf(OrgScopedAttribute declaration, object? request, HttpContext http)
     {
         switch (declaration.Source)
         {
             case ScopedIn.Route:
-                return [http.Request.RouteValues.TryGetValue(declaration.Field, out var routeValue) ? routeValue?.ToString() : null];
+                return [(declaration.Field, http.Request.RouteValues.TryGetValue(declaration.Field, out var routeValue) ? routeValue?.ToString() : null)];
             case ScopedIn.Query:
                 var query = http.Request.Query[declaration.Field];
-                return query.Count == 0 ? [null] : query.ToArray();
+                return query.Count == 0 ? [(declaration.Field, null)] : query.Select(v => (declaration.Field, (string?)v)).ToArray();
             default:
                 // A body that could not be bound is answered by validation; there is nothing to check.
-                return request is null ? [] : Walk(request, declaration.Field.Split('.'), 0);
+                return request is null ? [] : Walk(request, declaration.Field.Split('.'), 0, "");
         }
     }
 
-    private static IEnumerable<string?> Walk(object? node, string[] path, int index)
+    private static IEnumerable<(string Where, string? Value)> Walk(object? node, string[] path, int index, string where)
     {
         if (index == path.Length)
         {
-            yield return node?.ToString();
+            yield return (where, node?.ToString());
             yield break;
         }
         if (node is null)
         {
-            yield return null;
+            yield return (where, null);
             yield break;
         }
         var segment = path[index];
@@ -203,18 +206,21 @@ public sealed class OrgScopeGuard : IGlobalPreProcessor
         if (property is null)
             throw new InvalidOperationException($"[OrgScoped] names '{name}', which {node.GetType().Name} does not have.");
         var value = property.GetValue(node);
+        var here = where.Length == 0 ? name : where + "." + name;
         if (!each)
         {
-            foreach (var found in Walk(value, path, index + 1))
+            foreach (var found in Walk(value, path, index + 1, here))
                 yield return found;
             yield break;
         }
         if (value is not IEnumerable items || value is string)
             yield break;
+        var position = 0;
         foreach (var item in items)
         {
-            foreach (var found in Walk(item, path, index + 1))
+            foreach (var found in Walk(item, path, index + 1, $"{here}[{position}]"))
                 yield return found;
+            position++;
         }
     }
 }

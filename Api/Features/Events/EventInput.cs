@@ -6,8 +6,8 @@ using Tally.Api.Ledger;
 
 namespace Tally.Api.Features.Events;
 
-/// <summary>The fields of one event as a client sends it: POST /events, each batch item, each upsert.</summary>
-public class EventInput
+/// <summary>The fields of an event other than its externalId: the body of an upsert, whose externalId is in the route.</summary>
+public class EventFields
 {
     public string? Metric { get; set; }
     public DateOnly? OccurredOn { get; set; }
@@ -15,24 +15,51 @@ public class EventInput
     public string? OrgUnit { get; set; }
     public string? Campaign { get; set; }
     public Dictionary<string, string?>? Dimensions { get; set; }
-    public string? ExternalId { get; set; }
     public string? Note { get; set; }
 
-    /// <summary>The validated input as the ledger takes it; call only after validation passed.</summary>
-    public NewEvent ToNewEvent(string? externalIdOverride = null) => new(
+    /// <summary>The validated fields as the ledger takes them; call only after validation passed.</summary>
+    public NewEvent ToNewEventWith(string? externalId) => new(
         Metric!, OccurredOn!.Value, Quantity!.Value, OrgUnit!, Campaign,
         new SortedDictionary<string, string>(
             (Dimensions ?? []).ToDictionary(p => p.Key, p => p.Value!, StringComparer.Ordinal), StringComparer.Ordinal),
-        externalIdOverride ?? ExternalId, Note);
+        externalId, Note);
+}
+
+/// <summary>The fields of one event as a client sends it: POST /events, each batch item.</summary>
+public class EventInput : EventFields
+{
+    public string? ExternalId { get; set; }
+
+    /// <summary>The validated input as the ledger takes it; call only after validation passed.</summary>
+    public NewEvent ToNewEvent(string? externalIdOverride = null) => ToNewEventWith(externalIdOverride ?? ExternalId);
 }
 
 /// <summary>Every rule CONTRACT.md sets on an event, checked against the in-memory catalog.</summary>
 public sealed class EventInputRules : AbstractValidator<EventInput>
 {
+    public const long MaxQuantity = EventFieldRules.MaxQuantity;
+    public static readonly DateOnly FirstDay = EventFieldRules.FirstDay;
+    public const string ExternalIdMessage = "externalId must be 1 to 200 characters without control characters.";
+
+    public EventInputRules(CatalogCache catalog, TimeProvider clock)
+    {
+        Include(new EventFieldRules(catalog, clock));
+        RuleFor(x => x.ExternalId).Length(1, 200).Must(NoControlCharacters).WithMessage(ExternalIdMessage);
+    }
+
+    public static bool IsValidExternalId(string? externalId) =>
+        externalId is { Length: >= 1 and <= 200 } && NoControlCharacters(externalId);
+
+    private static bool NoControlCharacters(string? text) => text is null || !text.Any(char.IsControl);
+}
+
+/// <summary>The rules on an event's fields other than externalId.</summary>
+public sealed class EventFieldRules : AbstractValidator<EventFields>
+{
     public const long MaxQuantity = 1_000_000_000;
     public static readonly DateOnly FirstDay = new(2000, 1, 1);
 
-    public EventInputRules(CatalogCache catalog, TimeProvider clock)
+    public EventFieldRules(CatalogCache catalog, TimeProvider clock)
     {
         RuleFor(x => x.Metric).NotEmpty()
             .Must(m => string.IsNullOrEmpty(m) || (catalog.Current.Metrics.TryGetValue(m, out var metric) && metric.Active))
@@ -51,8 +78,6 @@ public sealed class EventInputRules : AbstractValidator<EventInput>
         RuleFor(x => x.Campaign)
             .Must(c => c is null || catalog.Current.Campaigns.ContainsKey(c))
             .WithMessage(x => $"Unknown campaign '{Codes.Quote(x.Campaign)}'.");
-        RuleFor(x => x.ExternalId).Length(1, 200).Must(NoControlCharacters)
-            .WithMessage("externalId must be 1 to 200 characters without control characters.");
         RuleFor(x => x.Note).MaximumLength(2000)
             .Must(n => n is null || n.All(c => !char.IsControl(c) || c is '\n' or '\r' or '\t'))
             .WithMessage("note must be at most 2000 characters, without control characters other than line breaks and tabs.");
@@ -85,8 +110,6 @@ public sealed class EventInputRules : AbstractValidator<EventInput>
             }
         });
     }
-
-    private static bool NoControlCharacters(string? text) => text is null || !text.Any(char.IsControl);
 }
 
 public sealed class RecordEventRequest : EventInput;

@@ -61,6 +61,19 @@ public sealed class EventRow
         Supersedes = Supersedes, SupersededBy = SupersededBy,
     };
 
+    /// <summary>Reads a row selected with <see cref="Columns"/>, in that order, straight from a data reader.</summary>
+    public static EventRow Read(System.Data.Common.DbDataReader reader) => new()
+    {
+        Id = reader.GetString(0), Metric = reader.GetString(1), OccurredOn = reader.GetString(2), Quantity = reader.GetInt64(3),
+        OrgUnit = reader.GetString(4), Campaign = NullableString(reader, 5), Dimensions = reader.GetString(6),
+        ExternalId = NullableString(reader, 7), Note = NullableString(reader, 8), Source = reader.GetString(9),
+        RecordedAt = reader.GetString(10), VoidedAt = NullableString(reader, 11), VoidReason = NullableString(reader, 12),
+        Supersedes = NullableString(reader, 13), SupersededBy = NullableString(reader, 14),
+    };
+
+    private static string? NullableString(System.Data.Common.DbDataReader reader, int ordinal) =>
+        reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
+
     public static EventRow? Find(SqliteConnection connection, string id, SqliteTransaction? transaction = null) =>
         connection.QueryFirstOrDefault<EventRow>($"SELECT {Columns} FROM events WHERE id = @id", new { id }, transaction);
 

@@ -1,0 +1,146 @@
+using System.ComponentModel;
+using System.Globalization;
+using FluentValidation;
+using Tally.Api.Catalog;
+using Tally.Api.Problems;
+using Tally.Api.Security;
+
+namespace Tally.Api.Features.Events;
+
+/// <summary>The query filters GET /events and GET /events/export share (CONTRACT.md, Events).</summary>
+public abstract class EventFilterQuery
+{
+    [Description("Metric code.")]
+    public string? Metric { get; set; }
+
+    [Description("Org unit code; its descendants are included. A key bound to an org unit defaults to its own.")]
+    public string? OrgUnit { get; set; }
+
+    [Description("Campaign code.")]
+    public string? Campaign { get; set; }
+
+    [Description("The source (client system) that recorded the events.")]
+    public string? Source { get; set; }
+
+    [Description("First day of occurredOn, inclusive (yyyy-MM-dd).")]
+    public string? From { get; set; }
+
+    [Description("Last day of occurredOn, inclusive (yyyy-MM-dd).")]
+    public string? To { get; set; }
+
+    [Description("active (default), voided or all.")]
+    public string? Status { get; set; }
+
+    [Description("Only events recorded strictly after this UTC instant (ISO-8601, e.g. 2025-01-06T09:30:00Z).")]
+    public string? RecordedAfter { get; set; }
+}
+
+public enum EventStatusFilter { Active, Voided, All }
+
+/// <summary>Validated filters, ready to become SQL.</summary>
+public sealed record EventFilter(
+    string? Metric, string? OrgUnit, bool OrgUnitHasDescendants, string? Campaign, string? Source, DateOnly? From,
+    DateOnly? To, EventStatusFilter Status, DateTimeOffset? RecordedAfter)
+{
+    /// <summary>The WHERE clause (without the word) and its parameters; <paramref name="afterId"/> continues a page.</summary>
+    public (string Where, Dictionary<string, object?> Parameters) ToSql(string? afterId = null)
+    {
+        var conditions = new List<string>();
+        var parameters = new Dictionary<string, object?>(StringComparer.Ordinal);
+        void Add(string condition, string name, object? value)
+        {
+            conditions.Add(condition);
+            parameters[name] = value;
+        }
+
+        if (!string.IsNullOrEmpty(afterId))
+            Add("e.id > @afterId", "afterId", afterId);
+        if (Metric is not null)
+            Add("e.metric = @metric", "metric", Metric);
+        if (OrgUnit is not null)
+        {
+            Add(OrgUnitHasDescendants
+                ? "e.org_unit IN (SELECT descendant FROM org_unit_closure WHERE ancestor = @orgUnit)"
+                : "e.org_unit = @orgUnit", "orgUnit", OrgUnit);
+        }
+        if (Campaign is not null)
+            Add("e.campaign = @campaign", "campaign", Campaign);
+        if (Source is not null)
+            Add("e.source = @source", "source", Source);
+        if (From is { } from)
+            Add("e.occurred_on >= @from", "from", Day.ToStorage(from));
+        if (To is { } to)
+            Add("e.occurred_on <= @to", "to", Day.ToStorage(to));
+        if (RecordedAfter is { } recordedAfter)
+            Add("e.recorded_at > @recordedAfter", "recordedAfter", Instant.ToStorage(recordedAfter));
+        if (Status == EventStatusFilter.Active)
+            conditions.Add("e.voided_at IS NULL");
+        else if (Status == EventStatusFilter.Voided)
+            conditions.Add("e.voided_at IS NOT NULL");
+        return (conditions.Count == 0 ? "1 = 1" : string.Join(" AND ", conditions), parameters);
+    }
+}
+
+public static class EventFilters
+{
+    public const int MaxSourceLength = 200;
+
+    /// <summary>Rules for the shared filters: each bad value is a 400 keyed by its parameter.</summary>
+    public static void AddEventFilterRules<T>(this AbstractValidator<T> validator, CatalogCache catalog) where T : EventFilterQuery
+    {
+        validator.RuleFor(x => x.Metric).Must(m => m is null || catalog.Current.Metrics.ContainsKey(m))
+            .WithMessage(x => $"Unknown metric '{x.Metric}'.");
+        validator.RuleFor(x => x.OrgUnit).Must(o => o is null || catalog.Current.OrgUnits.ContainsKey(o))
+            .WithMessage(x => $"Unknown org unit '{x.OrgUnit}'.");
+        validator.RuleFor(x => x.Campaign).Must(c => c is null || catalog.Current.Campaigns.ContainsKey(c))
+            .WithMessage(x => $"Unknown campaign '{x.Campaign}'.");
+        validator.RuleFor(x => x.Source).Length(1, MaxSourceLength);
+        validator.RuleFor(x => x.From).Must(d => d is null || TryParseDay(d, out _))
+            .WithMessage("from must be a calendar day, yyyy-MM-dd.");
+        validator.RuleFor(x => x.To).Must(d => d is null || TryParseDay(d, out _))
+            .WithMessage("to must be a calendar day, yyyy-MM-dd.");
+        validator.RuleFor(x => x.To)
+            .Must((x, to) => !(TryParseDay(x.From, out var from) && TryParseDay(to, out var until) && from > until))
+            .WithMessage("to must not be before from.");
+        validator.RuleFor(x => x.Status).Must(s => s is null || TryParseStatus(s, out _))
+            .WithMessage("status must be active, voided or all.");
+        validator.RuleFor(x => x.RecordedAfter).Must(r => r is null || Instant.TryParse(r, out _))
+            .WithMessage("recordedAfter must be an instant such as 2025-01-06T09:30:00Z.");
+    }
+
+    /// <summary>The filter after validation, with the org unit a bound key defaults to (403 outside its subtree).</summary>
+    public static EventFilter Resolve(EventFilterQuery request, ApiKeyRecord caller, CatalogSnapshot catalog)
+    {
+        var orgUnit = OrgScope.Effective(caller, request.OrgUnit, catalog);
+        // Validation has passed: every value present parses.
+        var from = TryParseDay(request.From, out var first) ? first : null;
+        var to = TryParseDay(request.To, out var last) ? last : null;
+        var status = TryParseStatus(request.Status, out var parsed) ? parsed : EventStatusFilter.Active;
+        DateTimeOffset? recordedAfter = Instant.TryParse(request.RecordedAfter, out var instant) ? instant : null;
+        return new EventFilter(request.Metric, orgUnit, orgUnit is not null && catalog.Subtree(orgUnit).Count > 1,
+            request.Campaign, request.Source, from, to, status, recordedAfter);
+    }
+
+    private static bool TryParseDay(string? text, out DateOnly? day)
+    {
+        day = null;
+        if (text is null)
+            return false;
+        if (!DateOnly.TryParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture, DateTimeStyles.None, out var parsed))
+            return false;
+        day = parsed;
+        return true;
+    }
+
+    private static bool TryParseStatus(string? text, out EventStatusFilter status)
+    {
+        status = text switch
+        {
+            null or "active" => EventStatusFilter.Active,
+            "voided" => EventStatusFilter.Voided,
+            "all" => EventStatusFilter.All,
+            _ => (EventStatusFilter)(-1),
+        };
+        return Enum.IsDefined(status);
+    }
+}

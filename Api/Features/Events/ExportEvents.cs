@@ -1,0 +1,95 @@
+using System.ComponentModel;
+using FastEndpoints;
+using FluentValidation;
+using Microsoft.Net.Http.Headers;
+using Tally.Api.Catalog;
+using Tally.Api.Data;
+using Tally.Api.OpenApi;
+using Tally.Api.Problems;
+using Tally.Api.Limits;
+using Tally.Api.Security;
+
+namespace Tally.Api.Features.Events;
+
+public sealed class ExportEventsRequest : EventFilterQuery
+{
+    [Description("csv or ndjson; without it the Accept header chooses (text/csv or application/x-ndjson), else csv.")]
+    public string? Format { get; set; }
+
+    [Description("true: start the CSV with a UTF-8 byte-order mark, which Excel needs to show Chinese correctly.")]
+    public string? Bom { get; set; }
+}
+
+public sealed class ExportEventsValidator : Validator<ExportEventsRequest>
+{
+    public ExportEventsValidator(CatalogCache catalog)
+    {
+        this.AddEventFilterRules(catalog);
+        RuleFor(x => x.Format)
+            .Must(f => f is not "xlsx").WithMessage("xlsx export is not available yet; use format=csv or format=ndjson.")
+            .Must(f => f is null or "csv" or "ndjson" or "xlsx").WithMessage("format must be csv or ndjson.");
+        RuleFor(x => x.Bom).Must(b => b is null or "true" or "false").WithMessage("bom must be true or false.");
+    }
+}
+
+[ProblemResponse(406, "The Accept header names neither text/csv nor application/x-ndjson (and no format parameter was given).")]
+[OrgScoped(ScopedName.OrgUnit, ScopedIn.Query, "orgUnit")]
+public sealed class ExportEvents(Database database, CatalogCache catalog, ILogger<ExportEvents> logger) : Endpoint<ExportEventsRequest>
+{
+    public override void Configure()
+    {
+        Get("/events/export");
+        Options(b => b.WithRequestTimeout(RequestLimits.LongRequests));
+        Policies(ApiScopes.EventsRead);
+        Description(b => b.ClearDefaultProduces(200).Produces<string>(200, EventExport.CsvType, EventExport.NdjsonType));
+        Summary(s =>
+        {
+            s.Summary = "Export events as CSV or NDJSON, streamed";
+            s.Description = "The filters of GET /events, and the same events in the same order (by id), as one streamed "
+                + "document of any size. CSV (RFC 4180, UTF-8, a header row, one dim.<key> column per dimension the catalog "
+                + "declares) or NDJSON (one event per line, as GET /events/{id} shows it).";
+        });
+    }
+
+    public override async Task HandleAsync(ExportEventsRequest req, CancellationToken ct)
+    {
+        var format = EventExport.ChooseFormat(req.Format, HttpContext.Request.GetTypedHeaders().Accept);
+        if (req.Bom == "true")
+        {
+            format = format == ExportFormat.Csv
+                ? ExportFormat.CsvWithBom
+                : throw ProblemException.Validation("bom", "bom applies to CSV only; NDJSON is never written with a byte-order mark.");
+        }
+        var filter = EventFilters.Resolve(req, HttpContext.Caller(), catalog.Current);
+
+        await using var connection = await database.OpenAsync(ct);
+        // One read transaction: the dimension columns and the rows come from the same snapshot of the database.
+        await using var transaction = await connection.BeginTransactionAsync(ct);
+        var dimensionKeys = EventExport.DimensionKeys(connection, transaction);
+        var (where, parameters) = filter.ToSql();
+        await using var query = connection.CreateCommand();
+        query.Transaction = (Microsoft.Data.Sqlite.SqliteTransaction)transaction;
+        query.CommandText = $"SELECT {EventRow.Columns} FROM events e WHERE {where} ORDER BY e.id";
+        foreach (var (name, value) in parameters)
+            query.Parameters.AddWithValue("@" + name, value ?? DBNull.Value);
+        await using var reader = await query.ExecuteReaderAsync(ct);
+
+        var response = HttpContext.Response;
+        response.StatusCode = StatusCodes.Status200OK;
+        response.ContentType = format == ExportFormat.Ndjson ? EventExport.NdjsonType + "; charset=utf-8" : EventExport.CsvType + "; charset=utf-8";
+        response.Headers.ContentDisposition = new ContentDispositionHeaderValue("attachment")
+        {
+            FileName = format == ExportFormat.Ndjson ? "events.ndjson" : "events.csv",
+        }.ToString();
+        try
+        {
+            await EventExport.WriteAsync(response.BodyWriter, reader, format, dimensionKeys, ct);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException && response.HasStarted)
+        {
+            // The status line is gone: cut the connection so the client sees a broken download, never a short one.
+            logger.LogError(ex, "Event export failed mid-stream; the connection was aborted");
+            HttpContext.Abort();
+        }
+    }
+}

@@ -1,0 +1,57 @@
+using Dapper;
+using FastEndpoints;
+using Tally.Api.Catalog;
+using Tally.Api.Data;
+using Tally.Api.Paging;
+using Tally.Api.Security;
+
+namespace Tally.Api.Features.Events;
+
+public sealed class ListEventsRequest : EventFilterQuery, IPagedRequest
+{
+    public int? Limit { get; set; }
+    public string? Cursor { get; set; }
+}
+
+public sealed class ListEventsValidator : Validator<ListEventsRequest>
+{
+    public ListEventsValidator(CatalogCache catalog)
+    {
+        this.AddEventFilterRules(catalog);
+        this.AddPagingRules();
+    }
+}
+
+[OrgScoped(ScopedName.OrgUnit, ScopedIn.Query, "orgUnit")]
+public sealed class ListEvents(Database database, CatalogCache catalog) : Endpoint<ListEventsRequest, Page<EventResponse>>
+{
+    private const string CursorKind = "event";
+
+    public override void Configure()
+    {
+        Get("/events");
+        Policies(ApiScopes.EventsRead);
+        Summary(s =>
+        {
+            s.Summary = "List events";
+            s.Description = "Ordered by id, which the ledger assigns in commit order: following nextCursor never skips or "
+                + "repeats an event, even while new events are being recorded.";
+        });
+    }
+
+    public override async Task HandleAsync(ListEventsRequest req, CancellationToken ct)
+    {
+        var after = Paging.Paging.DecodeOrThrow(CursorKind, req.Cursor);
+        var limit = Paging.Paging.LimitOf(req);
+        var filter = EventFilters.Resolve(req, HttpContext.Caller(), catalog.Current);
+        var (where, values) = filter.ToSql(after);
+        var parameters = new DynamicParameters(values);
+        parameters.Add("take", limit + 1);
+        await using var connection = await database.OpenAsync(ct);
+        var rows = (await connection.QueryAsync<EventRow>(new CommandDefinition(
+            $"SELECT {EventRow.Columns} FROM events e WHERE {where} ORDER BY e.id LIMIT @take",
+            parameters, cancellationToken: ct))).ToList();
+        var page = Paging.Paging.ToPage(CursorKind, rows, limit, r => r.Id);
+        await Send.OkAsync(new Page<EventResponse>(page.Items.Select(r => r.ToResponse()).ToList(), page.NextCursor), ct);
+    }
+}

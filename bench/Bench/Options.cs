@@ -1,0 +1,23 @@
+using System.Globalization;
+
+namespace Tally.Bench;
+
+/// <summary>--name value pairs from the command line.</summary>
+public sealed class Options(Dictionary<string, string> values)
+{
+    public static Options Parse(string[] args)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 0; i + 1 < args.Length; i += 2)
+            values[args[i].TrimStart('-')] = args[i + 1];
+        return new Options(values);
+    }
+
+    public string Get(string name) =>
+        values.TryGetValue(name, out var value) ? value : throw new ArgumentException($"--{name} is required");
+
+    public string Get(string name, string fallback) => values.GetValueOrDefault(name, fallback);
+
+    public int Number(string name, int fallback) =>
+        values.TryGetValue(name, out var value) ? int.Parse(value, CultureInfo.InvariantCulture) : fallback;
+}
