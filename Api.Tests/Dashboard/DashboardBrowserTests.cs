@@ -1,0 +1,231 @@
+using System.Net.Http.Json;
+using Microsoft.Playwright;
+using Tally.Api.Tests.Infrastructure;
+using Tally.Api.Tests.OpenApi;
+
+namespace Tally.Api.Tests.Dashboard;
+
+/// <summary>
+/// The dashboard in a real browser (Debian's Chromium driven by Playwright, no browser download) over a real socket,
+/// with the sample 2024 data loaded: what the page shows must be what the API says.
+/// Without /usr/bin/chromium these tests skip, unless TALLY_REQUIRE_BROWSER=1 (CI sets it and installs Chromium).
+/// </summary>
+public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixture<DashboardFixture>
+{
+    private const int Port = DashboardFixture.Port;
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private readonly TallyApp? _app = fixture.App;
+    private readonly IBrowser? _browser = fixture.Browser;
+    private readonly List<string> _consoleErrors = [];
+
+    private static string ScreenshotFolder => DashboardFixture.ScreenshotFolder;
+
+    private async Task<IPage> OpenSignedInAsync(string key, int width = 1366, int height = 900)
+    {
+        var context = await _browser!.NewContextAsync(new BrowserNewContextOptions
+        {
+            ViewportSize = new ViewportSize { Width = width, Height = height }, Locale = "zh-CN",
+        });
+        var page = await context.NewPageAsync();
+        page.Console += (_, message) =>
+        {
+            if (message.Type == "error")
+                _consoleErrors.Add(message.Text);
+        };
+        page.PageError += (_, error) => _consoleErrors.Add(error);
+        await page.GotoAsync($"http://127.0.0.1:{Port}/");
+        await page.FillAsync("#key-input", key);
+        await page.PressAsync("#key-input", "Enter");
+        await page.WaitForSelectorAsync(".card");
+        await page.WaitForFunctionAsync("document.querySelector('#report-digest').textContent.startsWith('sha256:')");
+        return page;
+    }
+
+    private void SkipWithoutBrowser()
+    {
+        if (_browser is null)
+            Assert.Skip($"{DashboardFixture.Chromium} is not installed (apt-get install chromium fonts-noto-cjk); CI runs these tests.");
+    }
+
+    [Fact]
+    public async Task The_cards_show_the_report_figures_as_the_report_writes_them()
+    {
+        SkipWithoutBrowser();
+        var page = await OpenSignedInAsync(TallyApp.AdminKey);
+        Assert.Equal("2024", await page.InputValueAsync("#year-select"));
+
+        using var admin = _app!.Admin();
+        var report = await (await admin.GetAsync("/api/v1/reports/annual/2024", Ct)).ReadJsonAsync();
+        var figures = report["figures"]!.AsArray();
+        Assert.Equal(figures.Count, await page.Locator(".card").CountAsync());
+        foreach (var figure in figures)
+        {
+            var metric = figure!["metric"]!.GetValue<string>();
+            var card = page.Locator($".card[data-metric='{metric}']");
+            var shown = await card.Locator(".figure").InnerTextAsync();
+            Assert.Equal(figure["display"]!.GetValue<string>() + figure["unit"]!.GetValue<string>(), shown.Replace("\n", "", StringComparison.Ordinal));
+            Assert.Contains(figure["value"]!.GetValue<long>().ToString("N0", System.Globalization.CultureInfo.GetCultureInfo("zh-CN")),
+                await card.GetAttributeAsync("title") ?? "", StringComparison.Ordinal);
+        }
+        Assert.Contains("5.2万", await page.Locator(".card[data-metric='reports.political'] .figure").InnerTextAsync(), StringComparison.Ordinal);
+        Assert.Contains("40余", await page.Locator(".card[data-metric='campaign.actions'] .figure").InnerTextAsync(), StringComparison.Ordinal);
+
+        var reportText = await page.Locator("#report-text").InnerTextAsync();
+        Assert.Contains("累计清理涉黄涉赌网站105家", reportText, StringComparison.Ordinal);
+        Assert.Contains("举报涉津有害信息及敏感线索8.6万条", reportText, StringComparison.Ordinal);
+        Assert.Equal(report["digest"]!.GetValue<string>(), await page.Locator("#report-digest").InnerTextAsync());
+
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotFolder, "overview.png"), FullPage = true });
+        Assert.Empty(_consoleErrors);
+    }
+
+    [Fact]
+    public async Task Chinese_renders_as_glyphs_not_boxes()
+    {
+        SkipWithoutBrowser();
+        var page = await OpenSignedInAsync(TallyApp.AdminKey);
+        // Two different characters drawn in the page's font: with no CJK font both come out as the same missing-glyph box.
+        var distinct = await page.EvaluateAsync<bool>("""
+            () => {
+              const font = getComputedStyle(document.querySelector('.card .name')).fontFamily;
+              const draw = (ch) => {
+                const canvas = document.createElement('canvas');
+                canvas.width = 64; canvas.height = 64;
+                const ctx = canvas.getContext('2d');
+                ctx.font = `48px ${font}`;
+                ctx.fillText(ch, 4, 52);
+                return Array.from(ctx.getImageData(0, 0, 64, 64).data).join(',');
+              };
+              const a = draw('网'), b = draw('信'), blank = draw(' ');
+              return a !== b && a !== blank && b !== blank;
+            }
+            """);
+        Assert.True(distinct, "CJK characters render as identical boxes: no CJK font (install fonts-noto-cjk).");
+        Assert.Empty(_consoleErrors);
+    }
+
+    [Fact]
+    public async Task A_card_drills_down_to_the_events_behind_it()
+    {
+        SkipWithoutBrowser();
+        var page = await OpenSignedInAsync(TallyApp.AdminKey);
+        await page.Locator(".card[data-metric='websites.cleaned']").ClickAsync();
+        await page.WaitForSelectorAsync("#drill[open] #drill-table tbody tr");
+
+        using var reader = _app!.Admin();
+        var listed = await (await reader.GetAsync(
+            "/api/v1/events?metric=websites.cleaned&orgUnit=hedong&from=2024-01-01&to=2024-12-31&limit=1000", Ct)).ReadJsonAsync();
+        var rows = await page.Locator("#drill-table tbody tr").CountAsync();
+        Assert.Equal(listed["items"]!.AsArray().Count, rows);
+        var quantities = await page.Locator("#drill-table tbody td.num").AllInnerTextsAsync();
+        Assert.Equal(105, quantities.Sum(q => int.Parse(q.Replace(",", "", StringComparison.Ordinal), System.Globalization.CultureInfo.InvariantCulture)));
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotFolder, "drill-down.png") });
+
+        // Keyboard alone: Escape closes the dialog, focus returns to the page.
+        await page.Keyboard.PressAsync("Escape");
+        Assert.False(await page.Locator("#drill").EvaluateAsync<bool>("d => d.open"));
+        Assert.Empty(_consoleErrors);
+    }
+
+    [Fact]
+    public async Task Figures_refresh_after_a_write_without_a_reload()
+    {
+        SkipWithoutBrowser();
+        var page = await OpenSignedInAsync(TallyApp.AdminKey);
+        var before = await page.Locator(".card[data-metric='notices.issued'] .figure").GetAttributeAsync("data-value");
+        using var admin = _app!.Admin();
+        var recorded = await admin.PostAsJsonAsync("/api/v1/events",
+            new { metric = "notices.issued", occurredOn = "2024-12-30", quantity = 1, orgUnit = "hedong", externalId = "refresh-test" }, Ct);
+        Assert.True(recorded.IsSuccessStatusCode);
+        var expected = (long.Parse(before!, System.Globalization.CultureInfo.InvariantCulture) + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await page.WaitForSelectorAsync($".card[data-metric='notices.issued'] .figure[data-value='{expected}']",
+            new PageWaitForSelectorOptions { Timeout = 15_000 });
+        Assert.Empty(_consoleErrors);
+    }
+
+    [Fact]
+    public async Task A_key_bound_to_an_org_unit_sees_only_its_subtree()
+    {
+        SkipWithoutBrowser();
+        using var admin = _app!.Admin();
+        var unit = await _app.OrgUnitAsync("hedong");
+        var key = await _app.KeyAsync(["totals:read", "events:read"], orgUnit: unit);
+        var recorded = await admin.PostAsJsonAsync("/api/v1/events",
+            new { metric = "accounts.interviewed", occurredOn = "2024-06-01", quantity = 3, orgUnit = unit }, Ct);
+        Assert.True(recorded.IsSuccessStatusCode);
+
+        var page = await OpenSignedInAsync(key, width: 820, height: 1100);
+        var options = await page.Locator("#org-select option").AllInnerTextsAsync();
+        Assert.Single(options);
+        Assert.Contains(unit, options[0], StringComparison.Ordinal);
+        Assert.Equal("3个", (await page.Locator(".card[data-metric='accounts.interviewed'] .figure").InnerTextAsync()).Replace("\n", "", StringComparison.Ordinal));
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotFolder, "bound-key-tablet.png"), FullPage = true });
+
+        await page.ClickAsync("#signout");
+        await page.WaitForSelectorAsync("#signin:not([hidden])");
+        Assert.Null(await page.EvaluateAsync<string?>("sessionStorage.getItem('tally.key')"));
+        Assert.Empty(_consoleErrors);
+    }
+
+    [Fact]
+    public async Task A_wrong_key_is_refused_on_the_sign_in_form()
+    {
+        SkipWithoutBrowser();
+        var context = await _browser!.NewContextAsync();
+        var page = await context.NewPageAsync();
+        await page.GotoAsync($"http://127.0.0.1:{Port}/");
+        await page.FillAsync("#key-input", "tly_wrong");
+        await page.PressAsync("#key-input", "Enter");
+        await page.WaitForSelectorAsync("#signin-error:not([hidden])");
+        Assert.Contains("无效", await page.InnerTextAsync("#signin-error"), StringComparison.Ordinal);
+    }
+}
+
+/// <summary>One server with the sample 2024 data and one browser, shared by the dashboard tests.</summary>
+public sealed class DashboardFixture : IAsyncLifetime
+{
+    public const string Chromium = "/usr/bin/chromium";
+    public const int Port = 5090;
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+    private IPlaywright? _playwright;
+
+    public TallyApp? App { get; private set; }
+    public IBrowser? Browser { get; private set; }
+
+    public static string ScreenshotFolder => Path.Combine(OpenApiDocumentTests.RepoRoot(), "artifacts", "screenshots");
+
+    public async ValueTask InitializeAsync()
+    {
+        if (!File.Exists(Chromium))
+        {
+            Assert.False(Environment.GetEnvironmentVariable("TALLY_REQUIRE_BROWSER") == "1", $"{Chromium} is required but missing.");
+            return;
+        }
+        App = TallyApp.StartKestrel(new Dictionary<string, string?>(), Port);
+        using var admin = App.Admin();
+        var batch = await File.ReadAllTextAsync(Path.Combine(OpenApiDocumentTests.RepoRoot(), "Api.Tests", "Data", "hedong-2024.json"), Ct);
+        var loaded = await admin.PostJsonAsync("/api/v1/events/batch", batch);
+        Assert.Equal(System.Net.HttpStatusCode.OK, loaded.StatusCode);
+
+        _playwright = await Playwright.CreateAsync();
+        Browser = await _playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
+        {
+            ExecutablePath = Chromium,
+            Headless = true,
+            Args = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+                "--disable-component-update", "--disable-sync"],
+        });
+        Directory.CreateDirectory(ScreenshotFolder);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Browser is not null)
+            await Browser.DisposeAsync();
+        _playwright?.Dispose();
+        if (App is not null)
+            await App.DisposeAsync();
+    }
+
+}
