@@ -113,20 +113,27 @@ public static class EventLedger
         AddToRollups(context, row, +1);
     }
 
-    /// <summary>Keeps daily_rollups equal to the sums of active events: +1 for a new event, -1 for a void.</summary>
+    /// <summary>
+    /// Keeps daily_rollups and monthly_rollups equal to the sums of active events: +1 for a new event, -1 for a void.
+    /// A row whose last event is voided is removed, so the rollups never list a combination with nothing in it.
+    /// </summary>
     public static void AddToRollups(LedgerContext context, EventRow row, int sign)
     {
         var args = new
         {
-            row.Metric, Day = row.OccurredOn, row.OrgUnit, Campaign = row.Campaign ?? "", row.Dimensions,
-            Value = sign * row.Quantity, Events = sign,
+            row.Metric, Day = row.OccurredOn, Month = row.OccurredOn[..7], row.OrgUnit, Campaign = row.Campaign ?? "",
+            row.Dimensions, Value = sign * row.Quantity, Events = sign,
         };
         context.Connection.Execute(
             """
             INSERT INTO daily_rollups (metric, day, org_unit, campaign, dimensions, value, events)
             VALUES (@Metric, @Day, @OrgUnit, @Campaign, @Dimensions, @Value, @Events)
             ON CONFLICT (metric, day, org_unit, campaign, dimensions)
-            DO UPDATE SET value = value + excluded.value, events = events + excluded.events
+            DO UPDATE SET value = value + excluded.value, events = events + excluded.events;
+            INSERT INTO monthly_rollups (metric, month, org_unit, campaign, dimensions, value, events)
+            VALUES (@Metric, @Month, @OrgUnit, @Campaign, @Dimensions, @Value, @Events)
+            ON CONFLICT (metric, month, org_unit, campaign, dimensions)
+            DO UPDATE SET value = value + excluded.value, events = events + excluded.events;
             """, args, context.Transaction);
         if (sign < 0)
         {
@@ -134,7 +141,10 @@ public static class EventLedger
                 """
                 DELETE FROM daily_rollups
                 WHERE metric = @Metric AND day = @Day AND org_unit = @OrgUnit AND campaign = @Campaign
-                  AND dimensions = @Dimensions AND events = 0
+                  AND dimensions = @Dimensions AND events = 0;
+                DELETE FROM monthly_rollups
+                WHERE metric = @Metric AND month = @Month AND org_unit = @OrgUnit AND campaign = @Campaign
+                  AND dimensions = @Dimensions AND events = 0;
                 """, args, context.Transaction);
         }
     }
