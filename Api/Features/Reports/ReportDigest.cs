@@ -1,0 +1,30 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Tally.Api.Features.Reports;
+
+/// <summary>
+/// The annual report's digest: "sha256:" and the lowercase hex SHA-256 of, for each counted event in ordinal
+/// (byte) order of its id, the UTF-8 bytes of: the id, a tab (0x09), the quantity in decimal ASCII digits, a line
+/// feed (0x0A). No events: the SHA-256 of no bytes. Anyone holding the same events can recompute it.
+/// </summary>
+public sealed class ReportDigest : IDisposable
+{
+    public const string Prefix = "sha256:";
+
+    private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+    private string? _lastId;
+
+    public void Add(string id, long quantity)
+    {
+        if (_lastId is not null && string.CompareOrdinal(_lastId, id) >= 0)
+            throw new InvalidOperationException("Digest events must come in ascending id order.");
+        _lastId = id;
+        _hash.AppendData(Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{id}\t{quantity}\n")));
+    }
+
+    public string Finish() => Prefix + Convert.ToHexStringLower(_hash.GetHashAndReset());
+
+    public void Dispose() => _hash.Dispose();
+}
