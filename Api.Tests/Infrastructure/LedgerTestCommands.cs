@@ -41,19 +41,3 @@ public static class LedgerTestCommands
         }
     }
 }
-
-/// <summary>A TallyApp of its own, for a test class whose data must not meet other tests' (year locks, hedong's report).</summary>
-public sealed class SeparateTallyApp : IAsyncLifetime
-{
-    private TallyApp? _app;
-
-    public TallyApp App => _app ?? throw new InvalidOperationException("Not started.");
-
-    public async ValueTask InitializeAsync() => _app = await TallyApp.StartAsync(new Dictionary<string, string?>());
-
-    public async ValueTask DisposeAsync()
-    {
-        if (_app is not null)
-            await _app.DisposeAsync();
-    }
-}

@@ -4,6 +4,7 @@ using Tally.Api.Tests.Infrastructure;
 
 namespace Tally.Api.Tests.Security;
 
+[Collection(nameof(SeparateApps))]
 public sealed class KeysSurviveRestartTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;

@@ -7,6 +7,7 @@ using Tally.Api.Tests.Infrastructure;
 namespace Tally.Api.Tests.Features.Periods;
 
 /// <summary>Locks hold for every org unit, so these tests run on an app of their own, each on a year of its own.</summary>
+[Collection(nameof(SeparateApps))]
 public sealed class PeriodTests(SeparateTallyApp separate) : IClassFixture<SeparateTallyApp>
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;

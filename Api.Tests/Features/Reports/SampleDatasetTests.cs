@@ -10,6 +10,7 @@ namespace Tally.Api.Tests.Features.Reports;
 /// Api.Tests/Data/hedong-2024.json (a POST /events/batch body, which the README loads) reproduces the figures of
 /// 河东区网信办's 2024 report. Loaded here one event at a time, in parallel, into an app of its own.
 /// </summary>
+[Collection(nameof(SeparateApps))]
 public sealed class SampleDatasetTests(SeparateTallyApp separate) : IClassFixture<SeparateTallyApp>
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
