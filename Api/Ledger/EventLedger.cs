@@ -114,7 +114,8 @@ public static class EventLedger
     }
 
     /// <summary>
-    /// Keeps daily_rollups and monthly_rollups equal to the sums of active events: +1 for a new event, -1 for a void.
+    /// Keeps daily_rollups, monthly_rollups and monthly_unit_rollups equal to the sums of active events: +1 for a new
+    /// event, -1 for a void.
     /// A row whose last event is voided is removed, so the rollups never list a combination with nothing in it.
     /// </summary>
     public static void AddToRollups(LedgerContext context, EventRow row, int sign)
@@ -134,6 +135,10 @@ public static class EventLedger
             VALUES (@Metric, @Month, @OrgUnit, @Campaign, @Dimensions, @Value, @Events)
             ON CONFLICT (metric, month, org_unit, campaign, dimensions)
             DO UPDATE SET value = value + excluded.value, events = events + excluded.events;
+            INSERT INTO monthly_unit_rollups (metric, month, org_unit, value, events)
+            VALUES (@Metric, @Month, @OrgUnit, @Value, @Events)
+            ON CONFLICT (metric, month, org_unit)
+            DO UPDATE SET value = value + excluded.value, events = events + excluded.events;
             """, args, context.Transaction);
         if (sign < 0)
         {
@@ -145,6 +150,8 @@ public static class EventLedger
                 DELETE FROM monthly_rollups
                 WHERE metric = @Metric AND month = @Month AND org_unit = @OrgUnit AND campaign = @Campaign
                   AND dimensions = @Dimensions AND events = 0;
+                DELETE FROM monthly_unit_rollups
+                WHERE metric = @Metric AND month = @Month AND org_unit = @OrgUnit AND events = 0;
                 """, args, context.Transaction);
         }
     }

@@ -50,7 +50,7 @@ public sealed class ListPeriods(Database database) : Endpoint<ListPeriodsRequest
             $"""
             WITH years AS (
                 SELECT DISTINCT CAST(substr(month, 1, 4) AS INTEGER) AS year
-                FROM monthly_rollups
+                FROM monthly_unit_rollups
                 WHERE @bound IS NULL OR org_unit IN (SELECT descendant FROM org_unit_closure WHERE ancestor = @bound)
                 UNION
                 SELECT year FROM periods

@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using System.Runtime.InteropServices;
 using Dapper;
 using FastEndpoints;
 using FluentValidation;
@@ -103,8 +104,9 @@ public sealed class GetAnnualReport(Database database, CatalogCache catalog, Led
         var (from, to) = Period.YearOf(req.Year);
         await using (var connection = await database.OpenAsync(ct))
         {
-            // Streamed: a year of a large unit is millions of events, and only their sums and digest are kept.
-            var counted = connection.QueryUnbufferedAsync<(string Id, string Metric, long Quantity)>(
+            // Streamed through a plain reader: a year of a large unit is millions of events, of which only the sums
+            // and the digest are kept.
+            await using var reader = await connection.ExecuteReaderAsync(new CommandDefinition(
                 $"""
                 SELECT id, metric, quantity
                 FROM events
@@ -117,12 +119,13 @@ public sealed class GetAnnualReport(Database database, CatalogCache catalog, Led
                 {
                     metrics = metrics.Select(m => m.Code), from = Day.ToStorage(from), to = Day.ToStorage(to),
                     asOf = Instant.ToStorage(asOf), orgUnit,
-                });
-            await foreach (var (id, metric, quantity) in counted.WithCancellation(ct))
+                }, cancellationToken: ct));
+            while (await reader.ReadAsync(ct))
             {
-                digest.Add(id, quantity);
-                var (value, events) = sums[metric];
-                sums[metric] = (value + quantity, events + 1);
+                var quantity = reader.GetInt64(2);
+                digest.Add(reader.GetString(0), quantity);
+                ref var sum = ref CollectionsMarshal.GetValueRefOrNullRef(sums, reader.GetString(1));
+                sum = (sum.Value + quantity, sum.Events + 1);
             }
         }
 

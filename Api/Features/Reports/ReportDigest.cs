@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -21,7 +22,18 @@ public sealed class ReportDigest : IDisposable
         if (_lastId is not null && string.CompareOrdinal(_lastId, id) >= 0)
             throw new InvalidOperationException("Digest events must come in ascending id order.");
         _lastId = id;
-        _hash.AppendData(Encoding.UTF8.GetBytes(string.Create(CultureInfo.InvariantCulture, $"{id}\t{quantity}\n")));
+        // Called once per counted event (millions for a large unit's year): no allocation beyond the id itself.
+        var size = Encoding.UTF8.GetMaxByteCount(id.Length) + 22;
+        var rented = size > 512 ? ArrayPool<byte>.Shared.Rent(size) : null;
+        Span<byte> line = rented ?? stackalloc byte[512];
+        var length = Encoding.UTF8.GetBytes(id, line);
+        line[length++] = (byte)'\t';
+        quantity.TryFormat(line[length..], out var digits, provider: CultureInfo.InvariantCulture);
+        length += digits;
+        line[length++] = (byte)'\n';
+        _hash.AppendData(line[..length]);
+        if (rented is not null)
+            ArrayPool<byte>.Shared.Return(rented);
     }
 
     public string Finish() => Prefix + Convert.ToHexStringLower(_hash.GetHashAndReset());

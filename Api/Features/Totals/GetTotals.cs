@@ -153,10 +153,11 @@ public sealed class GetTotals(Database database, CatalogCache catalog, LedgerWri
         var cells = await query.RunAsync(connection, ct);
 
         var named = req.Metric?.ToHashSet(StringComparer.Ordinal) ?? [];
-        var rows = new List<TotalsRow>();
+        var byMetric = cells.ToLookup(c => c.Metric, StringComparer.Ordinal);
+        var rows = new List<TotalsRow>(cells.Count);
         foreach (var metric in metrics)
         {
-            var ofMetric = cells.Where(c => c.Metric == metric.Code).ToList();
+            var ofMetric = byMetric[metric.Code].ToList();
             if (ofMetric.Count == 0 && named.Contains(metric.Code))
                 ofMetric.Add(new TotalsCell(metric.Code, new string?[groups.Count], 0, 0));
             ofMetric.Sort(CompareKeys);

@@ -10,8 +10,8 @@ public sealed record TotalsCell(string Metric, IReadOnlyList<string?> Keys, long
 
 /// <summary>
 /// Sums of active events for a period, filters and grouping. Live totals read the rollups (cost grows with
-/// days x metrics x units, not with events): whole months from monthly_rollups, the partial months at either end from
-/// daily_rollups. With an as-of instant they read the raw ledger: events recorded by then and not voided by then.
+/// days x metrics x units, not with events): whole months from monthly_unit_rollups (or monthly_rollups when campaign
+/// or dimensions matter), the partial months at either end from daily_rollups. With an as-of instant they read the raw ledger: events recorded by then and not voided by then.
 /// </summary>
 public sealed record TotalsQuery(
     DateOnly From, DateOnly To, IReadOnlyList<string> Metrics, string? OrgUnit, string? Campaign,
@@ -50,6 +50,10 @@ public sealed record TotalsQuery(
         return cells;
     }
 
+    /// <summary>Whole months then come from monthly_rollups; otherwise from the smaller monthly_unit_rollups.</summary>
+    private bool NeedsCampaignOrDimensions =>
+        Campaign is not null || Groups.Any(g => g.Kind is TotalsGroupKind.Campaign or TotalsGroupKind.Dimension);
+
     /// <summary>Every source yields (metric, month, org_unit, campaign, dimensions, value, events); groups read only those.</summary>
     private static string GroupExpression(TotalsGroup group, int index) => group.Kind switch
     {
@@ -84,8 +88,14 @@ public sealed record TotalsQuery(
         {
             parameters.Add($"from{index}", span.From);
             parameters.Add($"to{index}", span.To);
-            // "metric IN" first: both rollup keys start with the metric, so each metric is one range seek.
-            sources.Add(span.Monthly
+            // "metric IN" first: every rollup key starts with the metric, so each metric is one range seek.
+            sources.Add(span.Monthly && !NeedsCampaignOrDimensions
+                ? $"""
+                    SELECT metric, month, org_unit, NULL AS campaign, NULL AS dimensions, value, events
+                    FROM monthly_unit_rollups
+                    WHERE metric IN @metrics AND month BETWEEN @from{index} AND @to{index}{Filters("campaign")}
+                    """
+                : span.Monthly
                 ? $"""
                     SELECT metric, month, org_unit, nullif(campaign, '') AS campaign, dimensions, value, events
                     FROM monthly_rollups
