@@ -69,7 +69,8 @@ public static class TallyServices
             c.Errors.ResponseBuilder = (failures, _, status) => ValidationProblems.From(failures, status);
             c.Errors.ProducesMetadataType = typeof(Problem);
             c.Binding.JsonExceptionTransformer = ValidationProblems.FromJsonException;
-            c.Binding.FailureMessage = (type, name, _) => $"The value of {name} is not valid.";
+            c.Binding.FailureMessage = (type, name, _) => QueryValues.FailureMessage(type, name);
+            QueryValues.Configure(c.Binding);
         });
         app.UseTallyOpenApi();
         return app;

@@ -238,10 +238,14 @@ public static class EventLedger
             .Bind("$keyId", keyId ?? "").Bind("$recordedAt", row.RecordedAt).Bind("$supersedes", row.Supersedes)
             .ExecuteNonQuery();
 
-    /// <summary>Keeps daily_rollups equal to the sums of active events: +1 for a new event, -1 for a void.</summary>
+    /// <summary>
+    /// Keeps daily_rollups, monthly_rollups and monthly_unit_rollups equal to the sums of active events: +1 for a new
+    /// event, -1 for a void.
+    /// </summary>
     public static void AddToRollups(LedgerContext context, EventRow row, int sign) =>
         UpsertRollup(context, RollupKey.Of(row), sign * row.Quantity, sign);
 
+    /// <summary>Adds to the rollup rows of one key; a row whose last event is voided is removed, so no rollup lists an empty combination.</summary>
     private static void UpsertRollup(LedgerContext context, RollupKey key, long value, int events)
     {
         context.Prepared(
@@ -249,19 +253,33 @@ public static class EventLedger
             INSERT INTO daily_rollups (metric, day, org_unit, campaign, dimensions, value, events)
             VALUES ($metric, $day, $orgUnit, $campaign, $dimensions, $value, $events)
             ON CONFLICT (metric, day, org_unit, campaign, dimensions)
-            DO UPDATE SET value = value + excluded.value, events = events + excluded.events
+            DO UPDATE SET value = value + excluded.value, events = events + excluded.events;
+            INSERT INTO monthly_rollups (metric, month, org_unit, campaign, dimensions, value, events)
+            VALUES ($metric, $month, $orgUnit, $campaign, $dimensions, $value, $events)
+            ON CONFLICT (metric, month, org_unit, campaign, dimensions)
+            DO UPDATE SET value = value + excluded.value, events = events + excluded.events;
+            INSERT INTO monthly_unit_rollups (metric, month, org_unit, value, events)
+            VALUES ($metric, $month, $orgUnit, $value, $events)
+            ON CONFLICT (metric, month, org_unit)
+            DO UPDATE SET value = value + excluded.value, events = events + excluded.events;
             """)
-            .Bind("$metric", key.Metric).Bind("$day", key.Day).Bind("$orgUnit", key.OrgUnit).Bind("$campaign", key.Campaign)
-            .Bind("$dimensions", key.Dimensions).Bind("$value", value).Bind("$events", events).ExecuteNonQuery();
+            .Bind("$metric", key.Metric).Bind("$day", key.Day).Bind("$month", key.Day[..7]).Bind("$orgUnit", key.OrgUnit)
+            .Bind("$campaign", key.Campaign).Bind("$dimensions", key.Dimensions).Bind("$value", value).Bind("$events", events)
+            .ExecuteNonQuery();
         if (events < 0)
         {
             context.Prepared(
                 """
                 DELETE FROM daily_rollups
                 WHERE metric = $metric AND day = $day AND org_unit = $orgUnit AND campaign = $campaign
-                  AND dimensions = $dimensions AND events = 0
+                  AND dimensions = $dimensions AND events = 0;
+                DELETE FROM monthly_rollups
+                WHERE metric = $metric AND month = $month AND org_unit = $orgUnit AND campaign = $campaign
+                  AND dimensions = $dimensions AND events = 0;
+                DELETE FROM monthly_unit_rollups
+                WHERE metric = $metric AND month = $month AND org_unit = $orgUnit AND events = 0;
                 """)
-                .Bind("$metric", key.Metric).Bind("$day", key.Day).Bind("$orgUnit", key.OrgUnit)
+                .Bind("$metric", key.Metric).Bind("$day", key.Day).Bind("$month", key.Day[..7]).Bind("$orgUnit", key.OrgUnit)
                 .Bind("$campaign", key.Campaign).Bind("$dimensions", key.Dimensions).ExecuteNonQuery();
         }
     }

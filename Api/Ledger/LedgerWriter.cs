@@ -44,6 +44,8 @@ public sealed class LedgerWriter : IHostedService, IDisposable
     private PreparedStatements? _statements;
     private Task? _loop;
     private int _depth;
+    private long _lastGroupTicks;
+    private long _runningSinceTicks = long.MaxValue;
 
     public LedgerWriter(Database database, CatalogCache catalog, TimeProvider clock, IOptions<LedgerOptions> options,
         ILedgerFaults faults, ILogger<LedgerWriter> logger)
@@ -78,6 +80,28 @@ public sealed class LedgerWriter : IHostedService, IDisposable
 
     /// <summary>The highest seq this process has committed or is committing: no entry it wrote lies above it.</summary>
     public long CommitCeiling => Volatile.Read(ref _commitCeiling);
+
+    /// <summary>
+    /// An instant through which the ledger is settled: every event recorded or voided at or before it is committed,
+    /// and nothing committed later can carry an instant at or before it. Reads "as of" this instant are final.
+    /// </summary>
+    public DateTimeOffset SettledThrough()
+    {
+        // The clock first, then the running group: a group publishes its lower bound before it reads the clock for
+        // its own instant, so either we see it here or its instant is later than the clock we read.
+        var now = _clock.GetUtcNow().UtcTicks;
+        var running = Volatile.Read(ref _runningSinceTicks);
+        return new DateTimeOffset(Math.Min(now, running) - 1, TimeSpan.Zero);
+    }
+
+    /// <summary>Returns once everything recorded or voided at or before <paramref name="instant"/> is committed.</summary>
+    public async Task SettleAsync(DateTimeOffset instant, CancellationToken ct)
+    {
+        if (instant <= SettledThrough())
+            return;
+        // An empty command: its group starts after this call, so its instant (and every later one) is past instant.
+        await SubmitAsync(new SettleCommand(), ct);
+    }
 
     /// <summary>Queues a command and waits for its commit; 503 when the queue stays full.</summary>
     public async Task<TResult> SubmitAsync<TResult>(LedgerCommand<TResult> command, CancellationToken ct)
@@ -119,6 +143,9 @@ public sealed class LedgerWriter : IHostedService, IDisposable
         _committedHead = new ChainHead(_chain.HeadSeq, _chain.HeadHash);
         Volatile.Write(ref _commitCeiling, _chain.HeadSeq);
         _ids.Observe(_connection.ExecuteScalar<string?>("SELECT max(id) FROM events"));
+        // Every write audits, so the chain head carries the last group's instant: new groups come strictly after it.
+        if (_connection.ExecuteScalar<string?>("SELECT at FROM audit_log ORDER BY seq DESC LIMIT 1") is { } lastAt)
+            _lastGroupTicks = Instant.FromStorage(lastAt).UtcTicks;
         _catalog.Replace(CatalogSnapshot.Load(_connection));
         _logger.LogInformation("Ledger writer started; audit chain head {Seq} {Hash}", _chain.HeadSeq, _chain.HeadHash);
         _loop = Task.Factory.StartNew(RunLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
@@ -158,6 +185,7 @@ public sealed class LedgerWriter : IHostedService, IDisposable
             }
             finally
             {
+                Volatile.Write(ref _runningSinceTicks, long.MaxValue);
                 Interlocked.Add(ref _depth, -group.Count);
             }
         }
@@ -173,7 +201,7 @@ public sealed class LedgerWriter : IHostedService, IDisposable
         {
             _faults.BeforeGroup(group);
             transaction = connection.BeginTransaction(deferred: false);
-            context = new LedgerContext(connection, transaction, _ids, _chain, _catalog, _clock.GetUtcNow(), _statements!);
+            context = new LedgerContext(connection, transaction, _ids, _chain, _catalog, NextGroupInstant(), _statements!);
         }
         catch (Exception ex)
         {
@@ -226,6 +254,7 @@ public sealed class LedgerWriter : IHostedService, IDisposable
                 AbortGroup(transaction, executed, ex);
                 return;
             }
+            Volatile.Write(ref _runningSinceTicks, long.MaxValue);
         }
 
         _committedHead = new ChainHead(_chain.HeadSeq, _chain.HeadHash);
@@ -235,6 +264,24 @@ public sealed class LedgerWriter : IHostedService, IDisposable
             _catalog.Replace(CatalogSnapshot.Load(connection));
         foreach (var command in executed)
             command.Complete();
+    }
+
+    /// <summary>
+    /// The instant of a new group (its recordedAt and voidedAt): strictly later than the previous group's even if the
+    /// clock steps back, and announced before it is taken, so <see cref="SettledThrough"/> never passes a running group.
+    /// </summary>
+    private DateTimeOffset NextGroupInstant()
+    {
+        var floor = Math.Max(_clock.GetUtcNow().UtcTicks, _lastGroupTicks + 1);
+        Volatile.Write(ref _runningSinceTicks, floor);
+        var ticks = Math.Max(_clock.GetUtcNow().UtcTicks, floor);
+        _lastGroupTicks = ticks;
+        return new DateTimeOffset(ticks, TimeSpan.Zero);
+    }
+
+    private sealed class SettleCommand : LedgerCommand<bool>
+    {
+        protected override bool Run(LedgerContext context) => true;
     }
 
     /// <summary>

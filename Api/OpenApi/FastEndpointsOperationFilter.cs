@@ -60,15 +60,20 @@ public sealed partial class FastEndpointsOperationFilter : IOperationFilter
         string method, List<string> routeParams)
     {
         var parameters = new List<IOpenApiParameter>();
+        var requestType = definition.ReqDtoType;
         foreach (var name in routeParams)
         {
+            // A route value bound to a typed request property (an int year) is documented with that type.
+            var bound = requestType?.GetProperty(name, BindingFlags.Public | BindingFlags.Instance | BindingFlags.IgnoreCase);
             parameters.Add(new OpenApiParameter
             {
                 Name = name, In = ParameterLocation.Path, Required = true,
-                Schema = new OpenApiSchema { Type = JsonSchemaType.String },
+                Schema = bound is null || bound.PropertyType == typeof(string)
+                    ? new OpenApiSchema { Type = JsonSchemaType.String }
+                    : context.SchemaGenerator.GenerateSchema(Nullable.GetUnderlyingType(bound.PropertyType) ?? bound.PropertyType,
+                        context.SchemaRepository),
             });
         }
-        var requestType = definition.ReqDtoType;
         if (method is "GET" or "DELETE" && requestType is not null && requestType != typeof(EmptyRequest))
         {
             foreach (var property in requestType.GetProperties(BindingFlags.Public | BindingFlags.Instance))
@@ -104,6 +109,15 @@ public sealed partial class FastEndpointsOperationFilter : IOperationFilter
     {
         if (operation.Responses is null)
             return;
+        foreach (var text in definition.EndpointType.GetCustomAttributes<ProducesTextAttribute>())
+        {
+            var key = text.Status.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            if (operation.Responses.TryGetValue(key, out var existing) && existing is OpenApiResponse response)
+            {
+                response.Content ??= new Dictionary<string, IOpenApiMediaType>();
+                response.Content[text.ContentType] = new OpenApiMediaType { Schema = new OpenApiSchema { Type = JsonSchemaType.String } };
+            }
+        }
         var declared = definition.EndpointSummary?.Responses ?? new Dictionary<int, string>();
         foreach (var (status, description) in declared)
         {

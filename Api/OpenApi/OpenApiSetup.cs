@@ -24,6 +24,7 @@ public static class OpenApiSetup
             o.SupportNonNullableReferenceTypes();
             o.OperationFilter<FastEndpointsOperationFilter>();
             o.SchemaFilter<ValidationSchemaFilter>();
+            o.SchemaFilter<AttributedSchemaFilter>();
             o.DocumentFilter<TallyDocumentFilter>();
         });
         return services;

@@ -1,0 +1,33 @@
+using Dapper;
+using Microsoft.Data.Sqlite;
+
+namespace Tally.Api.Features.Periods;
+
+/// <summary>A year of the ledger and its lock (CONTRACT.md, Periods).</summary>
+public sealed class PeriodResponse
+{
+    public required int Year { get; init; }
+    public required bool Locked { get; init; }
+    public required DateTimeOffset? LockedAt { get; init; }
+    public required string? LockReason { get; init; }
+}
+
+/// <summary>A periods row as stored, or the open period of a year that has none.</summary>
+public sealed class PeriodRow
+{
+    public const string Columns = "year, locked, locked_at AS LockedAt, lock_reason AS LockReason";
+
+    public int Year { get; init; }
+    public bool Locked { get; init; }
+    public string? LockedAt { get; init; }
+    public string? LockReason { get; init; }
+
+    public PeriodResponse ToResponse() => new()
+    {
+        Year = Year, Locked = Locked, LockedAt = LockedAt is null ? null : Instant.FromStorage(LockedAt), LockReason = LockReason,
+    };
+
+    public static PeriodRow Find(SqliteConnection connection, SqliteTransaction transaction, int year) =>
+        connection.QueryFirstOrDefault<PeriodRow>($"SELECT {Columns} FROM periods WHERE year = @year", new { year }, transaction)
+        ?? new PeriodRow { Year = year };
+}

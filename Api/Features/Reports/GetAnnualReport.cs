@@ -1,0 +1,170 @@
+using System.ComponentModel;
+using System.Runtime.InteropServices;
+using Dapper;
+using FastEndpoints;
+using FluentValidation;
+using Microsoft.Net.Http.Headers;
+using Tally.Api.Catalog;
+using Tally.Api.Data;
+using Tally.Api.Features.Totals;
+using Tally.Api.Ledger;
+using Tally.Api.OpenApi;
+using Tally.Api.Security;
+
+namespace Tally.Api.Features.Reports;
+
+public sealed class GetAnnualReportRequest
+{
+    public int Year { get; set; }
+
+    [Description("An org unit code: that unit and all its descendants. Default: the key's own org unit, or the whole tree.")]
+    public string? OrgUnit { get; set; }
+
+    [Description("An instant (not in the future): the report exactly as the ledger stood then. Default: now; the "
+        + "answer's asOf reproduces the same figures and digest later, whatever is corrected meanwhile.")]
+    public DateTimeOffset? AsOf { get; set; }
+
+    [Description("json (default) or markdown: the report as Chinese Markdown text. Accept: text/markdown does the same.")]
+    public string? Format { get; set; }
+}
+
+public sealed class GetAnnualReportValidator : Validator<GetAnnualReportRequest>
+{
+    public GetAnnualReportValidator(CatalogCache catalog, TimeProvider clock)
+    {
+        RuleFor(x => x.Year).InclusiveBetween(Period.FirstYear, Period.LastYear)
+            .WithMessage($"year must be from {Period.FirstYear} to {Period.LastYear}.");
+        RuleFor(x => x.OrgUnit).Must(o => o is null || catalog.Current.OrgUnits.ContainsKey(o))
+            .WithMessage(x => $"Unknown org unit '{x.OrgUnit}'.");
+        RuleFor(x => x.AsOf).Must(a => a is null || a <= clock.GetUtcNow()).WithMessage(Period.FutureAsOfMessage);
+        RuleFor(x => x.Format).Must(f => f is null or "json" or "markdown").WithMessage("format must be json or markdown.");
+    }
+}
+
+public sealed class AnnualReportResponse
+{
+    public required int Year { get; init; }
+
+    /// <summary>The org unit reported on (with its descendants); null for the whole tree.</summary>
+    public required string? OrgUnit { get; init; }
+
+    public required DateTimeOffset AsOf { get; init; }
+    public required DateTimeOffset GeneratedAt { get; init; }
+    public required IReadOnlyList<ReportFigure> Figures { get; init; }
+    public required string Digest { get; init; }
+}
+
+public sealed class ReportFigure
+{
+    public required string Metric { get; init; }
+    public required string Name { get; init; }
+    public required string Unit { get; init; }
+    public required long Value { get; init; }
+    public required string Display { get; init; }
+    public required string Sentence { get; init; }
+    public required long Events { get; init; }
+}
+
+[ProducesText(200, MarkdownType)]
+[OrgScoped(ScopedName.OrgUnit, ScopedIn.Query, "orgUnit")]
+public sealed class GetAnnualReport(Database database, CatalogCache catalog, LedgerWriter writer, TimeProvider clock)
+    : Endpoint<GetAnnualReportRequest, AnnualReportResponse>
+{
+    public const string MarkdownType = "text/markdown";
+
+    public override void Configure()
+    {
+        Get("/reports/annual/{year}");
+        Policies(ApiScopes.TotalsRead);
+        Summary(s =>
+        {
+            s.Summary = "The annual report: every active metric's figure and sentence for a year";
+            s.Description = "Figures come in catalog order, one per active metric (value 0 when it has no events), "
+                + "computed from the raw ledger as of asOf (default: now). display writes a figure as the report does: "
+                + "from 10,000 on in 万 with one decimal, truncated, trailing .0 dropped (52,348 is 5.2万, 86,112 is "
+                + "8.6万, 50,000 is 5万); an approximate metric from 20 on as its tens and 余 (43 is 40余); else the "
+                + "integer. sentence is the metric's reportTemplate with {value} replaced by display. digest is "
+                + "\"sha256:\" and the lowercase hex SHA-256 of, for each counted event in ascending (ordinal) order of "
+                + "id, the UTF-8 bytes of: id, a tab, quantity in decimal digits, a line feed; the same asOf gives the "
+                + "same digest, and any change to the counted events gives another. With Accept: text/markdown or "
+                + "format=markdown: the report as Chinese Markdown, one sentence per figure, as-of and digest in a footer.";
+        });
+    }
+
+    public override async Task HandleAsync(GetAnnualReportRequest req, CancellationToken ct)
+    {
+        var current = catalog.Current;
+        var orgUnit = OrgScope.Effective(HttpContext.Caller(), req.OrgUnit, current);
+        var generatedAt = clock.GetUtcNow();
+        var asOf = req.AsOf ?? generatedAt;
+        await writer.SettleAsync(asOf, ct);
+
+        var metrics = current.Metrics.Values.Where(m => m.Active).OrderBy(m => m.Position).ToList();
+        var sums = metrics.ToDictionary(m => m.Code, _ => (Value: 0L, Events: 0L), StringComparer.Ordinal);
+        using var digest = new ReportDigest();
+        var (from, to) = Period.YearOf(req.Year);
+        await using (var connection = await database.OpenAsync(ct))
+        {
+            // Streamed through a plain reader: a year of a large unit is millions of events, of which only the sums
+            // and the digest are kept.
+            await using var reader = await connection.ExecuteReaderAsync(new CommandDefinition(
+                $"""
+                SELECT id, metric, quantity
+                FROM events
+                WHERE metric IN @metrics AND occurred_on BETWEEN @from AND @to
+                  AND recorded_at <= @asOf AND (voided_at IS NULL OR voided_at > @asOf)
+                  {(orgUnit is null ? "" : "AND org_unit IN (SELECT descendant FROM org_unit_closure WHERE ancestor = @orgUnit)")}
+                ORDER BY id
+                """,
+                new
+                {
+                    metrics = metrics.Select(m => m.Code), from = Day.ToStorage(from), to = Day.ToStorage(to),
+                    asOf = Instant.ToStorage(asOf), orgUnit,
+                }, cancellationToken: ct));
+            while (await reader.ReadAsync(ct))
+            {
+                var quantity = reader.GetInt64(2);
+                digest.Add(reader.GetString(0), quantity);
+                ref var sum = ref CollectionsMarshal.GetValueRefOrNullRef(sums, reader.GetString(1));
+                sum = (sum.Value + quantity, sum.Events + 1);
+            }
+        }
+
+        var report = new AnnualReportResponse
+        {
+            Year = req.Year, OrgUnit = orgUnit, AsOf = asOf, GeneratedAt = generatedAt, Digest = digest.Finish(),
+            Figures = metrics.Select(m =>
+            {
+                var (value, events) = sums[m.Code];
+                var display = ReportPhrasing.Display(value, m.Approximate);
+                return new ReportFigure
+                {
+                    Metric = m.Code, Name = m.Name, Unit = m.Unit, Value = value, Display = display,
+                    Sentence = ReportPhrasing.Sentence(m, display), Events = events,
+                };
+            }).ToList(),
+        };
+
+        HttpContext.Response.Headers.Vary = HeaderNames.Accept;
+        if (WantsMarkdown(req.Format, HttpContext.Request))
+        {
+            var name = orgUnit is null ? ReportPhrasing.WholeTreeName : current.OrgUnits[orgUnit].Name;
+            await Send.StringAsync(ReportPhrasing.Markdown(name, report), 200, MarkdownType + "; charset=utf-8", ct);
+            return;
+        }
+        await Send.OkAsync(report, ct);
+    }
+
+    /// <summary>format=markdown, or an Accept header that prefers text/markdown to JSON.</summary>
+    private static bool WantsMarkdown(string? format, HttpRequest request)
+    {
+        if (format is not null)
+            return format == "markdown";
+        if (!MediaTypeHeaderValue.TryParseList(request.Headers.Accept, out var accepted))
+            return false;
+        double Quality(string type) => accepted.Where(a => a.MediaType.Equals(type, StringComparison.OrdinalIgnoreCase))
+            .Select(a => a.Quality ?? 1).DefaultIfEmpty(0).Max();
+        var markdown = Quality(MarkdownType);
+        return markdown > 0 && markdown > Quality("application/json");
+    }
+}

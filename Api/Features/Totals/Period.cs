@@ -1,0 +1,20 @@
+namespace Tally.Api.Features.Totals;
+
+/// <summary>The period rules totals and reports share: years 2000 to 9999, and as-of instants that are not in the future.</summary>
+public static class Period
+{
+    public const int FirstYear = 2000;
+    public const int LastYear = 9999;
+    public static readonly DateOnly FirstDay = new(FirstYear, 1, 1);
+
+    public const string FutureAsOfMessage =
+        "asOf must not be in the future: the ledger's state at a later instant is not known yet.";
+
+    /// <summary>The days a validated request covers: a whole year, or from..to.</summary>
+    public static (DateOnly From, DateOnly To) Resolve(int? year, DateOnly? from, DateOnly? to) =>
+        year is { } y ? YearOf(y) : (from!.Value, to!.Value);
+
+    public static (DateOnly From, DateOnly To) YearOf(int year) => (new DateOnly(year, 1, 1), new DateOnly(year, 12, 31));
+
+    public static bool IsValidYear(int year) => year is >= FirstYear and <= LastYear;
+}
