@@ -320,7 +320,7 @@ async function renderBreakdowns() {
       xAxis: { type: "value", name: metric.unit },
       yAxis: { type: "category", inverse: true, data: sorted.map((r) => label(keyOf(r))),
         axisLabel: { width: 124, overflow: "truncate" } },
-      series: [{ type: "bar", data: sorted.map((r) => ({ value: r.value, key: keyOf(r) ?? "" })) }],
+      series: [{ type: "bar", barMaxWidth: 28, data: sorted.map((r) => ({ value: r.value, key: keyOf(r) ?? "" })) }],
     }, true);
   };
   bars("org-chart", byOrg.rows, orgName, (r) => r.orgUnit);
@@ -343,10 +343,13 @@ async function renderReport() {
   $("report-digest").textContent = report.digest;
 }
 
-/** Just enough Markdown for the report: headings, paragraphs, list items, emphasis. */
+/** Just enough Markdown for the report: headings, paragraphs, list items, rules, emphasis and inline code. */
 function markdownToHtml(markdown) {
   return markdown.split(/\r?\n/).filter((l) => l.trim()).map((line) => {
-    const text = escapeHtml(line.replace(/^#+\s*|^[-*]\s+/, "")).replace(/\*\*(.+?)\*\*/g, "<strong>$1</strong>");
+    if (/^\s*([-*_])\1{2,}\s*$/.test(line)) return "<hr>";
+    const text = escapeHtml(line.replace(/^#+\s*|^[-*]\s+/, ""))
+      .replace(/\*\*(.+?)\*\*/g, "<strong>$1</strong>")
+      .replace(/`([^`]+)`/g, "<code>$1</code>");
     return /^#/.test(line) ? `<h3>${text}</h3>` : `<p>${text}</p>`;
   }).join("");
 }
