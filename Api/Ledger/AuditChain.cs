@@ -74,21 +74,29 @@ public sealed class AuditChain
         var buffer = new ArrayBufferWriter<byte>(256 + (canonicalData.Length * 2));
         buffer.Write(Encoding.UTF8.GetBytes(prevHash));
         using (var writer = new Utf8JsonWriter(buffer))
-        {
-            writer.WriteStartObject();
-            writer.WriteString("action", action);
-            writer.WriteStartObject("actor");
-            writer.WriteString("keyId", actorKeyId);
-            writer.WriteString("name", actorName);
-            writer.WriteEndObject();
-            writer.WriteString("at", at);
-            writer.WritePropertyName("data");
-            writer.WriteRawValue(canonicalData, skipInputValidation: true);
-            writer.WriteString("entity", entity);
-            writer.WriteNumber("seq", seq);
-            writer.WriteEndObject();
-        }
+            WriteEntry(writer, seq, at, actorKeyId, actorName, action, entity, canonicalData);
         return Convert.ToHexStringLower(SHA256.HashData(buffer.WrittenSpan));
+    }
+
+    /// <summary>
+    /// The canonical JSON of an entry, keys in ordinal order, around data that is already canonical: the bytes the
+    /// chain hashes after the previous hash. Appending and verification both write it here, so they cannot drift.
+    /// </summary>
+    public static void WriteEntry(Utf8JsonWriter writer, long seq, string at, string? actorKeyId, string? actorName,
+        string action, string entity, string canonicalData)
+    {
+        writer.WriteStartObject();
+        writer.WriteString("action", action);
+        writer.WriteStartObject("actor");
+        writer.WriteString("keyId", actorKeyId);
+        writer.WriteString("name", actorName);
+        writer.WriteEndObject();
+        writer.WriteString("at", at);
+        writer.WritePropertyName("data");
+        writer.WriteRawValue(canonicalData, skipInputValidation: true);
+        writer.WriteString("entity", entity);
+        writer.WriteNumber("seq", seq);
+        writer.WriteEndObject();
     }
 
     public void Append(SqliteConnection connection, SqliteTransaction transaction, DateTimeOffset at, Actor actor,

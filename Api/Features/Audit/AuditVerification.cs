@@ -230,22 +230,9 @@ public sealed class AuditVerification(Database database, LedgerWriter writer, IL
             _buffer.ResetWrittenCount();
             try
             {
+                // Unvalidated data: data that is not JSON cannot hash to the stored value; the exact path then says so.
                 using (var json = new Utf8JsonWriter(_buffer))
-                {
-                    json.WriteStartObject();
-                    json.WriteString("action", action);
-                    json.WriteStartObject("actor");
-                    json.WriteString("keyId", keyId);
-                    json.WriteString("name", name);
-                    json.WriteEndObject();
-                    json.WriteString("at", at);
-                    json.WritePropertyName("data");
-                    // Unvalidated: data that is not JSON cannot hash to the stored value; the exact path then says so.
-                    json.WriteRawValue(data, skipInputValidation: true);
-                    json.WriteString("entity", entity);
-                    json.WriteNumber("seq", seq);
-                    json.WriteEndObject();
-                }
+                    AuditChain.WriteEntry(json, seq, at, keyId, name, action, entity, data);
             }
             catch (Exception ex) when (ex is JsonException or InvalidOperationException or ArgumentException)
             {
