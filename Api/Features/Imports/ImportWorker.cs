@@ -91,9 +91,11 @@ public sealed class ImportWorker : BackgroundService
     private async Task RunAsync(ImportJob job)
     {
         job.Status = "running";
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         try
         {
             Validate(job);
+            _logger.LogInformation("Import {Id}: {Rows} rows checked in {Elapsed} ms", job.Id, job.Rows, clock.ElapsedMilliseconds);
             if (job.Invalid > 0)
             {
                 job.Detail = $"{job.Invalid} row(s) are invalid; nothing was stored.";
@@ -106,7 +108,9 @@ public sealed class ImportWorker : BackgroundService
             }
             else
             {
+                clock.Restart();
                 await StoreAsync(job);
+                _logger.LogInformation("Import {Id}: {Rows} rows stored in {Elapsed} ms", job.Id, job.Rows, clock.ElapsedMilliseconds);
             }
         }
         catch (Exception ex) when (ex is InvalidDataException or IOException or FormatException
