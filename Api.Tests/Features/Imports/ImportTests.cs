@@ -250,6 +250,23 @@ public sealed class ImportTests(TallyApp app)
     }
 
     [Fact]
+    public async Task A_file_that_is_not_what_its_type_says_fails_the_import_with_a_reason_and_a_header_only_file_has_no_rows()
+    {
+        using var client = await app.ClientWithAsync(["events:write"]);
+
+        var notXlsx = await ImportAsync(client, Utf8("this is not a workbook"), "name=junk", ImportFiles.XlsxType);
+        var headerOnly = await ImportAsync(client, Utf8("metric,occurredOn,quantity,orgUnit\n"), "name=empty");
+        var unknownColumn = await ImportAsync(client, Utf8("metric,occurredOn,quantity,orgUnit,colour\nnotices.issued,2024-01-01,1,hedong,red\n"), "name=colour");
+
+        Assert.Equal("failed", notXlsx["status"]!.GetValue<string>());
+        Assert.Contains("could not be read", notXlsx["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal("failed", headerOnly["status"]!.GetValue<string>());
+        Assert.Equal(0, headerOnly["rows"]!.GetValue<int>());
+        Assert.Equal("failed", unknownColumn["status"]!.GetValue<string>());
+        Assert.Equal((1, "colour"), (unknownColumn["errors"]![0]!["row"]!.GetValue<int>(), unknownColumn["errors"]![0]!["field"]!.GetValue<string>()));
+    }
+
+    [Fact]
     public async Task A_body_that_is_not_a_known_file_type_is_415_and_a_bad_mode_is_400()
     {
         using var client = await app.ClientWithAsync(["events:write"]);
