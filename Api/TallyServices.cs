@@ -29,6 +29,8 @@ public static class TallyServices
         services.AddSingleton<LedgerWriter>();
         services.AddHostedService(sp => sp.GetRequiredService<LedgerWriter>());
         services.AddHostedService<WalCheckpointer>();
+        services.AddSingleton<Features.Imports.ImportWorker>();
+        services.AddHostedService(sp => sp.GetRequiredService<Features.Imports.ImportWorker>());
         services.AddTallySecurity();
         services.AddSingleton<AuditVerification>();
         services.ConfigureHttpJsonOptions(o => TallyJson.Configure(o.SerializerOptions));

@@ -10,6 +10,12 @@ public abstract class LedgerCommand
     /// <summary>How much this command weighs against the group-commit cap (a batch counts its items).</summary>
     public virtual int Weight => 1;
 
+    /// <summary>
+    /// A rehearsal (a dry run): the command runs in full, so it sees exactly what it would do, then its savepoint is
+    /// rolled back and it completes with its result; nothing of it is stored.
+    /// </summary>
+    public virtual bool RollsBack => false;
+
     internal abstract void Execute(LedgerContext context);
 
     internal abstract void Complete();

@@ -219,7 +219,16 @@ public sealed class LedgerWriter : IHostedService, IDisposable
                 {
                     context.Prepared("SAVEPOINT command").ExecuteNonQuery();
                     command.Execute(context);
-                    context.Prepared("RELEASE command").ExecuteNonQuery();
+                    if (command.RollsBack)
+                    {
+                        _chain.Reset(mark);
+                        context.DropAfterCommitFrom(callbacks);
+                        context.Prepared("ROLLBACK TO command; RELEASE command").ExecuteNonQuery();
+                    }
+                    else
+                    {
+                        context.Prepared("RELEASE command").ExecuteNonQuery();
+                    }
                     executed.Add(command);
                 }
                 catch (Exception ex) when (!IsStorageFailure(ex))

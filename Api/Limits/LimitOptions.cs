@@ -6,6 +6,12 @@ public sealed class LimitOptions
     /// <summary>Largest request body accepted (413 payload-too-large above it), unless a route declares its own limit.</summary>
     public long MaxBodyBytes { get; set; } = 32 * 1024 * 1024;
 
+    /// <summary>Largest file POST /imports takes (it is spooled to disk, never held in memory).</summary>
+    public long MaxImportBytes { get; set; } = 1024L * 1024 * 1024;
+
+    /// <summary>Imports accepted and waiting for the import worker before POST /imports answers 503.</summary>
+    public int MaxQueuedImports { get; set; } = 16;
+
     /// <summary>Most items in one POST /events/batch.</summary>
     public int MaxBatchItems { get; set; } = 10_000;
 

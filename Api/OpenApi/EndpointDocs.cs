@@ -13,3 +13,11 @@ public static class EndpointDocs
     public static RouteHandlerBuilder CreatesOrReplays<TResponse>(this RouteHandlerBuilder builder) =>
         builder.ClearDefaultProduces(200).Produces<TResponse>(201, "application/json").Produces<TResponse>(200, "application/json");
 }
+
+/// <summary>The endpoint reads its body as a raw file of one of these content types (documented as a binary string).</summary>
+[AttributeUsage(AttributeTargets.Class)]
+public sealed class FileBodyAttribute(string description, params string[] contentTypes) : Attribute
+{
+    public string Description { get; } = description;
+    public IReadOnlyList<string> ContentTypes { get; } = contentTypes;
+}

@@ -35,11 +35,24 @@ public sealed partial class FastEndpointsOperationFilter : IOperationFilter
         AddParameters(operation, context, definition, method, routeParams);
         if (method is "GET" or "DELETE")
             operation.RequestBody = null;
+        if (definition.EndpointType.GetCustomAttribute<FileBodyAttribute>() is { } fileBody)
+            operation.RequestBody = FileBody(fileBody);
         FixSuccessStatus(operation, definition);
         AddProblems(operation, context, method, routeParams.Count > 0, anonymous);
         if (anonymous)
             operation.Security = [];
     }
+
+    /// <summary>A raw file as the body (POST /imports): one binary string per accepted content type.</summary>
+    private static OpenApiRequestBody FileBody(FileBodyAttribute fileBody) => new()
+    {
+        Required = true,
+        Description = fileBody.Description,
+        Content = fileBody.ContentTypes.ToDictionary(type => type, IOpenApiMediaType (_) => new OpenApiMediaType
+        {
+            Schema = new OpenApiSchema { Type = JsonSchemaType.String, Format = "binary" },
+        }),
+    };
 
     public static string AreaOf(EndpointDefinition definition)
     {

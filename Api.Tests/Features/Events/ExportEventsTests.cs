@@ -167,8 +167,9 @@ public sealed class ExportEventsTests(TallyApp app)
     }
 
     [Theory]
-    [InlineData("format=xlsx", "format", "xlsx")]
-    [InlineData("format=pdf", "format", "csv or ndjson")]
+    [InlineData("headers=fr", "headers", "en or zh")]
+    [InlineData("format=ndjson&headers=zh", "headers", "CSV and XLSX")]
+    [InlineData("format=pdf", "format", "csv, ndjson or xlsx")]
     [InlineData("bom=yes", "bom", "true or false")]
     [InlineData("format=ndjson&bom=true", "bom", "CSV only")]
     [InlineData("status=deleted", "status", "active, voided or all")]

@@ -12,7 +12,7 @@ using Tally.Api.Problems;
 
 namespace Tally.Api.Features.Events;
 
-public enum ExportFormat { Csv, CsvWithBom, Ndjson }
+public enum ExportFormat { Csv, CsvWithBom, Ndjson, Xlsx }
 
 /// <summary>
 /// Writes events to a response as they are read: CSV (RFC 4180) or NDJSON, flushed in small slices so memory stays flat
@@ -22,6 +22,7 @@ public static class EventExport
 {
     public const string CsvType = "text/csv";
     public const string NdjsonType = "application/x-ndjson";
+    public const string XlsxType = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
     private const int FlushThreshold = 32 * 1024;
 
     private static readonly Dictionary<string, string> NoDimensions = [];
@@ -35,7 +36,7 @@ public static class EventExport
     public static ExportFormat ChooseFormat(string? format, IList<MediaTypeHeaderValue> accept)
     {
         if (format is not null)
-            return format == "ndjson" ? ExportFormat.Ndjson : ExportFormat.Csv;
+            return format switch { "ndjson" => ExportFormat.Ndjson, "xlsx" => ExportFormat.Xlsx, _ => ExportFormat.Csv };
         if (accept.Count == 0)
             return ExportFormat.Csv;
         foreach (var type in accept.OrderByDescending(a => a.Quality ?? 1.0))
@@ -49,9 +50,11 @@ public static class EventExport
                 || media.Equals("application/ndjson", StringComparison.OrdinalIgnoreCase)
                 || media.Equals("application/*", StringComparison.OrdinalIgnoreCase))
                 return ExportFormat.Ndjson;
+            if (media.Equals(XlsxType, StringComparison.OrdinalIgnoreCase))
+                return ExportFormat.Xlsx;
         }
         throw new ProblemException(Problem.Make(StatusCodes.Status406NotAcceptable, ProblemTypes.NotAcceptable, "Not acceptable",
-            "The export is written as text/csv or application/x-ndjson; ask for one in Accept, or use ?format=csv|ndjson."));
+            "The export is written as text/csv, application/x-ndjson or an XLSX workbook; ask for one in Accept, or use ?format=csv|ndjson|xlsx."));
     }
 
     /// <summary>Every dimension key the catalog declares, in catalog order: the dim.&lt;key&gt; columns of the CSV.</summary>
@@ -59,9 +62,77 @@ public static class EventExport
         connection.Query<string>("SELECT dimensions FROM metrics ORDER BY position", transaction: transaction)
             .SelectMany(CatalogSnapshot.ParseDimensions).Select(d => d.Key).Distinct(StringComparer.Ordinal).ToList();
 
+    /// <summary>The Chinese column headers (headers=zh): the ones POST /imports reads, and plain names for the rest.</summary>
+    public static readonly IReadOnlyDictionary<string, string> ChineseHeaders = new Dictionary<string, string>(StringComparer.Ordinal)
+    {
+        ["id"] = "编号", ["metric"] = "指标", ["occurredOn"] = "日期", ["quantity"] = "数量", ["orgUnit"] = "填报单位",
+        ["campaign"] = "专项行动", ["externalId"] = "外部编号", ["note"] = "备注", ["source"] = "来源", ["recordedAt"] = "录入时间",
+        ["status"] = "状态", ["voidedAt"] = "作废时间", ["voidReason"] = "作废原因", ["supersedes"] = "取代",
+        ["supersededBy"] = "被取代于",
+    };
+
+    /// <summary>The export's columns in order: the field names, or their Chinese headers (dim.&lt;key&gt; stays as it is).</summary>
+    public static IReadOnlyList<string> Headers(IReadOnlyList<string> dimensionKeys, bool chinese) =>
+        FixedLeadingColumns.Concat(dimensionKeys.Select(k => "dim." + k)).Concat(FixedTrailingColumns)
+            .Select(c => chinese ? ChineseHeaders.GetValueOrDefault(c, c) : c).ToList();
+
+    /// <summary>
+    /// An XLSX workbook (one sheet, header row) written by MiniExcel row by row from the reader into a temporary file
+    /// (a zip needs to seek back), then copied to the response: memory stays flat whatever the number of rows.
+    /// Quantities are numbers; everything else is text exactly as the CSV writes it.
+    /// </summary>
+    public static async Task WriteXlsxAsync(Stream output, DbDataReader reader, IReadOnlyList<string> dimensionKeys,
+        bool chinese, CancellationToken ct)
+    {
+        var headers = Headers(dimensionKeys, chinese);
+        var path = Path.Combine(Path.GetTempPath(), $"tally-export-{Guid.NewGuid():N}.xlsx");
+        try
+        {
+            await MiniExcelLibs.MiniExcel.SaveAsAsync(path, XlsxRows(reader, headers, dimensionKeys), sheetName: "events",
+                excelType: MiniExcelLibs.ExcelType.XLSX, cancellationToken: ct);
+            await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 64 * 1024,
+                FileOptions.Asynchronous | FileOptions.SequentialScan);
+            await file.CopyToAsync(output, ct);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
+
+    private static IEnumerable<Dictionary<string, object?>> XlsxRows(DbDataReader reader, IReadOnlyList<string> headers,
+        IReadOnlyList<string> dimensionKeys)
+    {
+        var yielded = false;
+        while (reader.Read())
+        {
+            yielded = true;
+            var row = EventRow.Read(reader);
+            var dimensions = row.Dimensions == "{}"
+                ? NoDimensions
+                : JsonSerializer.Deserialize<Dictionary<string, string>>(row.Dimensions) ?? NoDimensions;
+            object?[] values =
+            [
+                row.Id, row.Metric, row.OccurredOn, row.Quantity, row.OrgUnit, row.Campaign,
+                .. dimensionKeys.Select(k => dimensions.GetValueOrDefault(k)),
+                row.ExternalId, row.Note, row.Source, Ledger.EventAuditJson.ApiInstant(row.RecordedAt),
+                row.VoidedAt is null ? "active" : "voided",
+                row.VoidedAt is null ? null : Ledger.EventAuditJson.ApiInstant(row.VoidedAt), row.VoidReason, row.Supersedes,
+                row.SupersededBy,
+            ];
+            var cells = new Dictionary<string, object?>(headers.Count, StringComparer.Ordinal);
+            for (var i = 0; i < headers.Count; i++)
+                cells[headers[i]] = values[i];
+            yield return cells;
+        }
+        // No events: still a sheet with its header row.
+        if (!yielded)
+            yield return headers.ToDictionary(h => h, _ => (object?)null, StringComparer.Ordinal);
+    }
+
     /// <summary>Writes every row of <paramref name="reader"/> (selected with <see cref="EventRow.Columns"/>).</summary>
     public static async Task WriteAsync(PipeWriter output, DbDataReader reader, ExportFormat format,
-        IReadOnlyList<string> dimensionKeys, CancellationToken ct)
+        IReadOnlyList<string> dimensionKeys, CancellationToken ct, bool chinese = false)
     {
         var csv = format is ExportFormat.Csv or ExportFormat.CsvWithBom;
         if (format == ExportFormat.CsvWithBom)
@@ -74,7 +145,7 @@ public static class EventExport
         });
         if (csv)
         {
-            WriteCsvHeader(line, dimensionKeys);
+            WriteCsvHeader(line, Headers(dimensionKeys, chinese));
             WriteUtf8(output, utf8, line);
         }
         while (reader.Read())
@@ -152,10 +223,9 @@ public static class EventExport
         public static readonly JsonEncodedText Voided = JsonEncodedText.Encode("voided");
     }
 
-    private static void WriteCsvHeader(StringBuilder line, IReadOnlyList<string> dimensionKeys)
+    private static void WriteCsvHeader(StringBuilder line, IReadOnlyList<string> columns)
     {
         line.Clear();
-        var columns = FixedLeadingColumns.Concat(dimensionKeys.Select(k => "dim." + k)).Concat(FixedTrailingColumns);
         var first = true;
         foreach (var column in columns)
         {

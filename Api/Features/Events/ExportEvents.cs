@@ -13,11 +13,14 @@ namespace Tally.Api.Features.Events;
 
 public sealed class ExportEventsRequest : EventFilterQuery
 {
-    [Description("csv or ndjson; without it the Accept header chooses (text/csv or application/x-ndjson), else csv.")]
+    [Description("csv, ndjson or xlsx; without it the Accept header chooses (text/csv, application/x-ndjson or the XLSX type), else csv.")]
     public string? Format { get; set; }
 
     [Description("true: start the CSV with a UTF-8 byte-order mark, which Excel needs to show Chinese correctly.")]
     public string? Bom { get; set; }
+
+    [Description("zh: CSV and XLSX column headers in Chinese (指标, 日期, 数量, 填报单位, ...), as POST /imports reads them; en (default): the field names.")]
+    public string? Headers { get; set; }
 }
 
 public sealed class ExportEventsValidator : Validator<ExportEventsRequest>
@@ -26,13 +29,13 @@ public sealed class ExportEventsValidator : Validator<ExportEventsRequest>
     {
         this.AddEventFilterRules(catalog);
         RuleFor(x => x.Format)
-            .Must(f => f is not "xlsx").WithMessage("xlsx export is not available yet; use format=csv or format=ndjson.")
-            .Must(f => f is null or "csv" or "ndjson" or "xlsx").WithMessage("format must be csv or ndjson.");
+            .Must(f => f is null or "csv" or "ndjson" or "xlsx").WithMessage("format must be csv, ndjson or xlsx.");
+        RuleFor(x => x.Headers).Must(h => h is null or "en" or "zh").WithMessage("headers must be en or zh.");
         RuleFor(x => x.Bom).Must(b => b is null or "true" or "false").WithMessage("bom must be true or false.");
     }
 }
 
-[ProblemResponse(406, "The Accept header names neither text/csv nor application/x-ndjson (and no format parameter was given).")]
+[ProblemResponse(406, "The Accept header names none of text/csv, application/x-ndjson and the XLSX type (and no format parameter was given).")]
 [OrgScoped(ScopedName.OrgUnit, ScopedIn.Query, "orgUnit")]
 public sealed class ExportEvents(Database database, CatalogCache catalog, ILogger<ExportEvents> logger) : Endpoint<ExportEventsRequest>
 {
@@ -41,24 +44,27 @@ public sealed class ExportEvents(Database database, CatalogCache catalog, ILogge
         Get("/events/export");
         Options(b => b.WithRequestTimeout(RequestLimits.LongRequests));
         Policies(ApiScopes.EventsRead);
-        Description(b => b.ClearDefaultProduces(200).Produces<string>(200, EventExport.CsvType, EventExport.NdjsonType));
+        Description(b => b.ClearDefaultProduces(200).Produces<string>(200, EventExport.CsvType, EventExport.NdjsonType, EventExport.XlsxType));
         Summary(s =>
         {
-            s.Summary = "Export events as CSV or NDJSON, streamed";
+            s.Summary = "Export events as CSV, NDJSON or XLSX, streamed";
             s.Description = "The filters of GET /events, and the same events in the same order (by id), as one streamed "
                 + "document of any size. CSV (RFC 4180, UTF-8, a header row, one dim.<key> column per dimension the catalog "
-                + "declares) or NDJSON (one event per line, as GET /events/{id} shows it).";
+                + "declares; bom=true for Excel), NDJSON (one event per line, as GET /events/{id} shows it) or XLSX (one sheet "
+                + "named events, the CSV's columns, quantities as numbers). headers=zh gives CSV and XLSX Chinese column headers.";
         });
     }
 
     public override async Task HandleAsync(ExportEventsRequest req, CancellationToken ct)
     {
         var format = EventExport.ChooseFormat(req.Format, HttpContext.Request.GetTypedHeaders().Accept);
+        if (req.Headers is not null && format == ExportFormat.Ndjson)
+            throw ProblemException.Validation("headers", "headers applies to CSV and XLSX; NDJSON uses the field names.");
         if (req.Bom == "true")
         {
             format = format == ExportFormat.Csv
                 ? ExportFormat.CsvWithBom
-                : throw ProblemException.Validation("bom", "bom applies to CSV only; NDJSON is never written with a byte-order mark.");
+                : throw ProblemException.Validation("bom", "bom applies to CSV only; NDJSON and XLSX are never written with a byte-order mark.");
         }
         var filter = EventFilters.Resolve(req, HttpContext.Caller(), catalog.Current);
 
@@ -76,14 +82,23 @@ public sealed class ExportEvents(Database database, CatalogCache catalog, ILogge
 
         var response = HttpContext.Response;
         response.StatusCode = StatusCodes.Status200OK;
-        response.ContentType = format == ExportFormat.Ndjson ? EventExport.NdjsonType + "; charset=utf-8" : EventExport.CsvType + "; charset=utf-8";
+        response.ContentType = format switch
+        {
+            ExportFormat.Ndjson => EventExport.NdjsonType + "; charset=utf-8",
+            ExportFormat.Xlsx => EventExport.XlsxType,
+            _ => EventExport.CsvType + "; charset=utf-8",
+        };
         response.Headers.ContentDisposition = new ContentDispositionHeaderValue("attachment")
         {
-            FileName = format == ExportFormat.Ndjson ? "events.ndjson" : "events.csv",
+            FileName = format switch { ExportFormat.Ndjson => "events.ndjson", ExportFormat.Xlsx => "events.xlsx", _ => "events.csv" },
         }.ToString();
+        var chinese = req.Headers == "zh";
         try
         {
-            await EventExport.WriteAsync(response.BodyWriter, reader, format, dimensionKeys, ct);
+            if (format == ExportFormat.Xlsx)
+                await EventExport.WriteXlsxAsync(response.Body, reader, dimensionKeys, chinese, ct);
+            else
+                await EventExport.WriteAsync(response.BodyWriter, reader, format, dimensionKeys, ct, chinese);
         }
         catch (Exception ex) when (ex is not OperationCanceledException && response.HasStarted)
         {

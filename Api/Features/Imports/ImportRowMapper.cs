@@ -1,0 +1,167 @@
+using System.Globalization;
+using Tally.Api.Catalog;
+using Tally.Api.Features.Events;
+using Tally.Api.Ledger;
+using Tally.Api.Security;
+
+namespace Tally.Api.Features.Imports;
+
+/// <summary>A problem with one row: its number as a spreadsheet shows it, the column (as the file names it), why.</summary>
+public sealed record ImportError(int Row, string Field, string Message);
+
+/// <summary>A row turned into an event, or the reasons it cannot be one.</summary>
+public sealed record MappedRow(int Number, NewEvent? Event, IReadOnlyList<ImportError> Errors);
+
+/// <summary>
+/// Turns file rows into events: columns by header (event field names, dim.&lt;key&gt;, or the Chinese headers), metrics,
+/// org units and campaigns by code or by name, then every rule of POST /events and the key's org scope.
+/// </summary>
+public sealed class ImportRowMapper(CatalogSnapshot catalog, TimeProvider clock, ApiKeyRecord caller, string? name)
+{
+    private static readonly Dictionary<string, string> FieldsByHeader = new(StringComparer.OrdinalIgnoreCase)
+    {
+        ["metric"] = "metric", ["指标"] = "metric",
+        ["occurredOn"] = "occurredOn", ["日期"] = "occurredOn",
+        ["quantity"] = "quantity", ["数量"] = "quantity",
+        ["orgUnit"] = "orgUnit", ["填报单位"] = "orgUnit",
+        ["campaign"] = "campaign", ["专项行动"] = "campaign",
+        ["externalId"] = "externalId", ["外部编号"] = "externalId",
+        ["note"] = "note", ["备注"] = "note",
+    };
+
+    private static readonly string[] DateFormats = ["yyyy-MM-dd", "yyyy-M-d", "yyyy/M/d", "yyyy.M.d", "yyyy年M月d日"];
+
+    private readonly EventInputRules _rules = new(Pinned(catalog), clock);
+    private readonly Dictionary<string, string> _metricsByName = ByName(catalog.Metrics.Values.Select(m => (m.Code, m.Name)));
+    private readonly Dictionary<string, string> _orgUnitsByName = ByName(catalog.OrgUnits.Values.Select(o => (o.Code, o.Name)));
+    private readonly Dictionary<string, string> _campaignsByName = ByName(catalog.Campaigns.Values.Select(c => (c.Code, c.Name)));
+
+    /// <summary>One snapshot for the whole file: every row is checked against the same catalog.</summary>
+    private static CatalogCache Pinned(CatalogSnapshot snapshot)
+    {
+        var cache = new CatalogCache();
+        cache.Replace(snapshot);
+        return cache;
+    }
+
+    /// <summary>Names that more than one entry shares are left out: such a name says nothing.</summary>
+    private static Dictionary<string, string> ByName(IEnumerable<(string Code, string Name)> entries) =>
+        entries.GroupBy(e => e.Name, StringComparer.Ordinal).Where(g => g.Count() == 1)
+            .ToDictionary(g => g.Key, g => g.Single().Code, StringComparer.Ordinal);
+
+    /// <summary>Errors in the header row itself (row 1): unknown columns, a column given twice, required columns missing.</summary>
+    public static IReadOnlyList<ImportError> CheckHeaders(IReadOnlyList<string> headers, int row = 1)
+    {
+        var errors = new List<ImportError>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var header in headers)
+        {
+            if (header.Length == 0)
+                continue;
+            var field = FieldOf(header);
+            if (field is null)
+                errors.Add(new ImportError(row, header,
+                    $"Unknown column '{header}': use the event field names, dim.<key>, or 指标, 日期, 数量, 填报单位, 专项行动, 外部编号, 备注."));
+            else if (!seen.Add(field))
+                errors.Add(new ImportError(row, header, $"Column '{header}' gives {field} a second time."));
+        }
+        foreach (var required in (string[])["metric", "occurredOn", "quantity", "orgUnit"])
+        {
+            if (!seen.Contains(required))
+                errors.Add(new ImportError(row, required, $"The file has no {required} column."));
+        }
+        return errors;
+    }
+
+    /// <summary>The event field (or dim.&lt;key&gt;) a header names; null for an unknown header.</summary>
+    public static string? FieldOf(string header)
+    {
+        if (FieldsByHeader.TryGetValue(header, out var field))
+            return field;
+        return header.StartsWith("dim.", StringComparison.Ordinal) && header.Length > 4 ? header : null;
+    }
+
+    public MappedRow Map(SourceRow row)
+    {
+        if (row.Malformed is not null)
+            return new MappedRow(row.Number, null, [new ImportError(row.Number, "row", row.Malformed)]);
+        var errors = new List<ImportError>();
+        var labels = new Dictionary<string, string>(StringComparer.Ordinal);
+        var input = new EventInput();
+        for (var i = 0; i < row.Headers.Count && i < row.Cells.Count; i++)
+        {
+            var header = row.Headers[i];
+            var value = row.Cells[i]?.Trim();
+            var field = FieldOf(header);
+            if (field is null)
+            {
+                // NDJSON names its fields on every line; CSV and XLSX headers were checked once.
+                if (value is not null || header.Length > 0)
+                    errors.Add(new ImportError(row.Number, header, $"Unknown field '{header}'."));
+                continue;
+            }
+            labels[field] = header;
+            if (value is null || value.Length == 0)
+                continue;
+            switch (field)
+            {
+                case "metric":
+                    input.Metric = catalog.Metrics.ContainsKey(value) ? value : _metricsByName.GetValueOrDefault(value, value);
+                    break;
+                case "orgUnit":
+                    input.OrgUnit = catalog.OrgUnits.ContainsKey(value) ? value : _orgUnitsByName.GetValueOrDefault(value, value);
+                    break;
+                case "campaign":
+                    input.Campaign = catalog.Campaigns.ContainsKey(value) ? value : _campaignsByName.GetValueOrDefault(value, value);
+                    break;
+                case "occurredOn":
+                    if (DateOnly.TryParseExact(value, DateFormats, CultureInfo.InvariantCulture, DateTimeStyles.None, out var day))
+                        input.OccurredOn = day;
+                    else
+                        errors.Add(new ImportError(row.Number, header, $"'{value}' is not a date: write it as 2024-03-05."));
+                    break;
+                case "quantity":
+                    if (long.TryParse(value, NumberStyles.AllowThousands, CultureInfo.InvariantCulture, out var quantity))
+                        input.Quantity = quantity;
+                    else
+                        errors.Add(new ImportError(row.Number, header,
+                            $"'{value}' is not a whole number: quantity is an integer from 1 to {EventFieldRules.MaxQuantity:N0}."));
+                    break;
+                case "externalId":
+                    input.ExternalId = value;
+                    break;
+                case "note":
+                    input.Note = row.Cells[i];
+                    break;
+                default:
+                    input.Dimensions ??= new Dictionary<string, string?>(StringComparer.Ordinal);
+                    input.Dimensions[field[4..]] = value;
+                    break;
+            }
+        }
+        if (input.ExternalId is null)
+        {
+            if (name is null)
+                errors.Add(new ImportError(row.Number, labels.GetValueOrDefault("externalId", "externalId"),
+                    "This row has no externalId and the import has no name: give ?name= so that each row is known as "
+                    + "<name>:<row> and a re-import never counts it twice."));
+            else
+                input.ExternalId = $"{name}:{row.Number}";
+        }
+        var parsed = errors.Select(e => e.Field).ToHashSet(StringComparer.Ordinal);
+        foreach (var failure in _rules.Validate(input).Errors)
+        {
+            var field = failure.PropertyName;
+            var label = field.StartsWith("dimensions.", StringComparison.Ordinal)
+                ? labels.GetValueOrDefault("dim." + field[11..], "dim." + field[11..])
+                : labels.GetValueOrDefault(field, field);
+            // A cell that could not be read already has its error; "is required" on top of it says nothing more.
+            if (!parsed.Contains(label))
+                errors.Add(new ImportError(row.Number, label, failure.ErrorMessage));
+        }
+        if (errors.Count == 0 && !OrgScope.CanReach(caller, input.OrgUnit!, catalog))
+            errors.Add(new ImportError(row.Number, labels.GetValueOrDefault("orgUnit", "orgUnit"),
+                $"This API key is bound to org unit '{caller.OrgUnit}' and cannot write '{input.OrgUnit}'."));
+        return errors.Count > 0 ? new MappedRow(row.Number, null, errors) : new MappedRow(row.Number, input.ToNewEvent(), []);
+    }
+}
