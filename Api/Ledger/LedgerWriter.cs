@@ -37,6 +37,7 @@ public sealed class LedgerWriter : IHostedService, IDisposable
     private readonly LedgerOptions _options;
     private readonly IdGenerator _ids;
     private readonly ILedgerFaults _faults;
+    private readonly LedgerMetrics _metrics;
     private readonly AuditChain _chain = new();
     private SqliteConnection? _connection;
     private volatile ChainHead _committedHead = new(0, AuditChain.Genesis);
@@ -48,9 +49,11 @@ public sealed class LedgerWriter : IHostedService, IDisposable
     private bool _reopen;
 
     public LedgerWriter(Database database, CatalogCache catalog, TimeProvider clock, IOptions<LedgerOptions> options,
-        ILedgerFaults faults, ILogger<LedgerWriter> logger)
+        ILedgerFaults faults, LedgerMetrics metrics, ILogger<LedgerWriter> logger)
     {
         _faults = faults;
+        _metrics = metrics;
+        metrics.ObserveQueueDepth(() => QueueDepth);
         _database = database;
         _catalog = catalog;
         _clock = clock;
@@ -225,6 +228,7 @@ public sealed class LedgerWriter : IHostedService, IDisposable
         var executed = new List<LedgerCommand>(group.Count);
         LedgerContext context;
         SqliteTransaction transaction;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             _faults.BeforeGroup(group);
@@ -245,6 +249,7 @@ public sealed class LedgerWriter : IHostedService, IDisposable
             {
                 var mark = _chain.Mark();
                 var callbacks = context.AfterCommitCount;
+                var inserted = context.EventsInserted;
                 try
                 {
                     context.Prepared("SAVEPOINT command").ExecuteNonQuery();
@@ -257,6 +262,7 @@ public sealed class LedgerWriter : IHostedService, IDisposable
                     // A refusal (or a fault of this command's own): undo this command alone; the rest of the group goes on.
                     _chain.Reset(mark);
                     context.DropAfterCommitFrom(callbacks);
+                    context.EventsInserted = inserted;
                     if (!TryRollbackTo(context))
                     {
                         AbortGroup(transaction, group, new InvalidOperationException("Savepoint rollback failed.", ex));
@@ -287,6 +293,7 @@ public sealed class LedgerWriter : IHostedService, IDisposable
         }
 
         _committedHead = new ChainHead(_chain.HeadSeq, _chain.HeadHash);
+        _metrics.Committed(executed.Count, context.EventsInserted, System.Diagnostics.Stopwatch.GetElapsedTime(started));
         if (_storageFault is not null)
         {
             _storageFault = null;
@@ -344,6 +351,7 @@ public sealed class LedgerWriter : IHostedService, IDisposable
 
     private void MarkStorageFailed(Exception error)
     {
+        _metrics.StorageFailed();
         _storageFault = error;
         _reopen = true;
     }
