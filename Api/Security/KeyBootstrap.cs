@@ -1,17 +1,20 @@
+using Tally.Api.Data;
 using Tally.Api.Features.Keys;
 using Tally.Api.Ledger;
 
 namespace Tally.Api.Security;
 
 /// <summary>
-/// Makes sure an admin key exists at start: <c>Tally:BootstrapAdminKey</c> when configured, else a generated one
+/// Loads the stored keys at start (after migrations and the writer), then makes sure an admin key exists: <c>Tally:BootstrapAdminKey</c> when configured, else a generated one
 /// printed once to the console. Nothing happens while an active admin key exists.
 /// </summary>
-public sealed class KeyBootstrap(KeyStore keys, LedgerWriter writer, IConfiguration configuration, ILogger<KeyBootstrap> logger)
+public sealed class KeyBootstrap(Database database, KeyStore keys, LedgerWriter writer, IConfiguration configuration, ILogger<KeyBootstrap> logger)
     : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
+        await using (var connection = await database.OpenAsync(cancellationToken))
+            keys.Load(connection);
         if (keys.AnyActiveAdmin())
             return;
         var configured = configuration["Tally:BootstrapAdminKey"];
