@@ -48,6 +48,9 @@ public static class TallyServices
 
     public static WebApplication UseTally(this WebApplication app)
     {
+        // prometheus-net starts listening to .NET meters at its first collection: collect once now, so the writer's
+        // counters count from the start rather than from the first scrape.
+        Metrics.DefaultRegistry.CollectAndExportAsTextAsync(Stream.Null).GetAwaiter().GetResult();
         app.UseMiddleware<RequestIds>();
         // Outermost but for the request id, so every answer is counted with its final status; WebApplication routes first,
         // so requests are labelled by route template, not raw path.
