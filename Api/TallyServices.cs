@@ -1,5 +1,6 @@
 using FastEndpoints;
 using FluentValidation;
+using Prometheus;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Tally.Api.Catalog;
@@ -7,6 +8,7 @@ using Tally.Api.Data;
 using Tally.Api.Features.Audit;
 using Tally.Api.Ledger;
 using Tally.Api.Limits;
+using Tally.Api.Observability;
 using Tally.Api.OpenApi;
 using Tally.Api.Problems;
 using Tally.Api.Security;
@@ -26,6 +28,8 @@ public static class TallyServices
         // Hosted services start in this order: schema first, then the writer, then what writes through it.
         services.AddHostedService<DatabaseMigration>();
         services.TryAddSingleton<ILedgerFaults, NoLedgerFaults>();
+        services.AddMetrics();
+        services.AddSingleton<LedgerMetrics>();
         services.AddSingleton<LedgerWriter>();
         services.AddHostedService(sp => sp.GetRequiredService<LedgerWriter>());
         services.AddHostedService<WalCheckpointer>();
@@ -46,6 +50,13 @@ public static class TallyServices
 
     public static WebApplication UseTally(this WebApplication app)
     {
+        // prometheus-net starts listening to .NET meters at its first collection: collect once now, so the writer's
+        // counters count from the start rather than from the first scrape.
+        Metrics.DefaultRegistry.CollectAndExportAsTextAsync(Stream.Null).GetAwaiter().GetResult();
+        app.UseMiddleware<RequestIds>();
+        // Outermost but for the request id, so every answer is counted with its final status; WebApplication routes first,
+        // so requests are labelled by route template, not raw path.
+        app.UseHttpMetrics();
         app.UseMiddleware<SecurityHeaders>();
         // Timeouts wrap the problem writer, so a request stopped by its timeout is still answered with a problem.
         app.UseRequestTimeouts();

@@ -7,6 +7,7 @@ using Microsoft.AspNetCore.TestHost;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 [assembly: AssemblyFixture(typeof(Tally.Api.Tests.Infrastructure.TallyApp))]
@@ -51,7 +52,10 @@ public sealed class TallyApp : WebApplicationFactory<Program>, IAsyncLifetime
         _services = services;
         Folder = Path.Combine(Path.GetTempPath(), "tally-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(Folder);
-        DatabasePath = Path.Combine(Folder, "tally.db");
+        // A test may place the database itself (on a size-limited filesystem, say); OpenDatabase then reads that file.
+        DatabasePath = settings.TryGetValue("ConnectionStrings:Tally", out var placed) && placed is not null
+            ? new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder(placed).DataSource
+            : Path.Combine(Folder, "tally.db");
         _settings = new Dictionary<string, string?>(settings)
         {
             ["ConnectionStrings:Tally"] = $"Data Source={DatabasePath}",
@@ -71,6 +75,16 @@ public sealed class TallyApp : WebApplicationFactory<Program>, IAsyncLifetime
         builder.ConfigureLogging(logging => logging.SetMinimumLevel(LogLevel.Warning));
         if (_services is not null)
             builder.ConfigureTestServices(_services);
+    }
+
+    /// <summary>The running host, for tests that stop it as a service manager would (SIGTERM stops the host).</summary>
+    public IHost? RunningHost { get; private set; }
+
+    protected override IHost CreateHost(IHostBuilder builder)
+    {
+        var host = base.CreateHost(builder);
+        RunningHost = host;
+        return host;
     }
 
     // FastEndpoints keeps one process-wide service resolver, set while a host starts; hosts start one at a time

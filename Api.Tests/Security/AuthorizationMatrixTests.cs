@@ -218,7 +218,7 @@ public sealed partial class AuthorizationMatrixTests(TallyApp app)
     public async Task Operations_routes_need_no_key()
     {
         using var anonymous = app.Client(key: null);
-        foreach (var path in new[] { "/health/live", "/health/ready", "/swagger/v1/swagger.json" })
+        foreach (var path in new[] { "/health/live", "/health/ready", "/metrics", "/swagger/v1/swagger.json" })
             Assert.Equal(HttpStatusCode.OK, (await anonymous.GetAsync(path, Ct)).StatusCode);
     }
 

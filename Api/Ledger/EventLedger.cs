@@ -224,7 +224,9 @@ public static class EventLedger
         AddToRollups(context, row, +1);
     }
 
-    private static void InsertRow(LedgerContext context, EventRow row, string? keyId) =>
+    private static void InsertRow(LedgerContext context, EventRow row, string? keyId)
+    {
+        context.EventsInserted++;
         context.Prepared(
             """
             INSERT INTO events (id, metric, occurred_on, quantity, org_unit, campaign, dimensions, external_id, note,
@@ -237,6 +239,7 @@ public static class EventLedger
             .Bind("$externalId", row.ExternalId).Bind("$note", row.Note).Bind("$source", row.Source)
             .Bind("$keyId", keyId ?? "").Bind("$recordedAt", row.RecordedAt).Bind("$supersedes", row.Supersedes)
             .ExecuteNonQuery();
+    }
 
     /// <summary>
     /// Keeps daily_rollups, monthly_rollups and monthly_unit_rollups equal to the sums of active events: +1 for a new

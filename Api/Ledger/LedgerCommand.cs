@@ -74,6 +74,9 @@ public sealed class LedgerContext
     public DateTimeOffset Now { get; }
     public bool CatalogChanged { get; private set; }
 
+    /// <summary>Event rows this group inserted so far (for the events-stored metric).</summary>
+    internal int EventsInserted { get; set; }
+
     internal IReadOnlyList<Action> AfterCommit => _afterCommit;
 
     public void Audit(Actor actor, string action, string entity, JsonObject data) =>

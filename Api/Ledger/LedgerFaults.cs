@@ -11,6 +11,11 @@ public interface ILedgerFaults
 
     /// <summary>After every command of the group ran, just before COMMIT; an exception here is a failed commit.</summary>
     void BeforeCommit(IReadOnlyList<LedgerCommand> group);
+
+    /// <summary>Each time the writer opens its connection (at start and after a storage failure).</summary>
+    void ConnectionOpened(Microsoft.Data.Sqlite.SqliteConnection connection)
+    {
+    }
 }
 
 public sealed class NoLedgerFaults : ILedgerFaults

@@ -37,6 +37,7 @@ public sealed class LedgerWriter : IHostedService, IDisposable
     private readonly LedgerOptions _options;
     private readonly IdGenerator _ids;
     private readonly ILedgerFaults _faults;
+    private readonly LedgerMetrics _metrics;
     private readonly AuditChain _chain = new();
     private SqliteConnection? _connection;
     private volatile ChainHead _committedHead = new(0, AuditChain.Genesis);
@@ -46,11 +47,15 @@ public sealed class LedgerWriter : IHostedService, IDisposable
     private int _depth;
     private long _lastGroupTicks;
     private long _runningSinceTicks = long.MaxValue;
+    private volatile Exception? _storageFault;
+    private bool _reopen;
 
     public LedgerWriter(Database database, CatalogCache catalog, TimeProvider clock, IOptions<LedgerOptions> options,
-        ILedgerFaults faults, ILogger<LedgerWriter> logger)
+        ILedgerFaults faults, LedgerMetrics metrics, ILogger<LedgerWriter> logger)
     {
         _faults = faults;
+        _metrics = metrics;
+        metrics.ObserveQueueDepth(() => QueueDepth);
         _database = database;
         _catalog = catalog;
         _clock = clock;
@@ -77,6 +82,25 @@ public sealed class LedgerWriter : IHostedService, IDisposable
     public ChainHead CommittedHead => _committedHead;
 
     public string AuditHead => _committedHead.Hash;
+
+    /// <summary>True from a failed group whose storage failed until the next commit succeeds.</summary>
+    public bool StorageFailed => _storageFault is not null;
+
+    /// <summary>
+    /// Commits a write that stores nothing, through the queue like any command: true when storage takes writes again
+    /// (which also clears <see cref="StorageFailed"/>).
+    /// </summary>
+    public async Task<bool> ProbeWritableAsync(CancellationToken ct)
+    {
+        try
+        {
+            return await SubmitAsync(new WritabilityProbe(), ct);
+        }
+        catch (ProblemException)
+        {
+            return false;
+        }
+    }
 
     /// <summary>The highest seq this process has committed or is committing: no entry it wrote lies above it.</summary>
     public long CommitCeiling => Volatile.Read(ref _commitCeiling);
@@ -131,6 +155,22 @@ public sealed class LedgerWriter : IHostedService, IDisposable
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
+        var connection = OpenConnection();
+        _chain.Load(connection);
+        _committedHead = new ChainHead(_chain.HeadSeq, _chain.HeadHash);
+        Volatile.Write(ref _commitCeiling, _chain.HeadSeq);
+        _ids.Observe(connection.ExecuteScalar<string?>("SELECT max(id) FROM events"));
+        // Every write audits, so the chain head carries the last group's instant: new groups come strictly after it.
+        if (connection.ExecuteScalar<string?>("SELECT at FROM audit_log ORDER BY seq DESC LIMIT 1") is { } lastAt)
+            _lastGroupTicks = Instant.FromStorage(lastAt).UtcTicks;
+        _catalog.Replace(CatalogSnapshot.Load(connection));
+        _logger.LogInformation("Ledger writer started; audit chain head {Seq} {Hash}", _chain.HeadSeq, _chain.HeadHash);
+        _loop = Task.Factory.StartNew(RunLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+        return Task.CompletedTask;
+    }
+
+    private SqliteConnection OpenConnection()
+    {
         _connection = _database.Open();
         // The writer touches every index of the ledger on each insert: keep their hot pages in memory (64 MiB).
         using (var cache = _connection.CreateCommand())
@@ -139,17 +179,34 @@ public sealed class LedgerWriter : IHostedService, IDisposable
             cache.ExecuteNonQuery();
         }
         _statements = new PreparedStatements(_connection);
-        _chain.Load(_connection);
-        _committedHead = new ChainHead(_chain.HeadSeq, _chain.HeadHash);
-        Volatile.Write(ref _commitCeiling, _chain.HeadSeq);
-        _ids.Observe(_connection.ExecuteScalar<string?>("SELECT max(id) FROM events"));
-        // Every write audits, so the chain head carries the last group's instant: new groups come strictly after it.
-        if (_connection.ExecuteScalar<string?>("SELECT at FROM audit_log ORDER BY seq DESC LIMIT 1") is { } lastAt)
-            _lastGroupTicks = Instant.FromStorage(lastAt).UtcTicks;
-        _catalog.Replace(CatalogSnapshot.Load(_connection));
-        _logger.LogInformation("Ledger writer started; audit chain head {Seq} {Hash}", _chain.HeadSeq, _chain.HeadHash);
-        _loop = Task.Factory.StartNew(RunLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
-        return Task.CompletedTask;
+        _faults.ConnectionOpened(_connection);
+        return _connection;
+    }
+
+    /// <summary>
+    /// After a storage failure SQLite may have rolled the transaction back by itself (SQLITE_FULL, IOERR) and the
+    /// connection's prepared statements and transaction object may disagree with it: start again on a fresh connection.
+    /// </summary>
+    private bool TryReopen(List<LedgerCommand> group)
+    {
+        try
+        {
+            _statements?.Dispose();
+            _connection?.Dispose();
+            _statements = null;
+            _connection = null;
+            OpenConnection();
+            _reopen = false;
+            _logger.LogInformation("Ledger writer reopened its connection after a storage failure");
+            return true;
+        }
+        catch (Exception ex) when (ex is SqliteException or IOException or UnauthorizedAccessException)
+        {
+            _logger.LogError(ex, "Ledger writer could not reopen the database; failing {Count} commands", group.Count);
+            _storageFault = ex;
+            FailAll(group, ex);
+            return false;
+        }
     }
 
     public async Task StopAsync(CancellationToken cancellationToken)
@@ -193,10 +250,13 @@ public sealed class LedgerWriter : IHostedService, IDisposable
 
     private void RunGroup(List<LedgerCommand> group)
     {
+        if (_reopen && !TryReopen(group))
+            return;
         var connection = _connection!;
         var executed = new List<LedgerCommand>(group.Count);
         LedgerContext context;
         SqliteTransaction transaction;
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             _faults.BeforeGroup(group);
@@ -205,6 +265,8 @@ public sealed class LedgerWriter : IHostedService, IDisposable
         }
         catch (Exception ex)
         {
+            if (ex is not ProblemException)
+                MarkStorageFailed(ex);
             FailAll(group, ex);
             return;
         }
@@ -215,6 +277,7 @@ public sealed class LedgerWriter : IHostedService, IDisposable
             {
                 var mark = _chain.Mark();
                 var callbacks = context.AfterCommitCount;
+                var inserted = context.EventsInserted;
                 try
                 {
                     context.Prepared("SAVEPOINT command").ExecuteNonQuery();
@@ -236,6 +299,7 @@ public sealed class LedgerWriter : IHostedService, IDisposable
                     // A refusal (or a fault of this command's own): undo this command alone; the rest of the group goes on.
                     _chain.Reset(mark);
                     context.DropAfterCommitFrom(callbacks);
+                    context.EventsInserted = inserted;
                     if (!TryRollbackTo(context))
                     {
                         AbortGroup(transaction, group, new InvalidOperationException("Savepoint rollback failed.", ex));
@@ -267,6 +331,12 @@ public sealed class LedgerWriter : IHostedService, IDisposable
         }
 
         _committedHead = new ChainHead(_chain.HeadSeq, _chain.HeadHash);
+        _metrics.Committed(executed.Count, context.EventsInserted, System.Diagnostics.Stopwatch.GetElapsedTime(started));
+        if (_storageFault is not null)
+        {
+            _storageFault = null;
+            _logger.LogInformation("Ledger writer committed again; storage has recovered");
+        }
         foreach (var action in context.AfterCommit)
             action();
         if (context.CatalogChanged)
@@ -331,7 +401,15 @@ public sealed class LedgerWriter : IHostedService, IDisposable
         var committed = _committedHead;
         _chain.Reset((committed.Seq, committed.Hash));
         Volatile.Write(ref _commitCeiling, committed.Seq);
+        MarkStorageFailed(error);
         FailAll(commands, error);
+    }
+
+    private void MarkStorageFailed(Exception error)
+    {
+        _metrics.StorageFailed();
+        _storageFault = error;
+        _reopen = true;
     }
 
     private static void FailAll(IEnumerable<LedgerCommand> commands, Exception error)

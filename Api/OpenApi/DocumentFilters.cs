@@ -18,6 +18,7 @@ public sealed class TallyDocumentFilter : IDocumentFilter
         ["Imports"] = "Spreadsheet and file imports.",
         ["Admin"] = "Administration: backups.",
         ["Health"] = "Liveness and readiness, without a key.",
+        ["Operations"] = "Watching the service without a key: Prometheus metrics.",
     };
 
     public void Apply(OpenApiDocument swaggerDoc, DocumentFilterContext context)

@@ -1,5 +1,7 @@
 using FastEndpoints;
+using Microsoft.Data.Sqlite;
 using Tally.Api.Data;
+using Tally.Api.Ledger;
 using Tally.Api.Problems;
 
 namespace Tally.Api.Features.Health;
@@ -23,7 +25,7 @@ public sealed class Live : EndpointWithoutRequest<HealthResponse>
     public override Task HandleAsync(CancellationToken ct) => Send.OkAsync(new HealthResponse { Status = "live" }, ct);
 }
 
-public sealed class Ready(Database database) : EndpointWithoutRequest<HealthResponse>
+public sealed class Ready(Database database, LedgerWriter writer) : EndpointWithoutRequest<HealthResponse>
 {
     public override void Configure()
     {
@@ -34,6 +36,8 @@ public sealed class Ready(Database database) : EndpointWithoutRequest<HealthResp
         Summary(s =>
         {
             s.Summary = "Readiness: the database is reachable, migrated and writable";
+            s.Description = "After a failed write (disk full, read-only file, I/O error) each call commits a probe write through "
+                + "the ledger writer; the service is ready again as soon as one commits.";
             s.Responses[503] = "Not ready.";
         });
     }
@@ -49,15 +53,34 @@ public sealed class Ready(Database database) : EndpointWithoutRequest<HealthResp
             // BEGIN IMMEDIATE takes the write lock: it fails when the file cannot be written.
             command.CommandText = "BEGIN IMMEDIATE; ROLLBACK;";
             await command.ExecuteNonQueryAsync(ct);
+            // The lock alone does not show a full disk: after a storage failure only a committed write proves recovery.
+            if (writer.StorageFailed && !await ProbeAsync(ct))
+                throw new IOException("The ledger writer cannot commit.");
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            throw ProblemException.Unavailable("The database is not ready: " + ex.GetType().Name switch
+            throw ProblemException.Unavailable("The database is not ready: " + ex switch
             {
-                "SqliteException" => "storage error.",
+                SqliteException or IOException => "storage error.",
                 _ => "not migrated.",
             }, TimeSpan.FromSeconds(5));
         }
         await Send.OkAsync(new HealthResponse { Status = "ready" }, ct);
     }
+
+    private async Task<bool> ProbeAsync(CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(ProbeTimeout);
+        try
+        {
+            return await writer.ProbeWritableAsync(timeout.Token);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+
+    private static readonly TimeSpan ProbeTimeout = TimeSpan.FromSeconds(3);
 }
