@@ -135,6 +135,47 @@ public sealed class StorageFaultTests
         await AssertAuditValidAsync(client);
     }
 
+    [Fact]
+    public async Task A_database_file_made_immutable_answers_503_and_writes_resume_once_it_is_writable_again()
+    {
+        // Read-only for root too: chattr +i (on the database and its WAL; never on -shm, whose shared mapping would
+        // turn a refused write into SIGBUS). SQLite gets EPERM and reports SQLITE_IOERR.
+        await using var app = await TallyApp.StartAsync(new Dictionary<string, string?>());
+        using var client = app.Admin();
+        Assert.Equal(HttpStatusCode.Created, (await client.PostAsJsonAsync("/api/v1/events", Event("ro-warm-up"), Ct)).StatusCode);
+        string[] files = [app.DatabasePath, app.DatabasePath + "-wal"];
+        if (Run("chattr", ["+i", .. files]) != 0)
+        {
+            Run("chattr", ["-i", .. files]);
+            Assert.Skip("This machine does not let the tests make a file immutable (chattr +i).");
+        }
+        try
+        {
+            var single = await client.PostAsJsonAsync("/api/v1/events", Event("ro-single", "ro-single"), Ct);
+            var batch = await client.PostAsJsonAsync("/api/v1/events/batch", Batch("ro-batch", 50), Ct);
+            var ready = await client.GetAsync("/health/ready", Ct);
+
+            await single.AssertProblemAsync(503, "/problems/unavailable");
+            Assert.NotNull(single.Headers.RetryAfter);
+            await batch.AssertProblemAsync(503, "/problems/unavailable");
+            await ready.AssertProblemAsync(503, "/problems/unavailable");
+        }
+        finally
+        {
+            Run("chattr", ["-i", .. files]);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/health/ready", Ct)).StatusCode);
+        Assert.Equal(0, StoredWithNote(app, "ro-single"));
+        Assert.Equal(0, StoredWithNote(app, "ro-batch"));
+        Assert.Equal(HttpStatusCode.Created, (await client.PostAsJsonAsync("/api/v1/events", Event("ro-single", "ro-single"), Ct)).StatusCode);
+        Assert.Equal(HttpStatusCode.OK, (await client.PostAsJsonAsync("/api/v1/events/batch", Batch("ro-batch", 50), Ct)).StatusCode);
+        Assert.Equal(1, StoredWithNote(app, "ro-single"));
+        Assert.Equal(50, StoredWithNote(app, "ro-batch"));
+        AssertIntegrity(app);
+        await AssertAuditValidAsync(client);
+    }
+
     /// <summary>Empties the WAL file to zero bytes, so the next commit needs space the full disk no longer has.</summary>
     private static void TruncateWal(TallyApp app)
     {
