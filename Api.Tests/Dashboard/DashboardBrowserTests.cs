@@ -38,7 +38,9 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
         await page.FillAsync("#key-input", key);
         await page.PressAsync("#key-input", "Enter");
         await page.WaitForSelectorAsync(".card");
-        await page.WaitForFunctionAsync("document.querySelector('#report-digest').textContent.startsWith('sha256:')");
+        // A locator wait, not WaitForFunction: the page's CSP (rightly) forbids the eval that polling a string needs.
+        await page.Locator("#report-digest").Filter(new LocatorFilterOptions { HasTextRegex = new System.Text.RegularExpressions.Regex("^sha256:") })
+            .WaitForAsync();
         return page;
     }
 
