@@ -106,12 +106,13 @@ public sealed class GetAnnualReport(Database database, CatalogCache catalog, Led
         await using (var connection = await database.OpenAsync(ct))
         {
             // Streamed through a plain reader: a year of a large unit is millions of events, of which only the sums
-            // and the digest are kept.
+            // and the digest are kept. For one unit's subtree, "+metric" steers SQLite to the (org_unit, occurred_on)
+            // index, so the cost follows that subtree's events rather than the whole year's.
             await using var reader = await connection.ExecuteReaderAsync(new CommandDefinition(
                 $"""
                 SELECT id, metric, quantity
                 FROM events
-                WHERE metric IN @metrics AND occurred_on BETWEEN @from AND @to
+                WHERE {(orgUnit is null ? "" : "+")}metric IN @metrics AND occurred_on BETWEEN @from AND @to
                   AND recorded_at <= @asOf AND (voided_at IS NULL OR voided_at > @asOf)
                   {(orgUnit is null ? "" : "AND org_unit IN (SELECT descendant FROM org_unit_closure WHERE ancestor = @orgUnit)")}
                 ORDER BY id

@@ -69,6 +69,7 @@ public sealed record TotalsQuery(
         (OrgUnit is null ? "" : "\n  AND org_unit IN (SELECT descendant FROM org_unit_closure WHERE ancestor = @orgUnit)")
         + (Campaign is null ? "" : $"\n  AND {campaignColumn} = @campaign");
 
+    /// <summary>The raw ledger as of an instant; for a subtree, "+metric" steers SQLite to the (org_unit, occurred_on) index.</summary>
     private string EventsSource(DynamicParameters parameters, DateTimeOffset asOf)
     {
         parameters.Add("from", Day.ToStorage(From));
@@ -77,7 +78,7 @@ public sealed record TotalsQuery(
         return $"""
             SELECT metric, substr(occurred_on, 1, 7) AS month, org_unit, campaign, dimensions, quantity AS value, 1 AS events
             FROM events
-            WHERE metric IN @metrics AND occurred_on BETWEEN @from AND @to
+            WHERE {(OrgUnit is null ? "" : "+")}metric IN @metrics AND occurred_on BETWEEN @from AND @to
               AND recorded_at <= @asOf AND (voided_at IS NULL OR voided_at > @asOf){Filters("campaign")}
             """;
     }

@@ -1,0 +1,176 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net.Http.Headers;
+using System.Text.Json.Nodes;
+using Dapper;
+using Microsoft.Data.Sqlite;
+
+namespace Tally.Bench;
+
+/// <summary>
+/// Times each API request (sequential, over loopback, full body read) and the same answer computed by a plain
+/// GROUP BY over the events table of the same file, checks that both answers agree, and prints a Markdown table row
+/// per case.
+/// </summary>
+public static class Driver
+{
+    private sealed record Case(string Name, string Url, string ScanSql, Func<JsonNode, List<string>> AnswerOf);
+
+    private static readonly Case[] Cases =
+    [
+        new("totals year=2024", "/api/v1/totals?year=2024",
+            """
+            SELECT metric || '|' || sum(quantity) || '|' || count(*) FROM events
+            WHERE occurred_on BETWEEN '2024-01-01' AND '2024-12-31' AND voided_at IS NULL
+            GROUP BY metric
+            """,
+            body => Rows(body, r => $"{r["metric"]}|{r["value"]}|{r["events"]}")),
+        new("totals year=2024&groupBy=month,orgUnit", "/api/v1/totals?year=2024&groupBy=month,orgUnit",
+            """
+            SELECT metric || '|' || substr(occurred_on, 1, 7) || '|' || org_unit || '|' || sum(quantity) || '|' || count(*) FROM events
+            WHERE occurred_on BETWEEN '2024-01-01' AND '2024-12-31' AND voided_at IS NULL
+            GROUP BY metric, substr(occurred_on, 1, 7), org_unit
+            """,
+            body => Rows(body, r => $"{r["metric"]}|{r["month"]}|{r["orgUnit"]}|{r["value"]}|{r["events"]}")),
+        new("totals year=2024&orgUnit=hedong", "/api/v1/totals?year=2024&orgUnit=hedong",
+            """
+            SELECT metric || '|' || sum(quantity) || '|' || count(*) FROM events
+            WHERE occurred_on BETWEEN '2024-01-01' AND '2024-12-31' AND voided_at IS NULL
+              AND org_unit IN (SELECT descendant FROM org_unit_closure WHERE ancestor = 'hedong')
+            GROUP BY metric
+            """,
+            body => Rows(body, r => $"{r["metric"]}|{r["value"]}|{r["events"]}")),
+        new("totals from=2024-03-15&to=2024-11-20&groupBy=quarter,dim.venue", "/api/v1/totals?from=2024-03-15&to=2024-11-20&groupBy=quarter,dim.venue",
+            """
+            SELECT metric || '|' || substr(occurred_on, 1, 4) || '-Q' || ((CAST(substr(occurred_on, 6, 2) AS INTEGER) + 2) / 3)
+                   || '|' || coalesce(json_extract(dimensions, '$.venue'), '') || '|' || sum(quantity) || '|' || count(*) FROM events
+            WHERE occurred_on BETWEEN '2024-03-15' AND '2024-11-20' AND voided_at IS NULL
+            GROUP BY metric, substr(occurred_on, 1, 4) || '-Q' || ((CAST(substr(occurred_on, 6, 2) AS INTEGER) + 2) / 3),
+                     json_extract(dimensions, '$.venue')
+            """,
+            body => Rows(body, r => $"{r["metric"]}|{r["quarter"]}|{r["dim.venue"]}|{r["value"]}|{r["events"]}")),
+        new("reports/annual/2024", "/api/v1/reports/annual/2024",
+            """
+            SELECT metric || '|' || sum(quantity) || '|' || count(*) FROM events
+            WHERE occurred_on BETWEEN '2024-01-01' AND '2024-12-31' AND voided_at IS NULL
+            GROUP BY metric
+            """,
+            Figures),
+        new("reports/annual/2024?orgUnit=hedong", "/api/v1/reports/annual/2024?orgUnit=hedong",
+            """
+            SELECT metric || '|' || sum(quantity) || '|' || count(*) FROM events
+            WHERE occurred_on BETWEEN '2024-01-01' AND '2024-12-31' AND voided_at IS NULL
+              AND org_unit IN (SELECT descendant FROM org_unit_closure WHERE ancestor = 'hedong')
+            GROUP BY metric
+            """,
+            Figures),
+    ];
+
+    private static List<string> Figures(JsonNode body) =>
+        body["figures"]!.AsArray().Where(f => f!["events"]!.GetValue<long>() > 0)
+            .Select(f => $"{f!["metric"]}|{f["value"]}|{f["events"]}").Order(StringComparer.Ordinal).ToList();
+
+    private static List<string> Rows(JsonNode body, Func<JsonNode, string> format) =>
+        body["rows"]!.AsArray().Select(r => format(r!)).Order(StringComparer.Ordinal).ToList();
+
+    public static async Task<int> RunAsync(Uri baseUrl, string key, string path, string label)
+    {
+        using var http = new HttpClient { BaseAddress = baseUrl, Timeout = TimeSpan.FromMinutes(5) };
+        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        await WaitUntilReadyAsync(http);
+        using var connection = new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
+        connection.Open();
+        var events = connection.ExecuteScalar<long>("SELECT count(*) FROM events");
+
+        Console.WriteLine($"| data | query | API median | API p99 | scan median | scan / API | answers |");
+        Console.WriteLine($"|---|---|---|---|---|---|---|");
+        var failures = 0;
+        var only = Environment.GetEnvironmentVariable("TALLY_BENCH_ONLY");
+        foreach (var @case in Cases.Where(c => string.IsNullOrEmpty(only) || c.Name.Contains(only, StringComparison.Ordinal)))
+        {
+            var (api, body) = await TimeApiAsync(http, @case.Url);
+            var (scan, scanned) = TimeScan(connection, @case.ScanSql);
+            var same = @case.AnswerOf(body).SequenceEqual(scanned.Order(StringComparer.Ordinal));
+            failures += same ? 0 : 1;
+            var apiMedian = Percentile(api, 0.5);
+            var scanMedian = Percentile(scan, 0.5);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| {label} ({events / 1e6:0.#}M events) | `{@case.Name}` | {apiMedian:0.00} ms | {Percentile(api, 0.99):0.00} ms | "
+                + $"{scanMedian:0} ms | {Ratio(scanMedian / apiMedian)} | {(same ? "equal" : "DIFFERENT")} ({api.Count} requests, {scan.Count} scans) |"));
+        }
+        if (File.Exists("/proc/loadavg"))
+            Console.WriteLine($"\nload average at the end (1, 5, 15 min): {string.Join(", ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3))}");
+        return failures == 0 ? 0 : 1;
+    }
+
+    private static async Task WaitUntilReadyAsync(HttpClient http)
+    {
+        for (var attempt = 0; attempt < 600; attempt++)
+        {
+            try
+            {
+                if ((await http.GetAsync(new Uri("/health/ready", UriKind.Relative))).IsSuccessStatusCode)
+                    return;
+            }
+            catch (HttpRequestException)
+            {
+                // not listening yet
+            }
+            await Task.Delay(100);
+        }
+        throw new InvalidOperationException("The API did not become ready.");
+    }
+
+    /// <summary>
+    /// Warms up (20 requests, or 10 seconds and at least 2), then times up to 500 requests or 30 seconds, whichever
+    /// comes first, and at least 10.
+    /// </summary>
+    private static async Task<(List<double> Millis, JsonNode Body)> TimeApiAsync(HttpClient http, string url)
+    {
+        var uri = new Uri(url, UriKind.Relative);
+        JsonNode? body = null;
+        var warming = Stopwatch.StartNew();
+        for (var i = 0; i < 20 && (i < 2 || warming.Elapsed < TimeSpan.FromSeconds(10)); i++)
+            body = JsonNode.Parse(await Fetch());
+        var samples = new List<double>();
+        var total = Stopwatch.StartNew();
+        while (samples.Count < 500 && (samples.Count < 10 || total.Elapsed < TimeSpan.FromSeconds(30)))
+        {
+            var one = Stopwatch.StartNew();
+            await Fetch();
+            samples.Add(one.Elapsed.TotalMilliseconds);
+        }
+        return (samples, body!);
+
+        async Task<string> Fetch()
+        {
+            using var response = await http.GetAsync(uri);
+            var text = await response.Content.ReadAsStringAsync();
+            return response.IsSuccessStatusCode ? text : throw new InvalidOperationException($"{url}: {(int)response.StatusCode} {text}");
+        }
+    }
+
+    /// <summary>One warm-up, then up to 7 scans or 60 seconds (at least 3).</summary>
+    private static (List<double> Millis, List<string> Answer) TimeScan(SqliteConnection connection, string sql)
+    {
+        var answer = connection.Query<string>(sql, commandTimeout: 0).ToList();
+        var samples = new List<double>();
+        var total = Stopwatch.StartNew();
+        while (samples.Count < 7 && (samples.Count < 3 || total.Elapsed < TimeSpan.FromSeconds(60)))
+        {
+            var one = Stopwatch.StartNew();
+            _ = connection.Query<string>(sql, commandTimeout: 0).ToList();
+            samples.Add(one.Elapsed.TotalMilliseconds);
+        }
+        return (samples, answer);
+    }
+
+    private static string Ratio(double ratio) =>
+        ratio >= 10 ? ratio.ToString("0", CultureInfo.InvariantCulture) + "x" : ratio.ToString("0.0", CultureInfo.InvariantCulture) + "x";
+
+    private static double Percentile(List<double> samples, double p)
+    {
+        var sorted = samples.Order().ToList();
+        return sorted[Math.Min(sorted.Count - 1, (int)Math.Ceiling(p * sorted.Count) - 1)];
+    }
+}
