@@ -21,6 +21,8 @@ const state = {
   drill: null,
   timer: null,
   refreshing: false,
+  tick: {},
+  previousReport: null,
 };
 
 class ApiError extends Error {
@@ -197,6 +199,7 @@ async function refresh() {
   state.refreshing = true;
   try {
     $("notice").hidden = true;
+    state.tick = {};
     await Promise.all([renderOverview(), renderTrend(), renderBreakdowns(), renderReport()]);
     $("freshness").textContent = `已更新 ${new Date().toLocaleTimeString("zh-CN", { hour12: false })}`;
   } catch (error) {
@@ -236,8 +239,8 @@ async function renderOverview() {
     });
   } else {
     const [report, previous] = await Promise.all([
-      api(`/reports/annual/${state.year}`, { orgUnit: state.orgUnit }),
-      api(`/reports/annual/${state.year - 1}`, { orgUnit: state.orgUnit }),
+      currentReport(),
+      previousYearReport(),
     ]);
     figures = report.figures.map((f) => ({
       ...f, previous: previous.figures.find((p) => p.metric === f.metric)?.value ?? 0,
@@ -258,6 +261,22 @@ async function renderOverview() {
     </button>`;
   }).join("");
   if (focused) cards.querySelector(`[data-metric="${CSS.escape(focused)}"]`)?.focus();
+}
+
+/** This year's report, fetched once per refresh however many panels use it. */
+function currentReport() {
+  state.tick.report ??= api(`/reports/annual/${state.year}`, { orgUnit: state.orgUnit });
+  return state.tick.report;
+}
+
+/** Last year's report changes rarely: fetched once a minute per year and unit, not on every refresh. */
+async function previousYearReport() {
+  const key = `${state.year - 1}|${state.orgUnit}`;
+  const cached = state.previousReport;
+  if (cached?.key === key && Date.now() - cached.at < 60_000) return cached.report;
+  const report = await api(`/reports/annual/${state.year - 1}`, { orgUnit: state.orgUnit });
+  state.previousReport = { key, at: Date.now(), report };
+  return report;
 }
 
 function chart(id) {
@@ -312,9 +331,12 @@ async function renderBreakdowns() {
   ];
   const [byOrg, byCampaign, byDim] = await Promise.all(requests);
   const bars = (id, rows, label, keyOf) => {
-    const sorted = [...rows].sort((a, b) => b.value - a.value);
+    // A named metric with nothing recorded comes back as one zero row without group keys: nothing to draw.
+    const sorted = rows.filter((r) => r.events > 0).sort((a, b) => b.value - a.value);
     chart(id).setOption({
       ...baseOption,
+      title: sorted.length ? { show: false } : { show: true, text: "暂无数据", left: "center", top: "middle",
+        textStyle: { color: "#55606b", fontSize: 14, fontWeight: "normal" } },
       tooltip: { trigger: "item" },
       grid: { left: 140, right: 24, top: 16, bottom: 32 },
       xAxis: { type: "value", name: metric.unit },
@@ -331,11 +353,18 @@ async function renderBreakdowns() {
 }
 
 async function renderReport() {
-  const params = { orgUnit: state.orgUnit, format: "markdown" };
-  const [markdown, report] = await Promise.all([
-    api(`/reports/annual/${state.year}`, params, "text/markdown").then((r) => r.text()),
-    api(`/reports/annual/${state.year}`, { orgUnit: state.orgUnit }),
-  ]);
+  // One report request: the Markdown the server writes is the title and these sentences, so it is built here from
+  // the same figures instead of computing the report a second time on every refresh.
+  const report = await currentReport();
+  const markdown = [
+    `# ${orgName(report.orgUnit ?? state.orgUnit)}${report.year}年度工作数据`,
+    "",
+    ...report.figures.map((f, i) => `${i + 1}. ${f.sentence}。`.replace(/。。$/, "。")),
+    "",
+    "---",
+    "",
+    `数据截至 ${report.asOf ?? report.generatedAt}（UTC），校验摘要 \`${report.digest}\`。`,
+  ].join("\n");
   $("report-text").innerHTML = markdownToHtml(markdown);
   $("report-text").dataset.markdown = markdown;
   $("report-asof").textContent = new Date(report.asOf ?? report.generatedAt).toLocaleString("zh-CN", { hour12: false });
