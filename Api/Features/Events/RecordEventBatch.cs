@@ -35,7 +35,7 @@ public sealed record RecordEventBatchResponse(int Created, int Unchanged, IReadO
 [ProblemResponse(409, "An item reuses an externalId with other content (errors name every such item), "
     + "or an item's year is locked; nothing of the batch was stored.")]
 [OrgScoped(ScopedName.OrgUnit, ScopedIn.Body, "events[].orgUnit")]
-public sealed class RecordEventBatch(LedgerWriter writer, CatalogCache catalog) : Endpoint<RecordEventBatchRequest, RecordEventBatchResponse>
+public sealed class RecordEventBatch(LedgerWriter writer) : Endpoint<RecordEventBatchRequest, RecordEventBatchResponse>
 {
     public override void Configure()
     {
@@ -55,15 +55,6 @@ public sealed class RecordEventBatch(LedgerWriter writer, CatalogCache catalog) 
     {
         var caller = HttpContext.Caller();
         var inputs = req.Events!.Select(e => e!.ToNewEvent()).ToList();
-        if (caller.OrgUnit is not null)
-        {
-            var snapshot = catalog.Current;
-            var outside = inputs.FindIndex(e => !OrgScope.CanReach(caller, e.OrgUnit, snapshot));
-            if (outside >= 0)
-                throw ProblemException.Forbidden(
-                    $"This API key is bound to org unit '{caller.OrgUnit}' and cannot reach '{inputs[outside].OrgUnit}' "
-                    + $"(events[{outside}]); nothing of the batch was stored.");
-        }
         var outcomes = await writer.SubmitAsync(
             new RecordEventBatchCommand(inputs, new Recorder(Actor.Of(caller), caller.Source)), ct);
         var items = outcomes.Select((o, i) => new EventBatchItem(i, o.Id,
