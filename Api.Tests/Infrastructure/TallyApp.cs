@@ -137,7 +137,7 @@ public sealed class TallyApp : WebApplicationFactory<Program>, IAsyncLifetime
             orgUnit,
         });
         var body = await response.ReadJsonAsync();
-        Assert.Equal(System.Net.HttpStatusCode.Created, response.StatusCode);
+        Assert.True(response.StatusCode == System.Net.HttpStatusCode.Created, $"{response.StatusCode}: {body.ToJsonString()}");
         return (body["id"]!.GetValue<string>(), body["key"]!.GetValue<string>());
     }
 

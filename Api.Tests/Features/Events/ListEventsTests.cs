@@ -126,6 +126,46 @@ public sealed class ListEventsTests(TallyApp app)
         Assert.Null(exact["nextCursor"]);
     }
 
+    [Theory]
+    [InlineData("2024-05-02", "2024-05-02")]
+    [InlineData("2024-05-01", "2024-05-03")]
+    [InlineData("2024-04-15", "2024-06-15")]
+    [InlineData("2021-01-01", "2024-12-31")]
+    public async Task A_period_of_one_day_a_few_or_many_lists_and_exports_in_id_order(string from, string to)
+    {
+        var unit = await app.OrgUnitAsync();
+        using var client = await app.ClientWithAsync(["events:write", "events:read"]);
+        // Days recorded out of order, so id order and day order differ.
+        string[] days = ["2024-05-03", "2024-05-02", "2021-01-01", "2024-05-02", "2024-06-15", "2024-05-01", "2024-04-14", "2024-05-02", "2025-01-01"];
+        var recorded = new List<(string Id, string Day)>();
+        foreach (var day in days)
+            recorded.Add((await RecordAsync(client, unit, day: day), day));
+        var expected = recorded.Where(r => string.CompareOrdinal(r.Day, from) >= 0 && string.CompareOrdinal(r.Day, to) <= 0)
+            .Select(r => r.Id).ToList();
+
+        Assert.Equal(expected, Ids(await AllPagesAsync(client, $"orgUnit={unit}&from={from}&to={to}", limit: 2)));
+        var export = await client.GetStringAsync($"/api/v1/events/export?orgUnit={unit}&from={from}&to={to}&format=ndjson", Ct);
+        Assert.Equal(expected, export.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!["id"]!.GetValue<string>()));
+    }
+
+    [Theory]
+    [InlineData(1, "2024-05-02", "2024-05-02", "ix_events_day_id (occurred_on=?)")]
+    [InlineData(31, "2024-05-01", "2024-05-31", "ix_events_day_id (occurred_on>? AND occurred_on<?)")]
+    [InlineData(31, "2024-01-01", "2024-12-31", "sqlite_autoindex_events_1")]
+    [InlineData(1, "2024-05-01", "2024-05-03", "sqlite_autoindex_events_1")]
+    public void A_short_period_is_sought_by_day_and_a_long_one_walked_in_id_order(int daySeekSpan, string from, string to, string index)
+    {
+        var filter = new Tally.Api.Features.Events.EventFilter(null, null, false, null, null, DateOnly.Parse(from, System.Globalization.CultureInfo.InvariantCulture),
+            DateOnly.Parse(to, System.Globalization.CultureInfo.InvariantCulture), Tally.Api.Features.Events.EventStatusFilter.Active, null);
+        var (where, parameters) = filter.ToSql(daySeekSpan: daySeekSpan);
+
+        using var db = app.OpenDatabase();
+        var plan = string.Join("\n", db.Query($"EXPLAIN QUERY PLAN SELECT e.id FROM events e WHERE {where} ORDER BY e.id LIMIT 100",
+            new DynamicParameters(parameters)).Select(row => (string)row.detail));
+
+        Assert.Contains(index, plan, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Paging_stays_exact_while_a_writer_records_beside_it()
     {

@@ -72,7 +72,7 @@ public sealed class ExportEvents(Database database, CatalogCache catalog, ILogge
         // One read transaction: the dimension columns and the rows come from the same snapshot of the database.
         await using var transaction = await connection.BeginTransactionAsync(ct);
         var dimensionKeys = EventExport.DimensionKeys(connection, transaction);
-        var (where, parameters) = filter.ToSql();
+        var (where, parameters) = filter.ToSql(daySeekSpan: 31);
         await using var query = connection.CreateCommand();
         query.Transaction = (Microsoft.Data.Sqlite.SqliteTransaction)transaction;
         query.CommandText = $"SELECT {EventRow.Columns} FROM events e WHERE {where} ORDER BY e.id";
