@@ -1,3 +1,4 @@
+using Dapper;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
@@ -194,6 +195,41 @@ public sealed class ExportEventsTests(TallyApp app)
         Assert.Equal(4, lines.Length);
         Assert.All(lines, l => Assert.Equal(unit, JsonNode.Parse(l)!["orgUnit"]!.GetValue<string>()));
         await (await bound.GetAsync($"/api/v1/events/export?orgUnit={sibling}", Ct)).AssertProblemAsync(403, "/problems/forbidden");
+    }
+
+    [Fact]
+    public async Task Writes_go_on_while_an_export_streams_and_the_export_keeps_its_snapshot()
+    {
+        var unit = await app.OrgUnitAsync();
+        using var client = await app.ClientWithAsync(["events:write", "events:read"]);
+        for (var start = 0; start < 6000; start += 3000)
+        {
+            var batch = Enumerable.Range(start, 3000).Select(i => new
+            {
+                metric = "reports.tianjin", occurredOn = "2024-07-01", quantity = 1, orgUnit = unit, externalId = $"stream-{i}",
+                note = "举报涉津有害信息及敏感线索，逐条登记以便核对。",
+            });
+            Assert.Equal(HttpStatusCode.OK, (await client.PostAsJsonAsync("/api/v1/events/batch", new { events = batch }, Ct)).StatusCode);
+        }
+
+        // Start the export and read only its first bytes: the server stays inside its read transaction meanwhile.
+        using var export = await client.GetAsync($"/api/v1/events/export?orgUnit={unit}&format=ndjson",
+            HttpCompletionOption.ResponseHeadersRead, Ct);
+        Assert.Equal(HttpStatusCode.OK, export.StatusCode);
+        await using var stream = await export.Content.ReadAsStreamAsync(Ct);
+        var first = new byte[64];
+        await stream.ReadExactlyAsync(first, Ct);
+
+        // A read that held the write lock would keep this write waiting until SQLite gave up (503).
+        var during = await client.PostAsJsonAsync("/api/v1/events",
+            new { metric = "reports.tianjin", occurredOn = "2024-07-01", quantity = 1, orgUnit = unit }, Ct);
+        Assert.Equal(HttpStatusCode.Created, during.StatusCode);
+
+        using var rest = new StreamReader(stream);
+        var text = System.Text.Encoding.UTF8.GetString(first) + await rest.ReadToEndAsync(Ct);
+        Assert.Equal(6000, text.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+        using var db = app.OpenDatabase();
+        Assert.Equal(6001, db.ExecuteScalar<long>("SELECT count(*) FROM events WHERE org_unit = @unit", new { unit }));
     }
 
     [Fact]

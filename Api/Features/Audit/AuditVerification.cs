@@ -51,7 +51,8 @@ public sealed class AuditVerification(Database database, LedgerWriter writer, IL
         // Read before the snapshot starts: everything up to this head was committed before it, so the snapshot holds it.
         var committed = writer.CommittedHead;
         await using var connection = await database.OpenAsync(ct);
-        await using var snapshot = (SqliteTransaction)await connection.BeginTransactionAsync(ct);
+        // Deferred, so a read transaction: its snapshot starts at the first read, and writes go on beside it.
+        await using var snapshot = connection.BeginTransaction(deferred: true);
 
         var chain = await VerifyChainAsync(connection, snapshot, committed, knownHead, ct);
         if (!chain.Valid)

@@ -70,11 +70,12 @@ public sealed class ExportEvents(Database database, CatalogCache catalog, ILogge
 
         await using var connection = await database.OpenAsync(ct);
         // One read transaction: the dimension columns and the rows come from the same snapshot of the database.
-        await using var transaction = await connection.BeginTransactionAsync(ct);
+        // Deferred: a plain BEGIN would be BEGIN IMMEDIATE here and hold the write lock for the whole stream.
+        await using var transaction = connection.BeginTransaction(deferred: true);
         var dimensionKeys = EventExport.DimensionKeys(connection, transaction);
         var (where, parameters) = filter.ToSql(daySeekSpan: 31);
         await using var query = connection.CreateCommand();
-        query.Transaction = (Microsoft.Data.Sqlite.SqliteTransaction)transaction;
+        query.Transaction = transaction;
         query.CommandText = $"SELECT {EventRow.Columns} FROM events e WHERE {where} ORDER BY e.id";
         foreach (var (name, value) in parameters)
             query.Parameters.AddWithValue("@" + name, value ?? DBNull.Value);
