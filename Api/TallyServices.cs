@@ -25,6 +25,7 @@ public static class TallyServices
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<Database>();
         services.AddSingleton<CatalogCache>();
+        services.AddSingleton<RequestCatalog>();
         // Hosted services start in this order: schema first, then the writer, then what writes through it.
         services.AddHostedService<DatabaseMigration>();
         services.TryAddSingleton<ILedgerFaults, NoLedgerFaults>();
@@ -37,6 +38,7 @@ public static class TallyServices
         services.AddHostedService(sp => sp.GetRequiredService<Features.Imports.ImportWorker>());
         services.AddTallySecurity();
         services.AddSingleton<AuditVerification>();
+        services.AddSingleton<Features.Reports.CountedEvents>();
         services.ConfigureHttpJsonOptions(o => TallyJson.Configure(o.SerializerOptions));
         services.AddHttpContextAccessor();
         services.AddSingleton<IServiceResolver, RequestServiceResolver>();

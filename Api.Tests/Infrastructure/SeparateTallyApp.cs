@@ -18,10 +18,10 @@ public sealed class SeparateTallyApp : IAsyncLifetime
 }
 
 /// <summary>
-/// Tests that start a second app run alone, after the parallel ones. FastEndpoints keeps validator singletons
-/// process-wide, built from whichever app first serves an endpoint: a second app started alongside the shared one
-/// could bind the shared app's validators to its own catalog (and "Unknown org unit" follows). Run last, a second
-/// app finds the shared app's validators already built, so its tests must use only the catalog the migrations seed.
+/// Tests that start a second app run alone, after the parallel ones, so that their counts and timings (year locks,
+/// hedong's report, reads counted by a service) meet no other test's. FastEndpoints keeps validator singletons
+/// process-wide, built by whichever app first serves an endpoint; validators therefore read the catalog through
+/// RequestCatalog, which follows the request's own app.
 /// </summary>
 [CollectionDefinition(nameof(SeparateApps), DisableParallelization = true)]
 public sealed class SeparateApps;

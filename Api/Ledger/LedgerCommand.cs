@@ -77,6 +77,9 @@ public sealed class LedgerContext
     /// <summary>Event rows this group inserted so far (for the events-stored metric).</summary>
     internal int EventsInserted { get; set; }
 
+    /// <summary>Events this group voided or superseded: counted events that stop counting (see <see cref="LedgerWriter.Rewrites"/>).</summary>
+    internal int EventsVoided { get; set; }
+
     internal IReadOnlyList<Action> AfterCommit => _afterCommit;
 
     public void Audit(Actor actor, string action, string entity, JsonObject data) =>

@@ -18,6 +18,12 @@ public sealed class LedgerOptions
 
     /// <summary>The most weight (events) one group commit takes.</summary>
     public int MaxGroupWeight { get; set; } = 20_000;
+
+    /// <summary>
+    /// WAL pages after which the checkpointer waits briefly for readers of older snapshots so that the WAL starts over
+    /// (see <see cref="WalCheckpointer"/>); 8192 pages of 4 KiB are 32 MiB.
+    /// </summary>
+    public int WalRestartPages { get; set; } = 8192;
 }
 
 /// <summary>An audit chain position: the sequence number and hash of an entry (0 and the genesis hash for none).</summary>
@@ -41,6 +47,7 @@ public sealed class LedgerWriter : IHostedService, IDisposable
     private readonly AuditChain _chain = new();
     private SqliteConnection? _connection;
     private volatile ChainHead _committedHead = new(0, AuditChain.Genesis);
+    private long _rewrites;
     private long _commitCeiling;
     private PreparedStatements? _statements;
     private Task? _loop;
@@ -104,6 +111,14 @@ public sealed class LedgerWriter : IHostedService, IDisposable
 
     /// <summary>The highest seq this process has committed or is committing: no entry it wrote lies above it.</summary>
     public long CommitCeiling => Volatile.Read(ref _commitCeiling);
+
+    /// <summary>
+    /// A sequence lock over changes that alter what was already counted: voids and supersessions (an event stops
+    /// counting) and catalog changes (metrics and subtrees change). Odd while such a group commits; it moves by two
+    /// for each. A reader that saw the same even value before and after reading knows nothing counted earlier changed
+    /// meanwhile, so sums kept from before need only the events recorded since (see Features/Reports/CountedEvents).
+    /// </summary>
+    public long Rewrites => Volatile.Read(ref _rewrites);
 
     /// <summary>
     /// An instant through which the ledger is settled: every event recorded or voided at or before it is committed,
@@ -175,7 +190,9 @@ public sealed class LedgerWriter : IHostedService, IDisposable
         // The writer touches every index of the ledger on each insert: keep their hot pages in memory (64 MiB).
         using (var cache = _connection.CreateCommand())
         {
-            cache.CommandText = $"PRAGMA cache_size = -{WriterCacheKib}; PRAGMA wal_autocheckpoint = {BackstopCheckpointPages};";
+            // journal_size_limit: when the WAL starts over, its file is cut back to 64 MiB rather than kept at its peak.
+            cache.CommandText = $"PRAGMA cache_size = -{WriterCacheKib}; PRAGMA wal_autocheckpoint = {BackstopCheckpointPages}; "
+                + "PRAGMA journal_size_limit = 67108864;";
             cache.ExecuteNonQuery();
         }
         _statements = new PreparedStatements(_connection);
@@ -257,6 +274,7 @@ public sealed class LedgerWriter : IHostedService, IDisposable
         LedgerContext context;
         SqliteTransaction transaction;
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var rewrites = false;
         try
         {
             _faults.BeforeGroup(group);
@@ -316,6 +334,9 @@ public sealed class LedgerWriter : IHostedService, IDisposable
                 }
             }
 
+            rewrites = context.EventsVoided > 0 || context.CatalogChanged;
+            if (rewrites)
+                Interlocked.Increment(ref _rewrites);
             try
             {
                 Volatile.Write(ref _commitCeiling, _chain.HeadSeq);
@@ -325,6 +346,8 @@ public sealed class LedgerWriter : IHostedService, IDisposable
             catch (Exception ex)
             {
                 AbortGroup(transaction, executed, ex);
+                if (rewrites)
+                    Interlocked.Increment(ref _rewrites);
                 return;
             }
             Volatile.Write(ref _runningSinceTicks, long.MaxValue);
@@ -337,10 +360,19 @@ public sealed class LedgerWriter : IHostedService, IDisposable
             _storageFault = null;
             _logger.LogInformation("Ledger writer committed again; storage has recovered");
         }
-        foreach (var action in context.AfterCommit)
-            action();
-        if (context.CatalogChanged)
-            _catalog.Replace(CatalogSnapshot.Load(connection));
+        try
+        {
+            foreach (var action in context.AfterCommit)
+                action();
+            if (context.CatalogChanged)
+                _catalog.Replace(CatalogSnapshot.Load(connection));
+        }
+        finally
+        {
+            // Even again only once the new catalog is in place: a reader pairs the catalog with the sequence.
+            if (rewrites)
+                Interlocked.Increment(ref _rewrites);
+        }
         foreach (var command in executed)
             command.Complete();
     }

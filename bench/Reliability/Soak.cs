@@ -78,8 +78,8 @@ public static class Soak
 
         var rows = new List<string>
         {
-            "| minute | requests | 5xx | p50 ms | p99 ms | max ms | RSS MiB | p99 ms by operation |",
-            "|---|---|---|---|---|---|---|---|",
+            "| minute | requests | 5xx | p50 ms | p99 ms | max ms | RSS MiB | WAL MiB | p99 ms by operation |",
+            "|---|---|---|---|---|---|---|---|---|",
         };
         var rss = new List<double>();
         var p99s = new List<double>();
@@ -100,7 +100,7 @@ public static class Soak
             rss.Add(mb);
             p99s.Add(Percentile(latencies, 0.99));
             var row = string.Create(CultureInfo.InvariantCulture,
-                $"| {minute} | {samples.Count} | {errors} | {Percentile(latencies, 0.5):F1} | {Percentile(latencies, 0.99):F1} | {(latencies.Length == 0 ? 0 : latencies[^1]):F1} | {mb:F0} | {ByOperation(samples)} |");
+                $"| {minute} | {samples.Count} | {errors} | {Percentile(latencies, 0.5):F1} | {Percentile(latencies, 0.99):F1} | {(latencies.Length == 0 ? 0 : latencies[^1]):F1} | {mb:F0} | {FileMiB(Path.Combine(outFolder, "soak.db-wal")):F0} | {ByOperation(samples)} |");
             rows.Add(row);
             Console.WriteLine(row);
         }
@@ -120,6 +120,8 @@ public static class Soak
         Console.WriteLine(summary);
         return fiveXx == 0 && fourXx == 0 && growth < 10 ? 0 : 1;
     }
+
+    private static double FileMiB(string path) => File.Exists(path) ? new FileInfo(path).Length / 1048576.0 : 0;
 
     private static (string, Func<HttpClient, Task<HttpResponseMessage>>) Pick(Random random, int worker, int i, bool hasTotals)
     {

@@ -126,6 +126,114 @@ public sealed class GetAnnualReportTests(TallyApp app)
         Assert.Equal(later["digest"]!.GetValue<string>(), atLater["digest"]!.GetValue<string>());
     }
 
+    /// <summary>Sums per metric as CONTRACT.md defines them, recomputed from the stored events (metrics with events only).</summary>
+    private Dictionary<string, (long Value, long Events)> ExpectedSums(string orgUnit, string asOf)
+    {
+        using var db = app.OpenDatabase();
+        return db.Query<(string Metric, long Value, long Events)>(
+            """
+            SELECT e.metric, sum(e.quantity), count(*) FROM events e JOIN metrics m ON m.code = e.metric AND m.active = 1
+            WHERE e.org_unit IN (SELECT descendant FROM org_unit_closure WHERE ancestor = @orgUnit)
+              AND e.occurred_on BETWEEN '2024-01-01' AND '2024-12-31'
+              AND e.recorded_at <= @asOf AND (e.voided_at IS NULL OR e.voided_at > @asOf)
+            GROUP BY e.metric
+            """, new { orgUnit, asOf = StorageInstant(asOf) }).ToDictionary(r => r.Metric, r => (r.Value, r.Events));
+    }
+
+    private void AssertReportEqualsTheLedger(JsonNode report, string orgUnit)
+    {
+        var asOf = report["asOf"]!.GetValue<string>();
+        Assert.Equal(ExpectedDigest(orgUnit, asOf), report["digest"]!.GetValue<string>());
+        var expected = ExpectedSums(orgUnit, asOf);
+        foreach (var figure in report["figures"]!.AsArray())
+        {
+            var (value, events) = expected.GetValueOrDefault(figure!["metric"]!.GetValue<string>());
+            Assert.Equal(value, figure["value"]!.GetValue<long>());
+            Assert.Equal(events, figure["events"]!.GetValue<long>());
+        }
+    }
+
+    [Fact]
+    public async Task Reports_asked_again_and_again_follow_every_write_void_supersession_and_move_exactly()
+    {
+        // The report of "now" is kept and brought forward between asks; each answer must still equal the ledger at its asOf.
+        var unit = await app.OrgUnitAsync();
+        var child = await app.OrgUnitAsync(unit);
+        var elsewhere = await app.OrgUnitAsync();
+        using var admin = app.Admin();
+        using var writer = await app.ClientWithAsync(["events:write"]);
+        using var reader = await app.ClientWithAsync(["totals:read"]);
+        var url = $"/api/v1/reports/annual/2024?orgUnit={unit}";
+        var random = new Random(2024);
+        var recorded = new List<string>();
+        string[] metrics = ["outreach.sessions", "leads.handled", "notices.issued", "reports.tianjin"];
+        string[] units = [unit, child, elsewhere];
+        for (var round = 0; round < 40; round++)
+        {
+            switch (random.Next(10))
+            {
+                case < 5:
+                    recorded.Add(await writer.RecordAsync(metrics[random.Next(metrics.Length)],
+                        random.Next(4) == 0 ? "2023-12-31" : $"2024-{random.Next(1, 13):00}-{random.Next(1, 29):00}",
+                        random.Next(1, 100_000), units[random.Next(units.Length)]));
+                    break;
+                case 5 or 6 when recorded.Count > 0:
+                    var victim = recorded[random.Next(recorded.Count)];
+                    recorded.Remove(victim);
+                    await app.VoidAsync(victim);
+                    break;
+                case 7 when recorded.Count > 0:
+                    var old = recorded[random.Next(recorded.Count)];
+                    recorded.Remove(old);
+                    recorded.Add((await app.SupersedeAsync(old, random.Next(1, 1000))).Id);
+                    break;
+                case 8:
+                    // Moving the child out of the unit (and back) changes which events the unit's report counts.
+                    var parent = round % 2 == 0 ? elsewhere : unit;
+                    Assert.Equal(HttpStatusCode.OK,
+                        (await admin.PutAsJsonAsync($"/api/v1/org-units/{child}", new { name = "测试单位 " + child, parent }, Ct)).StatusCode);
+                    break;
+                default:
+                    break;
+            }
+            AssertReportEqualsTheLedger(await reader.GetJsonAsync(url), unit);
+        }
+    }
+
+    [Fact]
+    public async Task Reports_asked_while_events_are_written_and_voided_equal_the_ledger_at_their_instant()
+    {
+        var unit = await app.OrgUnitAsync();
+        using var writer = await app.ClientWithAsync(["events:write"]);
+        using var reader = await app.ClientWithAsync(["totals:read"]);
+        using var stop = new CancellationTokenSource();
+        var writing = Task.Run(async () =>
+        {
+            var random = new Random(7);
+            var ids = new List<string>();
+            while (!stop.IsCancellationRequested)
+            {
+                ids.Add(await writer.RecordAsync("leads.handled", $"2024-03-{random.Next(1, 29):00}", random.Next(1, 50), unit));
+                if (random.Next(5) == 0)
+                {
+                    var victim = ids[random.Next(ids.Count)];
+                    ids.Remove(victim);
+                    await app.VoidAsync(victim);
+                }
+            }
+        }, Ct);
+
+        var reports = new List<JsonNode>();
+        for (var i = 0; i < 30; i++)
+            reports.Add(await reader.GetJsonAsync($"/api/v1/reports/annual/2024?orgUnit={unit}"));
+        await stop.CancelAsync();
+        await writing;
+
+        Assert.Contains(reports, r => Figure(r, "leads.handled")["events"]!.GetValue<long>() > 0);
+        foreach (var report in reports)
+            AssertReportEqualsTheLedger(report, unit);
+    }
+
     [Fact]
     public async Task A_superseded_figure_stays_reproducible_at_its_instant()
     {

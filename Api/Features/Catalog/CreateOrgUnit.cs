@@ -19,7 +19,7 @@ public sealed class CreateOrgUnitRequest
 
 public sealed class CreateOrgUnitValidator : Validator<CreateOrgUnitRequest>
 {
-    public CreateOrgUnitValidator(CatalogCache catalog)
+    public CreateOrgUnitValidator(RequestCatalog catalog)
     {
         RuleFor(x => x.Code).ValidCode();
         RuleFor(x => x.Name).ValidName();

@@ -17,7 +17,7 @@ public sealed class UpdateOrgUnitRequest
 
 public sealed class UpdateOrgUnitValidator : Validator<UpdateOrgUnitRequest>
 {
-    public UpdateOrgUnitValidator(CatalogCache catalog)
+    public UpdateOrgUnitValidator(RequestCatalog catalog)
     {
         RuleFor(x => x.Name).ValidName();
         RuleFor(x => x.Parent).Must(p => p is null || catalog.Current.OrgUnits.ContainsKey(p))

@@ -25,7 +25,7 @@ public sealed class ExportEventsRequest : EventFilterQuery
 
 public sealed class ExportEventsValidator : Validator<ExportEventsRequest>
 {
-    public ExportEventsValidator(CatalogCache catalog)
+    public ExportEventsValidator(RequestCatalog catalog)
     {
         this.AddEventFilterRules(catalog);
         RuleFor(x => x.Format)

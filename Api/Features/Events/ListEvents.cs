@@ -15,7 +15,7 @@ public sealed class ListEventsRequest : EventFilterQuery, IPagedRequest
 
 public sealed class ListEventsValidator : Validator<ListEventsRequest>
 {
-    public ListEventsValidator(CatalogCache catalog)
+    public ListEventsValidator(RequestCatalog catalog)
     {
         this.AddEventFilterRules(catalog);
         this.AddPagingRules();

@@ -16,7 +16,7 @@ public sealed class RecordEventBatchRequest
 
 public sealed class RecordEventBatchValidator : Validator<RecordEventBatchRequest>
 {
-    public RecordEventBatchValidator(CatalogCache catalog, TimeProvider clock, IOptions<LimitOptions> limits)
+    public RecordEventBatchValidator(RequestCatalog catalog, TimeProvider clock, IOptions<LimitOptions> limits)
     {
         var maxItems = limits.Value.MaxBatchItems;
         RuleFor(x => x.Events).NotNull().WithMessage($"events is required: an array of 1 to {maxItems:N0} events.")

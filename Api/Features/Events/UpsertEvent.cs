@@ -12,7 +12,7 @@ public sealed class UpsertEventRequest : EventFields;
 
 public sealed class UpsertEventValidator : Validator<UpsertEventRequest>
 {
-    public UpsertEventValidator(CatalogCache catalog, TimeProvider clock) =>
+    public UpsertEventValidator(RequestCatalog catalog, TimeProvider clock) =>
         Include(new EventFieldRules(catalog, clock));
 }
 

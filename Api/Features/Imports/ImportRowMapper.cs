@@ -31,18 +31,10 @@ public sealed class ImportRowMapper(CatalogSnapshot catalog, TimeProvider clock,
 
     private static readonly string[] DateFormats = ["yyyy-MM-dd", "yyyy-M-d", "yyyy/M/d", "yyyy.M.d", "yyyy年M月d日"];
 
-    private readonly EventInputRules _rules = new(Pinned(catalog), clock);
+    private readonly EventInputRules _rules = new(RequestCatalog.Pinned(catalog), clock);
     private readonly Dictionary<string, string> _metricsByName = ByName(catalog.Metrics.Values.Select(m => (m.Code, m.Name)));
     private readonly Dictionary<string, string> _orgUnitsByName = ByName(catalog.OrgUnits.Values.Select(o => (o.Code, o.Name)));
     private readonly Dictionary<string, string> _campaignsByName = ByName(catalog.Campaigns.Values.Select(c => (c.Code, c.Name)));
-
-    /// <summary>One snapshot for the whole file: every row is checked against the same catalog.</summary>
-    private static CatalogCache Pinned(CatalogSnapshot snapshot)
-    {
-        var cache = new CatalogCache();
-        cache.Replace(snapshot);
-        return cache;
-    }
 
     /// <summary>Names that more than one entry shares are left out: such a name says nothing.</summary>
     private static Dictionary<string, string> ByName(IEnumerable<(string Code, string Name)> entries) =>

@@ -22,7 +22,7 @@ public sealed class CreateApiKeyValidator : Validator<CreateApiKeyRequest>
 {
     public const int MaxScopes = 10;
 
-    public CreateApiKeyValidator(CatalogCache catalog)
+    public CreateApiKeyValidator(RequestCatalog catalog)
     {
         RuleFor(x => x.Name).ValidName();
         RuleFor(x => x.Source).NotEmpty().Matches(Codes.Pattern)

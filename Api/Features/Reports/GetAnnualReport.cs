@@ -1,11 +1,8 @@
 using System.ComponentModel;
-using System.Runtime.InteropServices;
-using Dapper;
 using FastEndpoints;
 using FluentValidation;
 using Microsoft.Net.Http.Headers;
 using Tally.Api.Catalog;
-using Tally.Api.Data;
 using Tally.Api.Features.Totals;
 using Tally.Api.Ledger;
 using Tally.Api.OpenApi;
@@ -30,7 +27,7 @@ public sealed class GetAnnualReportRequest
 
 public sealed class GetAnnualReportValidator : Validator<GetAnnualReportRequest>
 {
-    public GetAnnualReportValidator(CatalogCache catalog, TimeProvider clock)
+    public GetAnnualReportValidator(RequestCatalog catalog, TimeProvider clock)
     {
         RuleFor(x => x.Year).InclusiveBetween(Period.FirstYear, Period.LastYear)
             .WithMessage($"year must be from {Period.FirstYear} to {Period.LastYear}.");
@@ -67,7 +64,7 @@ public sealed class ReportFigure
 
 [ProducesText(200, MarkdownType)]
 [OrgScoped(ScopedName.OrgUnit, ScopedIn.Query, "orgUnit")]
-public sealed class GetAnnualReport(Database database, CatalogCache catalog, LedgerWriter writer, TimeProvider clock)
+public sealed class GetAnnualReport(CountedEvents counter, CatalogCache catalog, LedgerWriter writer, TimeProvider clock)
     : Endpoint<GetAnnualReportRequest, AnnualReportResponse>
 {
     public const string MarkdownType = "text/markdown";
@@ -100,43 +97,14 @@ public sealed class GetAnnualReport(Database database, CatalogCache catalog, Led
         await writer.SettleAsync(asOf, ct);
 
         var metrics = current.Metrics.Values.Where(m => m.Active).OrderBy(m => m.Position).ToList();
-        var sums = metrics.ToDictionary(m => m.Code, _ => (Value: 0L, Events: 0L), StringComparer.Ordinal);
-        using var digest = new ReportDigest();
-        var (from, to) = Period.YearOf(req.Year);
-        await using (var connection = await database.OpenAsync(ct))
-        {
-            // Streamed through a plain reader: a year of a large unit is millions of events, of which only the sums
-            // and the digest are kept. For one unit's subtree, "+metric" steers SQLite to the (org_unit, occurred_on)
-            // index, so the cost follows that subtree's events rather than the whole year's.
-            await using var reader = await connection.ExecuteReaderAsync(new CommandDefinition(
-                $"""
-                SELECT id, metric, quantity
-                FROM events
-                WHERE {(orgUnit is null ? "" : "+")}metric IN @metrics AND occurred_on BETWEEN @from AND @to
-                  AND recorded_at <= @asOf AND (voided_at IS NULL OR voided_at > @asOf)
-                  {(orgUnit is null ? "" : "AND org_unit IN (SELECT descendant FROM org_unit_closure WHERE ancestor = @orgUnit)")}
-                ORDER BY id
-                """,
-                new
-                {
-                    metrics = metrics.Select(m => m.Code), from = Day.ToStorage(from), to = Day.ToStorage(to),
-                    asOf = Instant.ToStorage(asOf), orgUnit,
-                }, cancellationToken: ct));
-            while (await reader.ReadAsync(ct))
-            {
-                var quantity = reader.GetInt64(2);
-                digest.Add(reader.GetString(0), quantity);
-                ref var sum = ref CollectionsMarshal.GetValueRefOrNullRef(sums, reader.GetString(1));
-                sum = (sum.Value + quantity, sum.Events + 1);
-            }
-        }
+        var counted = await counter.CountAsync(req.Year, orgUnit, asOf, latest: req.AsOf is null, ct);
 
         var report = new AnnualReportResponse
         {
-            Year = req.Year, OrgUnit = orgUnit, AsOf = asOf, GeneratedAt = generatedAt, Digest = digest.Finish(),
+            Year = req.Year, OrgUnit = orgUnit, AsOf = asOf, GeneratedAt = generatedAt, Digest = counted.Digest,
             Figures = metrics.Select(m =>
             {
-                var (value, events) = sums[m.Code];
+                var (value, events) = counted.Sums.GetValueOrDefault(m.Code);
                 var display = ReportPhrasing.Display(value, m.Approximate);
                 return new ReportFigure
                 {

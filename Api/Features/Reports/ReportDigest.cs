@@ -38,5 +38,8 @@ public sealed class ReportDigest : IDisposable
 
     public string Finish() => Prefix + Convert.ToHexStringLower(_hash.GetHashAndReset());
 
+    /// <summary>The digest of the events added so far; more may be added after it (all with greater ids).</summary>
+    public string Current() => Prefix + Convert.ToHexStringLower(_hash.GetCurrentHash());
+
     public void Dispose() => _hash.Dispose();
 }

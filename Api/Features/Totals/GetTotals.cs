@@ -43,7 +43,7 @@ public sealed class GetTotalsRequest
 
 public sealed class GetTotalsValidator : Validator<GetTotalsRequest>
 {
-    public GetTotalsValidator(CatalogCache catalog, TimeProvider clock)
+    public GetTotalsValidator(RequestCatalog catalog, TimeProvider clock)
     {
         RuleFor(x => x.Year).InclusiveBetween(Period.FirstYear, Period.LastYear)
             .WithMessage($"year must be from {Period.FirstYear} to {Period.LastYear}.");

@@ -1,0 +1,66 @@
+using System.Net.Http.Json;
+using Microsoft.Extensions.DependencyInjection;
+using Tally.Api.Features.Reports;
+using Tally.Api.Tests.Infrastructure;
+
+namespace Tally.Api.Tests.Features.Reports;
+
+/// <summary>A report of "now" asked again reads only the events recorded since, until something counted changes.</summary>
+[Collection(nameof(SeparateApps))]
+public sealed class RunningReportTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task New_events_are_appended_and_a_void_or_catalog_change_reads_the_year_again()
+    {
+        await using var app = await TallyApp.StartAsync(new Dictionary<string, string?>());
+        var counter = app.Services.GetRequiredService<CountedEvents>();
+        using var writer = await app.ClientWithAsync(["events:write"]);
+        using var reader = await app.ClientWithAsync(["totals:read"]);
+        const string url = "/api/v1/reports/annual/2024?orgUnit=hedong";
+        async Task<(long Value, string Digest, string AsOf)> Report()
+        {
+            var report = await reader.GetJsonAsync(url);
+            var figure = report["figures"]!.AsArray().Single(f => f!["metric"]!.GetValue<string>() == "notices.issued")!;
+            return (figure["value"]!.GetValue<long>(), report["digest"]!.GetValue<string>(), report["asOf"]!.GetValue<string>());
+        }
+        async Task AssertSameAtItsInstant((long Value, string Digest, string AsOf) running)
+        {
+            var whole = await reader.GetJsonAsync(url + "&asOf=" + Uri.EscapeDataString(running.AsOf));
+            Assert.Equal(running.Digest, whole["digest"]!.GetValue<string>());
+        }
+
+        var first = await writer.RecordAsync("notices.issued", "2024-02-01", 5, "hedong");
+        Assert.Equal(5, (await Report()).Value);
+        Assert.Equal((1, 0), (counter.WholeReads, counter.SinceReads));
+
+        await writer.RecordAsync("notices.issued", "2024-03-01", 7, "hedong");
+        await writer.RecordAsync("notices.issued", "2023-03-01", 100, "hedong");
+        var appended = await Report();
+        Assert.Equal(12, appended.Value);
+        Assert.Equal((1, 1), (counter.WholeReads, counter.SinceReads));
+        await AssertSameAtItsInstant(appended);
+        Assert.Equal((2, 1), (counter.WholeReads, counter.SinceReads)); // an explicit asOf is always read whole
+
+        await app.VoidAsync(first);
+        var afterVoid = await Report();
+        Assert.Equal(7, afterVoid.Value);
+        Assert.Equal((3, 1), (counter.WholeReads, counter.SinceReads));
+        await AssertSameAtItsInstant(afterVoid);
+
+        using (var admin = app.Admin())
+        {
+            var created = await admin.PostAsJsonAsync("/api/v1/org-units", new { code = "hedong-street", name = "街道", parent = "hedong" }, Ct);
+            Assert.Equal(System.Net.HttpStatusCode.Created, created.StatusCode);
+        }
+        await writer.RecordAsync("notices.issued", "2024-04-01", 1, "hedong-street");
+        var afterCatalog = await Report();
+        Assert.Equal(8, afterCatalog.Value);
+        Assert.Equal((5, 1), (counter.WholeReads, counter.SinceReads));
+        await AssertSameAtItsInstant(afterCatalog);
+
+        Assert.Equal(8, (await Report()).Value);
+        Assert.Equal((6, 2), (counter.WholeReads, counter.SinceReads));
+    }
+}

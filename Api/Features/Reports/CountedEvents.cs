@@ -1,0 +1,215 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Dapper;
+using Microsoft.Data.Sqlite;
+using Tally.Api.Catalog;
+using Tally.Api.Data;
+using Tally.Api.Features.Totals;
+using Tally.Api.Ledger;
+
+namespace Tally.Api.Features.Reports;
+
+/// <summary>What an annual report counts: per active metric the sum and number of events, and their digest.</summary>
+public sealed record CountedFigures(IReadOnlyDictionary<string, (long Value, long Events)> Sums, string Digest);
+
+/// <summary>
+/// Counts the events of a year in a subtree for the annual report. A report of the ledger as it stands now (the
+/// dashboard asks for one every few seconds) is kept per year and unit and brought forward by the events recorded
+/// since, instead of reading the whole year again: ids grow in commit order, so every new event sorts after every
+/// counted one and the digest, a hash over counted events in id order, only needs them appended. What would change an
+/// event already counted (a void, a supersession, a catalog change) moves <see cref="LedgerWriter.Rewrites"/>, and the
+/// year is then read whole again. A report at an explicit earlier instant is read whole each time.
+/// </summary>
+public sealed class CountedEvents(Database database, LedgerWriter writer, CatalogCache catalog, ILogger<CountedEvents> logger)
+{
+    /// <summary>Years and units kept; beyond this the least recently asked is dropped.</summary>
+    public const int MaxKept = 32;
+
+    private readonly ConcurrentDictionary<(int Year, string? OrgUnit), Running> _kept = new();
+    private long _wholeReads, _sinceReads;
+
+    /// <summary>Counts that read a whole year of events.</summary>
+    public long WholeReads => Interlocked.Read(ref _wholeReads);
+
+    /// <summary>Counts brought forward by the events recorded since the last one.</summary>
+    public long SinceReads => Interlocked.Read(ref _sinceReads);
+
+    /// <summary>
+    /// The figures as the ledger stood at <paramref name="asOf"/>, which the caller has settled. <paramref name="latest"/>
+    /// says asOf is the instant of the request (no asOf was asked for): only then is the running count used.
+    /// </summary>
+    public async Task<CountedFigures> CountAsync(int year, string? orgUnit, DateTimeOffset asOf, bool latest, CancellationToken ct)
+    {
+        if (!latest)
+            return await CountWholeAsync(year, orgUnit, asOf, catalog.Current, ct);
+
+        var running = _kept.GetOrAdd((year, orgUnit), _ => new Running());
+        await running.Gate.WaitAsync(ct);
+        try
+        {
+            running.LastUsed = Environment.TickCount64;
+            var rewritesBefore = writer.Rewrites;
+            var snapshot = catalog.Current;
+            if (rewritesBefore % 2 == 0 && running.Digest is not null && running.Rewrites == rewritesBefore
+                && ReferenceEquals(running.Catalog, snapshot))
+            {
+                await CountSinceAsync(running, year, orgUnit, asOf, ct);
+                if (writer.Rewrites == rewritesBefore)
+                    return running.Figures();
+            }
+
+            // First ask, or something counted before has changed: read the year whole, and keep it if nothing moved meanwhile.
+            running.Reset();
+            var whole = await CountWholeAsync(year, orgUnit, asOf, snapshot, ct, running);
+            if (rewritesBefore % 2 == 0 && writer.Rewrites == rewritesBefore)
+            {
+                running.Rewrites = rewritesBefore;
+                running.Catalog = snapshot;
+            }
+            else
+            {
+                running.Reset();
+            }
+            return whole;
+        }
+        finally
+        {
+            running.Gate.Release();
+            if (_kept.Count > MaxKept)
+                DropLeastRecent();
+        }
+    }
+
+    /// <summary>Every counted event of the year read in id order; with <paramref name="keep"/>, its running state set too.</summary>
+    private async Task<CountedFigures> CountWholeAsync(int year, string? orgUnit, DateTimeOffset asOf, CatalogSnapshot snapshot,
+        CancellationToken ct, Running? keep = null)
+    {
+        Interlocked.Increment(ref _wholeReads);
+        var metrics = snapshot.Metrics.Values.Where(m => m.Active).Select(m => m.Code).ToList();
+        var sums = metrics.ToDictionary(m => m, _ => (Value: 0L, Events: 0L), StringComparer.Ordinal);
+        var digest = new ReportDigest();
+        var (from, to) = Period.YearOf(year);
+        var asOfText = Instant.ToStorage(asOf);
+        await using var connection = await database.OpenAsync(ct);
+        // One read snapshot for the events and the high-water mark below.
+        await using var transaction = connection.BeginTransaction(deferred: true);
+        // Streamed through a plain reader: a year of a large unit is millions of events, of which only the sums
+        // and the digest are kept. For one unit's subtree, "+metric" steers SQLite to the (org_unit, occurred_on)
+        // index, so the cost follows that subtree's events rather than the whole year's.
+        await using (var reader = await connection.ExecuteReaderAsync(new CommandDefinition(
+            $"""
+            SELECT id, metric, quantity
+            FROM events
+            WHERE {(orgUnit is null ? "" : "+")}metric IN @metrics AND occurred_on BETWEEN @from AND @to
+              AND recorded_at <= @asOf AND (voided_at IS NULL OR voided_at > @asOf)
+              {(orgUnit is null ? "" : "AND org_unit IN (SELECT descendant FROM org_unit_closure WHERE ancestor = @orgUnit)")}
+            ORDER BY id
+            """,
+            new { metrics, from = Day.ToStorage(from), to = Day.ToStorage(to), asOf = asOfText, orgUnit }, transaction,
+            cancellationToken: ct)))
+        {
+            while (await reader.ReadAsync(ct))
+            {
+                var quantity = reader.GetInt64(2);
+                digest.Add(reader.GetString(0), quantity);
+                ref var sum = ref CollectionsMarshal.GetValueRefOrNullRef(sums, reader.GetString(1));
+                sum = (sum.Value + quantity, sum.Events + 1);
+            }
+        }
+
+        if (keep is null)
+        {
+            using (digest)
+                return new CountedFigures(sums, digest.Finish());
+        }
+        keep.Digest = digest;
+        keep.Sums = sums;
+        keep.HighWater = await HighWaterAsync(connection, transaction, asOfText, ct);
+        return keep.Figures();
+    }
+
+    /// <summary>Appends the events recorded after the running count's high-water mark, up to asOf.</summary>
+    private async Task CountSinceAsync(Running running, int year, string? orgUnit, DateTimeOffset asOf, CancellationToken ct)
+    {
+        Interlocked.Increment(ref _sinceReads);
+        var (from, to) = Period.YearOf(year);
+        var (first, last) = (Day.ToStorage(from), Day.ToStorage(to));
+        var subtree = orgUnit is null ? null : running.Catalog!.Subtree(orgUnit);
+        var asOfText = Instant.ToStorage(asOf);
+        await using var connection = await database.OpenAsync(ct);
+        await using var reader = await connection.ExecuteReaderAsync(new CommandDefinition(
+            """
+            SELECT id, metric, quantity, occurred_on, org_unit, recorded_at, voided_at
+            FROM events WHERE id > @after ORDER BY id
+            """, new { after = running.HighWater ?? "" }, cancellationToken: ct));
+        while (await reader.ReadAsync(ct))
+        {
+            // recorded_at grows with id: the first event after asOf ends what this count may see.
+            if (string.CompareOrdinal(reader.GetString(5), asOfText) > 0)
+                break;
+            var id = reader.GetString(0);
+            running.HighWater = id;
+            var day = reader.GetString(3);
+            if (string.CompareOrdinal(day, first) < 0 || string.CompareOrdinal(day, last) > 0)
+                continue;
+            if (subtree is not null && !subtree.Contains(reader.GetString(4)))
+                continue;
+            if (!reader.IsDBNull(6) && string.CompareOrdinal(reader.GetString(6), asOfText) <= 0)
+                continue;
+            ref var sum = ref CollectionsMarshal.GetValueRefOrNullRef(running.Sums!, reader.GetString(1));
+            if (Unsafe.IsNullRef(ref sum))
+                continue; // an inactive metric: not in the report
+            var quantity = reader.GetInt64(2);
+            running.Digest!.Add(id, quantity);
+            sum = (sum.Value + quantity, sum.Events + 1);
+        }
+    }
+
+    /// <summary>The greatest id recorded by asOf: every event up to it has been looked at.</summary>
+    private static async Task<string?> HighWaterAsync(SqliteConnection connection, SqliteTransaction transaction, string asOf,
+        CancellationToken ct)
+    {
+        // Newest first; events recorded after asOf (committed while this count ran) are few and end the walk quickly.
+        await using var reader = await connection.ExecuteReaderAsync(new CommandDefinition(
+            "SELECT id, recorded_at FROM events ORDER BY id DESC", transaction: transaction, cancellationToken: ct));
+        while (await reader.ReadAsync(ct))
+        {
+            if (string.CompareOrdinal(reader.GetString(1), asOf) <= 0)
+                return reader.GetString(0);
+        }
+        return null;
+    }
+
+    private void DropLeastRecent()
+    {
+        var oldest = _kept.OrderBy(k => k.Value.LastUsed).FirstOrDefault();
+        if (oldest.Value is null || !_kept.TryRemove(oldest))
+            return;
+        logger.LogDebug("Report count for {Year} {OrgUnit} dropped", oldest.Key.Year, oldest.Key.OrgUnit ?? "(all)");
+        // Whoever holds it finishes first; the state is then released.
+        oldest.Value.Gate.Wait();
+        oldest.Value.Reset();
+        oldest.Value.Gate.Release();
+    }
+
+    /// <summary>A running count of one year and unit; touched only under <see cref="Gate"/>.</summary>
+    private sealed class Running
+    {
+        public SemaphoreSlim Gate { get; } = new(1, 1);
+        public long LastUsed { get; set; }
+        public long Rewrites { get; set; } = -1;
+        public CatalogSnapshot? Catalog { get; set; }
+        public ReportDigest? Digest { get; set; }
+        public Dictionary<string, (long Value, long Events)>? Sums { get; set; }
+        public string? HighWater { get; set; }
+
+        public CountedFigures Figures() => new(new Dictionary<string, (long, long)>(Sums!, StringComparer.Ordinal), Digest!.Current());
+
+        public void Reset()
+        {
+            Digest?.Dispose();
+            (Digest, Sums, HighWater, Catalog, Rewrites) = (null, null, null, null, -1);
+        }
+    }
+}
