@@ -39,6 +39,7 @@ public static class TallyServices
         services.AddTallySecurity();
         services.AddSingleton<AuditVerification>();
         services.AddSingleton<Features.Reports.CountedEvents>();
+        services.AddHostedService<Features.Reports.ReportWarmup>();
         services.ConfigureHttpJsonOptions(o => TallyJson.Configure(o.SerializerOptions));
         services.AddHttpContextAccessor();
         services.AddSingleton<IServiceResolver, RequestServiceResolver>();

@@ -28,13 +28,13 @@ server=""
 stop_server() { if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; server=""; fi; }
 trap stop_server EXIT
 
-echo "| ledger | year shown | cards | cold ms | warm median ms | warm max ms | after a write ms | after a void ms | console errors |" | tee "$out/results.md"
-echo "|---|---|---|---|---|---|---|---|---|" | tee -a "$out/results.md"
+echo "| ledger | year shown | cards | first page after start ms | new session: page + key to figures ms | reload median ms | reload max ms | after a write ms | after a void ms | console errors |" | tee "$out/results.md"
+echo "|---|---|---|---|---|---|---|---|---|---|" | tee -a "$out/results.md"
 for side in empty "$events"; do
   file="$out/empty.db"; [ "$side" = empty ] || file="$out/ledger.db"
   ConnectionStrings__Tally="Data Source=$PWD/$file" Tally__BootstrapAdminKey="$key" Logging__LogLevel__Default=Warning \
     Tally__RateLimit__PermitsPerSecond=100000 Tally__RateLimit__Burst=100000 \
-    dotnet Api/bin/Release/net10.0/Tally.Api.dll --urls "http://127.0.0.1:$port" >"$out/server-$side.log" 2>&1 &
+    dotnet Api/bin/Release/net10.0/Tally.Api.dll --urls "http://127.0.0.1:$port" --contentRoot "$PWD/Api" >"$out/server-$side.log" 2>&1 &
   server=$!
   for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$port/health/ready" >/dev/null && break; sleep 0.2; done
   if [ "$side" = empty ]; then

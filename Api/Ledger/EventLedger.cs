@@ -157,7 +157,7 @@ public static class EventLedger
     private static void MarkSuperseded(LedgerContext context, EventRow row, string supersededBy, Actor actor)
     {
         RequireOpenPeriod(context, Day.FromStorage(row.OccurredOn));
-        context.EventsVoided++;
+        context.VoidedYears.Add(Day.FromStorage(row.OccurredOn).Year);
         context.Connection.Execute("UPDATE events SET superseded_by = @supersededBy WHERE id = @Id AND superseded_by IS NULL",
             new { supersededBy, row.Id }, context.Transaction);
         context.Audit(actor, "event.superseded", "event:" + row.Id,
@@ -200,7 +200,7 @@ public static class EventLedger
                 "Already voided", $"Event {row.Id} was voided at {Instant.ToJson(Instant.FromStorage(row.VoidedAt))}."));
         RequireOpenPeriod(context, Day.FromStorage(row.OccurredOn));
         var at = Instant.ToStorage(context.Now);
-        context.EventsVoided++;
+        context.VoidedYears.Add(Day.FromStorage(row.OccurredOn).Year);
         context.Connection.Execute(
             """
             UPDATE events SET voided_at = @at, void_reason = @reason, superseded_by = coalesce(@supersededBy, superseded_by)

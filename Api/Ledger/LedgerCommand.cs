@@ -77,8 +77,8 @@ public sealed class LedgerContext
     /// <summary>Event rows this group inserted so far (for the events-stored metric).</summary>
     internal int EventsInserted { get; set; }
 
-    /// <summary>Events this group voided or superseded: counted events that stop counting (see <see cref="LedgerWriter.Rewrites"/>).</summary>
-    internal int EventsVoided { get; set; }
+    /// <summary>Years (of occurredOn) in which this group voided or superseded events: counted events that stop counting.</summary>
+    internal HashSet<int> VoidedYears { get; } = [];
 
     internal IReadOnlyList<Action> AfterCommit => _afterCommit;
 

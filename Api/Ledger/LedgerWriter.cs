@@ -26,6 +26,13 @@ public sealed class LedgerOptions
     public int WalRestartPages { get; set; } = 8192;
 }
 
+/// <summary>Where the rewrite sequence locks of a year stand (<see cref="LedgerWriter.Rewrites"/>).</summary>
+public readonly record struct RewriteMark(long Catalog, long Year)
+{
+    /// <summary>No rewriting group is committing (both locks even).</summary>
+    public bool Settled => Catalog % 2 == 0 && Year % 2 == 0;
+}
+
 /// <summary>An audit chain position: the sequence number and hash of an entry (0 and the genesis hash for none).</summary>
 public sealed record ChainHead(long Seq, string Hash);
 
@@ -47,7 +54,9 @@ public sealed class LedgerWriter : IHostedService, IDisposable
     private readonly AuditChain _chain = new();
     private SqliteConnection? _connection;
     private volatile ChainHead _committedHead = new(0, AuditChain.Genesis);
-    private long _rewrites;
+    private const int YearsFrom = 2000, YearsKept = 8000;
+    private long _catalogRewrites;
+    private readonly long[] _yearRewrites = new long[YearsKept];
     private long _commitCeiling;
     private PreparedStatements? _statements;
     private Task? _loop;
@@ -113,12 +122,15 @@ public sealed class LedgerWriter : IHostedService, IDisposable
     public long CommitCeiling => Volatile.Read(ref _commitCeiling);
 
     /// <summary>
-    /// A sequence lock over changes that alter what was already counted: voids and supersessions (an event stops
-    /// counting) and catalog changes (metrics and subtrees change). Odd while such a group commits; it moves by two
-    /// for each. A reader that saw the same even value before and after reading knows nothing counted earlier changed
-    /// meanwhile, so sums kept from before need only the events recorded since (see Features/Reports/CountedEvents).
+    /// Sequence locks over changes that alter what was already counted in a year: catalog changes (metrics and
+    /// subtrees change, every year) and voids and supersessions of that year's events (an event stops counting). Each
+    /// is odd while such a group commits and moves by two for each. A reader that sees the same settled mark before
+    /// and after reading knows nothing counted earlier in that year changed meanwhile, so sums kept from before need
+    /// only the events recorded since (see Features/Reports/CountedEvents).
     /// </summary>
-    public long Rewrites => Volatile.Read(ref _rewrites);
+    public RewriteMark Rewrites(int year) =>
+        new(Volatile.Read(ref _catalogRewrites), year is >= YearsFrom and < YearsFrom + YearsKept
+            ? Volatile.Read(ref _yearRewrites[year - YearsFrom]) : 0);
 
     /// <summary>
     /// An instant through which the ledger is settled: every event recorded or voided at or before it is committed,
@@ -334,9 +346,9 @@ public sealed class LedgerWriter : IHostedService, IDisposable
                 }
             }
 
-            rewrites = context.EventsVoided > 0 || context.CatalogChanged;
+            rewrites = context.VoidedYears.Count > 0 || context.CatalogChanged;
             if (rewrites)
-                Interlocked.Increment(ref _rewrites);
+                MoveRewrites(context);
             try
             {
                 Volatile.Write(ref _commitCeiling, _chain.HeadSeq);
@@ -347,7 +359,7 @@ public sealed class LedgerWriter : IHostedService, IDisposable
             {
                 AbortGroup(transaction, executed, ex);
                 if (rewrites)
-                    Interlocked.Increment(ref _rewrites);
+                    MoveRewrites(context);
                 return;
             }
             Volatile.Write(ref _runningSinceTicks, long.MaxValue);
@@ -371,7 +383,7 @@ public sealed class LedgerWriter : IHostedService, IDisposable
         {
             // Even again only once the new catalog is in place: a reader pairs the catalog with the sequence.
             if (rewrites)
-                Interlocked.Increment(ref _rewrites);
+                MoveRewrites(context);
         }
         foreach (var command in executed)
             command.Complete();
@@ -414,6 +426,18 @@ public sealed class LedgerWriter : IHostedService, IDisposable
         catch (SqliteException)
         {
             return false;
+        }
+    }
+
+    /// <summary>Odd before the commit of a group that rewrites what was counted, even again after it (see <see cref="Rewrites"/>).</summary>
+    private void MoveRewrites(LedgerContext context)
+    {
+        if (context.CatalogChanged)
+            Interlocked.Increment(ref _catalogRewrites);
+        foreach (var year in context.VoidedYears)
+        {
+            if (year is >= YearsFrom and < YearsFrom + YearsKept)
+                Interlocked.Increment(ref _yearRewrites[year - YearsFrom]);
         }
     }
 

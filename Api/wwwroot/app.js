@@ -85,6 +85,8 @@ function showSignin(message) {
 
 async function signIn(key) {
   state.key = key;
+  // The years with data only choose the default year: asked beside the catalog, and never fatal.
+  const periods = api("/periods", { limit: PAGE }).catch(() => null);
   try {
     await loadCatalog();
   } catch (error) {
@@ -94,11 +96,8 @@ async function signIn(key) {
     return;
   }
   sessionStorage.setItem(KEY_STORAGE, key);
-  try {
-    const periods = await api("/periods", { limit: PAGE });
-    const years = periods.items.map((p) => p.year);
-    if (years.length) state.periodsLatest = Math.max(...years);
-  } catch { /* periods only choose the default year */ }
+  const years = (await periods)?.items.map((p) => p.year) ?? [];
+  if (years.length) state.periodsLatest = Math.max(...years);
   $("signin").hidden = true;
   $("app").hidden = false;
   setupFilters();
@@ -279,7 +278,17 @@ async function previousYearReport() {
   return report;
 }
 
-function chart(id) {
+/** ECharts (1 MB) loads beside the first requests, not before them: the cards and the report do not wait for it. */
+const echartsLoaded = new Promise((resolve, reject) => {
+  const script = document.createElement("script");
+  script.src = "vendor/echarts/echarts.min.js";
+  script.onload = () => resolve(window.echarts);
+  script.onerror = () => reject(new Error("图表组件未能加载"));
+  document.head.append(script);
+});
+
+async function chart(id) {
+  const echarts = await echartsLoaded;
   if (!state.charts[id]) {
     state.charts[id] = echarts.init($(id), null, { renderer: "canvas" });
     state.charts[id].on("click", (e) => onChartClick(id, e));
@@ -307,7 +316,7 @@ async function renderTrend() {
   const current = byMonth(now.rows, state.year);
   const previous = byMonth(before.rows, state.year - 1);
   const months = Array.from({ length: 12 }, (_, i) => `${i + 1}月`);
-  chart("trend-chart").setOption({
+  (await chart("trend-chart")).setOption({
     ...baseOption,
     legend: { top: 0 },
     xAxis: { type: "category", data: months },
@@ -330,10 +339,10 @@ async function renderBreakdowns() {
     state.dimKey ? api("/totals", totalsParams({ metric: metric.code, groupBy: `dim.${state.dimKey}` })) : null,
   ];
   const [byOrg, byCampaign, byDim] = await Promise.all(requests);
-  const bars = (id, rows, label, keyOf) => {
+  const bars = async (id, rows, label, keyOf) => {
     // A named metric with nothing recorded comes back as one zero row without group keys: nothing to draw.
     const sorted = rows.filter((r) => r.events > 0).sort((a, b) => b.value - a.value);
-    chart(id).setOption({
+    (await chart(id)).setOption({
       ...baseOption,
       title: sorted.length ? { show: false } : { show: true, text: "暂无数据", left: "center", top: "middle",
         textStyle: { color: "#55606b", fontSize: 14, fontWeight: "normal" } },
@@ -345,11 +354,13 @@ async function renderBreakdowns() {
       series: [{ type: "bar", barMaxWidth: 28, data: sorted.map((r) => ({ value: r.value, key: keyOf(r) ?? "" })) }],
     }, true);
   };
-  bars("org-chart", byOrg.rows, orgName, (r) => r.orgUnit);
-  bars("campaign-chart", byCampaign.rows, (c) => (c ? campaignName(c) : "未关联专项行动"), (r) => r.campaign ?? null);
   $("dim-empty").hidden = !!state.dimKey;
   $("dim-chart").hidden = !state.dimKey;
-  if (byDim) bars("dim-chart", byDim.rows, (v) => v ?? "未填写", (r) => r[`dim.${state.dimKey}`] ?? null);
+  await Promise.all([
+    bars("org-chart", byOrg.rows, orgName, (r) => r.orgUnit),
+    bars("campaign-chart", byCampaign.rows, (c) => (c ? campaignName(c) : "未关联专项行动"), (r) => r.campaign ?? null),
+    byDim ? bars("dim-chart", byDim.rows, (v) => v ?? "未填写", (r) => r[`dim.${state.dimKey}`] ?? null) : null,
+  ]);
 }
 
 async function renderReport() {

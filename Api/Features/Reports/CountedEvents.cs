@@ -18,8 +18,8 @@ public sealed record CountedFigures(IReadOnlyDictionary<string, (long Value, lon
 /// dashboard asks for one every few seconds) is kept per year and unit and brought forward by the events recorded
 /// since, instead of reading the whole year again: ids grow in commit order, so every new event sorts after every
 /// counted one and the digest, a hash over counted events in id order, only needs them appended. What would change an
-/// event already counted (a void, a supersession, a catalog change) moves <see cref="LedgerWriter.Rewrites"/>, and the
-/// year is then read whole again. A report at an explicit earlier instant is read whole each time.
+/// event already counted (a void or supersession in that year, a catalog change) moves <see cref="LedgerWriter.Rewrites"/>,
+/// and the year is then read whole again. A report at an explicit earlier instant is read whole each time.
 /// </summary>
 public sealed class CountedEvents(Database database, LedgerWriter writer, CatalogCache catalog, ILogger<CountedEvents> logger)
 {
@@ -49,20 +49,20 @@ public sealed class CountedEvents(Database database, LedgerWriter writer, Catalo
         try
         {
             running.LastUsed = Environment.TickCount64;
-            var rewritesBefore = writer.Rewrites;
+            var rewritesBefore = writer.Rewrites(year);
             var snapshot = catalog.Current;
-            if (rewritesBefore % 2 == 0 && running.Digest is not null && running.Rewrites == rewritesBefore
+            if (rewritesBefore.Settled && running.Digest is not null && running.Rewrites == rewritesBefore
                 && ReferenceEquals(running.Catalog, snapshot))
             {
                 await CountSinceAsync(running, year, orgUnit, asOf, ct);
-                if (writer.Rewrites == rewritesBefore)
+                if (writer.Rewrites(year) == rewritesBefore)
                     return running.Figures();
             }
 
             // First ask, or something counted before has changed: read the year whole, and keep it if nothing moved meanwhile.
             running.Reset();
             var whole = await CountWholeAsync(year, orgUnit, asOf, snapshot, ct, running);
-            if (rewritesBefore % 2 == 0 && writer.Rewrites == rewritesBefore)
+            if (rewritesBefore.Settled && writer.Rewrites(year) == rewritesBefore)
             {
                 running.Rewrites = rewritesBefore;
                 running.Catalog = snapshot;
@@ -196,9 +196,11 @@ public sealed class CountedEvents(Database database, LedgerWriter writer, Catalo
     /// <summary>A running count of one year and unit; touched only under <see cref="Gate"/>.</summary>
     private sealed class Running
     {
+        private static readonly RewriteMark Unset = new(-1, -1);
+
         public SemaphoreSlim Gate { get; } = new(1, 1);
         public long LastUsed { get; set; }
-        public long Rewrites { get; set; } = -1;
+        public RewriteMark Rewrites { get; set; } = Unset;
         public CatalogSnapshot? Catalog { get; set; }
         public ReportDigest? Digest { get; set; }
         public Dictionary<string, (long Value, long Events)>? Sums { get; set; }
@@ -209,7 +211,7 @@ public sealed class CountedEvents(Database database, LedgerWriter writer, Catalo
         public void Reset()
         {
             Digest?.Dispose();
-            (Digest, Sums, HighWater, Catalog, Rewrites) = (null, null, null, null, -1);
+            (Digest, Sums, HighWater, Catalog, Rewrites) = (null, null, null, null, Unset);
         }
     }
 }
