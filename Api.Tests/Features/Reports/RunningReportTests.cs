@@ -11,13 +11,17 @@ public sealed class RunningReportTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
+    /// <summary>Waits until the app's counting ahead at start (<see cref="ReportWarmup"/>) is done.</summary>
+    private static Task CountedAheadAsync(TallyApp app) =>
+        app.Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>().OfType<ReportWarmup>().Single().ExecuteTask!;
+
     [Fact]
     public async Task New_events_are_appended_and_a_void_or_catalog_change_reads_the_year_again()
     {
         await using var app = await TallyApp.StartAsync(new Dictionary<string, string?>());
         var counter = app.Services.GetRequiredService<CountedEvents>();
         // The count made ahead at start (none here: no events yet) is done before the test begins.
-        await app.Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>().OfType<ReportWarmup>().Single().ExecuteTask!;
+        await CountedAheadAsync(app);
         Assert.Equal((0, 0), (counter.WholeReads, counter.SinceReads));
         using var writer = await app.ClientWithAsync(["events:write"]);
         using var reader = await app.ClientWithAsync(["totals:read"]);
@@ -74,7 +78,7 @@ public sealed class RunningReportTests
         using var writer = await app.ClientWithAsync(["events:write"]);
         using var reader = await app.ClientWithAsync(["totals:read"]);
         var counter = app.Services.GetRequiredService<CountedEvents>();
-        await app.Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>().OfType<ReportWarmup>().Single().ExecuteTask!;
+        await CountedAheadAsync(app);
         var old = await writer.RecordAsync("notices.issued", "2023-05-01", 3, "hedong");
         await writer.RecordAsync("notices.issued", "2024-05-01", 4, "hedong");
         await reader.GetJsonAsync("/api/v1/reports/annual/2023");
@@ -91,7 +95,7 @@ public sealed class RunningReportTests
         {
             ["ConnectionStrings:Tally"] = $"Data Source={app.DatabasePath}",
         });
-        await restarted.Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>().OfType<ReportWarmup>().Single().ExecuteTask!;
+        await CountedAheadAsync(restarted);
         var ahead = restarted.Services.GetRequiredService<CountedEvents>();
         Assert.Equal((2, 0), (ahead.WholeReads, ahead.SinceReads));
         using var again = restarted.Client(await restarted.KeyAsync(["totals:read"]));

@@ -94,16 +94,21 @@ public sealed class CountedEvents(Database database, LedgerWriter writer, Catalo
         await using var connection = await database.OpenAsync(ct);
         // One read snapshot for the events and the high-water mark below.
         await using var transaction = connection.BeginTransaction(deferred: true);
-        // Streamed through a plain reader: a year of a large unit is millions of events, of which only the sums
-        // and the digest are kept. For one unit's subtree, "+metric" steers SQLite to the (org_unit, occurred_on)
-        // index, so the cost follows that subtree's events rather than the whole year's.
+        // Streamed through a plain reader: a year of a large unit is millions of events, of which only the sums and the
+        // digest are kept, in id order. Two ways to get them: find the year's events through an index and sort them by
+        // id, or walk every event in id order and skip the rest. Walking wins once the year is a fair share of the
+        // ledger (at 1M events, a whole tree's year of 20%: 0.35 s walking, 0.6 s finding and sorting); the rollups
+        // say what share it is. Unary + keeps a term from choosing the index. For one unit's subtree, "+metric"
+        // steers SQLite to the (org_unit, occurred_on) index, so the cost follows that subtree's events.
+        var walk = await IsLargeShareAsync(connection, transaction, year, orgUnit, ct);
+        var seek = walk ? "+" : "";
         await using (var reader = await connection.ExecuteReaderAsync(new CommandDefinition(
             $"""
             SELECT id, metric, quantity
             FROM events
-            WHERE {(orgUnit is null ? "" : "+")}metric IN @metrics AND occurred_on BETWEEN @from AND @to
-              AND recorded_at <= @asOf AND (voided_at IS NULL OR voided_at > @asOf)
-              {(orgUnit is null ? "" : "AND org_unit IN (SELECT descendant FROM org_unit_closure WHERE ancestor = @orgUnit)")}
+            WHERE {(orgUnit is null && !walk ? "" : "+")}metric IN @metrics AND {seek}occurred_on BETWEEN @from AND @to
+              AND {seek}recorded_at <= @asOf AND (voided_at IS NULL OR voided_at > @asOf)
+              {(orgUnit is null ? "" : $"AND {seek}org_unit IN (SELECT descendant FROM org_unit_closure WHERE ancestor = @orgUnit)")}
             ORDER BY id
             """,
             new { metrics, from = Day.ToStorage(from), to = Day.ToStorage(to), asOf = asOfText, orgUnit }, transaction,
@@ -164,6 +169,21 @@ public sealed class CountedEvents(Database database, LedgerWriter writer, Catalo
             running.Digest!.Add(id, quantity);
             sum = (sum.Value + quantity, sum.Events + 1);
         }
+    }
+
+    /// <summary>Whether the year's events (in the subtree) are at least an eighth of all events, by the monthly rollups.</summary>
+    private static async Task<bool> IsLargeShareAsync(SqliteConnection connection, SqliteTransaction transaction, int year,
+        string? orgUnit, CancellationToken ct)
+    {
+        var (share, all) = await connection.QuerySingleAsync<(long Share, long All)>(new CommandDefinition(
+            $"""
+            SELECT coalesce(sum(CASE WHEN month BETWEEN @first AND @last
+                {(orgUnit is null ? "" : "AND org_unit IN (SELECT descendant FROM org_unit_closure WHERE ancestor = @orgUnit)")}
+                THEN events END), 0),
+                   coalesce(sum(events), 0)
+            FROM monthly_unit_rollups
+            """, new { first = $"{year:D4}-01", last = $"{year:D4}-12", orgUnit }, transaction, cancellationToken: ct));
+        return all > 0 && share * 8 >= all;
     }
 
     /// <summary>The greatest id recorded by asOf: every event up to it has been looked at.</summary>
