@@ -193,6 +193,82 @@ public sealed class ImportTests(TallyApp app)
         Assert.Equal(0, db.ExecuteScalar<int>("SELECT count(*) FROM audit_log WHERE seq > @auditBefore AND action LIKE 'event.%' AND data LIKE '%' || @unit || '%'", new { auditBefore, unit }));
     }
 
+    private static (int, int, int, int, int) Summary(JsonNode import)
+    {
+        var summary = import["summary"]!;
+        return (summary["created"]!.GetValue<int>(), summary["unchanged"]!.GetValue<int>(), summary["superseded"]!.GetValue<int>(),
+            summary["invalid"]!.GetValue<int>(), summary["conflicts"]!.GetValue<int>());
+    }
+
+    private static List<(int, string, string)> Errors(JsonNode import) =>
+        import["errors"]!.AsArray().Select(e => (e!["row"]!.GetValue<int>(), e["field"]!.GetValue<string>(),
+            e["message"]!.GetValue<string>())).ToList();
+
+    /// <summary>Audit entries of events in the unit (each entry holds the event, so its org unit, as JSON).</summary>
+    private long AuditedEvents(string unit)
+    {
+        using var db = app.OpenDatabase();
+        return db.ExecuteScalar<long>("SELECT count(*) FROM audit_log WHERE action LIKE 'event.%' AND data LIKE '%' || @unit || '%'",
+            new { unit });
+    }
+
+    [Fact]
+    public async Task A_dry_run_upsert_reports_what_the_real_run_then_does_including_repeats_within_the_file()
+    {
+        var unit = await app.OrgUnitAsync();
+        using var client = await app.ClientWithAsync(["events:write"]);
+        const string header = "metric,occurredOn,quantity,orgUnit,externalId\n";
+        string Row(string id, int quantity) => $"notices.issued,2024-05-0{quantity},{quantity},{unit},{unit}-{id}\n";
+        AssertSummary(await ImportAsync(client, Utf8(header + Row("u1", 1) + Row("u2", 2)), ""), created: 2);
+        // u1 as stored; u2 changed; u3 new, then changed within the file, then repeated; u4 new and repeated.
+        var file = Utf8(header + Row("u1", 1) + Row("u2", 5) + Row("u3", 3) + Row("u3", 4) + Row("u3", 4) + Row("u4", 1)
+            + Row("u4", 1));
+        var auditBefore = AuditedEvents(unit);
+
+        var dryRun = await ImportAsync(client, file, "mode=upsert&dryRun=true");
+
+        Assert.Equal("succeeded", dryRun["status"]!.GetValue<string>());
+        AssertSummary(dryRun, created: 2, unchanged: 3, superseded: 2);
+        Assert.Equal(7, dryRun["processed"]!.GetValue<int>());
+        Assert.Equal([1L, 2L], Stored(unit).Select(e => e.Quantity));
+        Assert.Equal(2, Stored(unit, activeOnly: false).Count);
+        Assert.Equal(auditBefore, AuditedEvents(unit));
+
+        var real = await ImportAsync(client, file, "mode=upsert");
+
+        Assert.Equal("succeeded", real["status"]!.GetValue<string>());
+        Assert.Equal(Summary(dryRun), Summary(real));
+        Assert.Equal([1L, 5L, 4L, 1L], Stored(unit).Select(e => e.Quantity));
+        Assert.Equal(2 + 2 + 2, Stored(unit, activeOnly: false).Count);
+        using var check = app.OpenDatabase();
+        Assert.Equal(Stored(unit).Sum(e => e.Quantity),
+            check.ExecuteScalar<long>("SELECT sum(value) FROM daily_rollups WHERE org_unit = @unit", new { unit }));
+    }
+
+    [Fact]
+    public async Task A_dry_run_finds_the_conflicts_a_real_run_refuses_within_the_file_and_against_stored_events()
+    {
+        var unit = await app.OrgUnitAsync();
+        using var client = await app.ClientWithAsync(["events:write"]);
+        const string header = "metric,occurredOn,quantity,orgUnit,externalId\n";
+        string Row(string id, int quantity) => $"notices.issued,2024-06-0{quantity},{quantity},{unit},{unit}-{id}\n";
+        AssertSummary(await ImportAsync(client, Utf8(header + Row("s1", 1)), ""), created: 1);
+        // c1 repeated with the same content, c2 with other content, s1 stored with other content.
+        var file = Utf8(header + Row("c1", 1) + Row("c1", 1) + Row("c2", 2) + Row("c2", 3) + Row("s1", 4));
+
+        var dryRun = await ImportAsync(client, file, "dryRun=true");
+        var real = await ImportAsync(client, file, "");
+
+        Assert.Equal("failed", dryRun["status"]!.GetValue<string>());
+        AssertSummary(dryRun, created: 2, unchanged: 1, conflicts: 2);
+        Assert.Equal("failed", real["status"]!.GetValue<string>());
+        AssertSummary(real, created: 0, conflicts: 2);
+        Assert.Equal(Errors(dryRun), Errors(real));
+        Assert.Equal([(5, "externalId"), (6, "externalId")], Errors(real).Select(e => (e.Item1, e.Item2)));
+        Assert.Contains("row 4 of this file", Errors(real)[0].Item3, StringComparison.Ordinal);
+        Assert.Equal([("notices.issued", "2024-06-01", 1L, $"{unit}-s1", (string?)null, "{}")], Stored(unit));
+    }
+
     [Fact]
     public async Task Ndjson_rows_are_numbered_by_line_and_a_row_outside_a_bound_key_is_a_row_error()
     {

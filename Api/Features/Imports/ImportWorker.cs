@@ -8,8 +8,9 @@ using Tally.Api.Problems;
 namespace Tally.Api.Features.Imports;
 
 /// <summary>
-/// Runs imports one at a time in the background from a bounded queue: a validation pass over the spooled file (every
-/// row, every error), then the storing pass as one ledger command. Live progress is kept here while a job runs.
+/// Runs imports one at a time in the background from a bounded queue: a checking pass over the uploaded file (every
+/// row, every error) that spools the mapped rows, then the storing pass over that spool as one ledger command. Live
+/// progress is kept here while a job runs.
 /// </summary>
 public sealed class ImportWorker : BackgroundService
 {
@@ -129,6 +130,7 @@ public sealed class ImportWorker : BackgroundService
         finally
         {
             TryDelete(job.SpoolPath);
+            TryDelete(ImportSpool.PathFor(job.SpoolPath));
         }
         try
         {
@@ -140,10 +142,14 @@ public sealed class ImportWorker : BackgroundService
         }
     }
 
-    /// <summary>Pass one: read and check every row without touching the ledger; counts rows and collects errors.</summary>
+    /// <summary>
+    /// Pass one: read and check every row without touching the ledger; counts rows, collects errors, and spools the
+    /// mapped rows for the storing pass (the upload is read once).
+    /// </summary>
     private void Validate(ImportJob job)
     {
         var rows = ImportFiles.Read(job.SpoolPath, job.Format, job.Sheet, job.Utf8);
+        using var spool = new ImportSpoolWriter(ImportSpool.PathFor(job.SpoolPath));
         var mapper = new ImportRowMapper(_catalog.Current, _clock, job.Caller, job.Name);
         var headersChecked = job.Format == ImportFormat.Ndjson;
         foreach (var row in rows)
@@ -162,17 +168,15 @@ public sealed class ImportWorker : BackgroundService
             var mapped = mapper.Map(row);
             if (mapped.Event is null)
                 job.RowInvalid(mapped.Errors);
+            else if (job.Invalid == 0)
+                spool.Write(mapped.Number, mapped.Event);
         }
     }
 
-    /// <summary>Pass two: the whole file as one ledger command (rolled back for a dry run).</summary>
+    /// <summary>Pass two: the spooled rows as one ledger command (a dry run only reads).</summary>
     private async Task StoreAsync(ImportJob job)
     {
-        var command = new StoreImportCommand(job, catalog =>
-        {
-            var mapper = new ImportRowMapper(catalog, _clock, job.Caller, job.Name);
-            return ImportFiles.Read(job.SpoolPath, job.Format, job.Sheet, job.Utf8).Select(mapper.Map);
-        });
+        var command = new StoreImportCommand(job, () => ImportSpool.Read(ImportSpool.PathFor(job.SpoolPath)));
         try
         {
             await _writer.SubmitAsync(command, CancellationToken.None);
