@@ -11,7 +11,7 @@ public sealed record NewEvent(
     string Metric, DateOnly OccurredOn, long Quantity, string OrgUnit, string? Campaign,
     SortedDictionary<string, string> Dimensions, string? ExternalId, string? Note)
 {
-    public string DimensionsJson { get; } = JsonSerializer.Serialize(Dimensions);
+    public string DimensionsJson { get; } = Dimensions.Count == 0 ? "{}" : JsonSerializer.Serialize(Dimensions);
 
     /// <summary>Same content as a stored event: what idempotent replay compares.</summary>
     public bool SameContentAs(EventRow row) =>
@@ -195,6 +195,11 @@ public static class EventLedger
         using var reader = query.Bind("$source", source).Bind("$externalId", externalId).ExecuteReader();
         return reader.Read() ? EventRow.Read(reader) : null;
     }
+
+    /// <summary>Whether any event of the source is stored (in this transaction's view).</summary>
+    public static bool SourceHasEvents(LedgerContext context, string source) =>
+        context.Prepared("SELECT EXISTS (SELECT 1 FROM events WHERE source = $source)").Bind("$source", source)
+            .ExecuteScalar() is long and not 0;
 
     /// <summary>409 period-locked when the event's year is locked.</summary>
     public static void RequireOpenPeriod(LedgerContext context, DateOnly day)

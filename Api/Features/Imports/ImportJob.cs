@@ -178,12 +178,14 @@ public sealed class StoreImportCommand(ImportJob job, Func<IEnumerable<SpooledRo
         var years = new OpenYears();
         var rollups = new RollupDeltas();
         var recordedAt = Instant.ToStorage(context.Now);
+        // A source's first import (the usual way past years come in) has no stored event to look up, row after row.
+        var lookUpStored = EventLedger.SourceHasEvents(context, recorder.Source);
         var refused = 0;
         foreach (var (number, input) in rows())
         {
             try
             {
-                var status = Store(context, number, input, recorder, earlier, years, rollups, recordedAt);
+                var status = Store(context, number, input, recorder, earlier, lookUpStored, years, rollups, recordedAt);
                 job.RowStored(status);
                 if (status == RecordStatus.Conflict)
                     refused++;
@@ -205,11 +207,11 @@ public sealed class StoreImportCommand(ImportJob job, Func<IEnumerable<SpooledRo
     }
 
     private RecordStatus Store(LedgerContext context, int number, NewEvent input, Recorder recorder, FileExternalIds earlier,
-        OpenYears years, RollupDeltas rollups, string recordedAt)
+        bool lookUpStored, OpenYears years, RollupDeltas rollups, string recordedAt)
     {
         var externalId = input.ExternalId
             ?? throw new InvalidOperationException("Every import row has an externalId (its own or <name>:<row>).");
-        var content = FileExternalIds.Fingerprint(input);
+        var content = earlier.Fingerprint(input);
         RecordStatus status;
         if (earlier.TryGet(externalId, out var earlierContent, out var earlierRow))
         {
@@ -223,7 +225,7 @@ public sealed class StoreImportCommand(ImportJob job, Func<IEnumerable<SpooledRo
             Supersede(context, input, recorder, rollups);
             status = RecordStatus.Superseded;
         }
-        else if (EventLedger.FindHead(context, recorder.Source, externalId) is { } existing)
+        else if (lookUpStored && EventLedger.FindHead(context, recorder.Source, externalId) is { } existing)
         {
             if (input.SameContentAs(existing))
                 return RecordStatus.Unchanged;

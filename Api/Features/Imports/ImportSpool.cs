@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
-using System.Security.Cryptography;
+using System.IO.Hashing;
+using System.Runtime.InteropServices;
 using System.Text;
 using Tally.Api.Ledger;
 
@@ -77,11 +78,12 @@ public static class ImportSpool
 /// The externalIds met earlier in one import, each with a fingerprint of the content now at its head and the row that put
 /// it there: how a row repeating an earlier row's externalId is judged (same content: unchanged; other: a conflict, or
 /// with upsert a supersede) without writing anything, so a dry run judges exactly as a real run. Kept compact (a 128-bit
-/// hash per externalId, 40 bytes an entry) so a million-row file stays small in memory.
+/// hash per externalId, 40 bytes an entry) so a million-row file stays small in memory. One import's thread only.
 /// </summary>
 public sealed class FileExternalIds(int capacity)
 {
     private readonly Dictionary<UInt128, (ulong Content, int Row)> _heads = new(capacity);
+    private readonly XxHash3 _content = new();
 
     public bool TryGet(string externalId, out ulong content, out int row)
     {
@@ -93,20 +95,33 @@ public sealed class FileExternalIds(int capacity)
     public void Set(string externalId, ulong content, int row) => _heads[KeyOf(externalId)] = (content, row);
 
     /// <summary>What <see cref="NewEvent.SameContentAs"/> compares, hashed: equal fingerprints, same content.</summary>
-    public static ulong Fingerprint(NewEvent input)
+    public ulong Fingerprint(NewEvent input)
     {
-        var text = string.Join('\u001f', input.Metric, input.OccurredOn.DayNumber, input.Quantity, input.OrgUnit,
-            input.Campaign is null ? "\u0000" : "=" + input.Campaign, input.DimensionsJson,
-            input.Note is null ? "\u0000" : "=" + input.Note);
-        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
-        SHA256.HashData(Encoding.UTF8.GetBytes(text), hash);
-        return BinaryPrimitives.ReadUInt64LittleEndian(hash);
+        _content.Reset();
+        Append(input.Metric);
+        AppendNumber(input.OccurredOn.DayNumber);
+        AppendNumber(input.Quantity);
+        Append(input.OrgUnit);
+        Append(input.Campaign);
+        Append(input.DimensionsJson);
+        Append(input.Note);
+        return _content.GetCurrentHashAsUInt64();
     }
 
-    private static UInt128 KeyOf(string externalId)
+    /// <summary>Each text length-prefixed (-1 for null), so no two field lists hash the same bytes.</summary>
+    private void Append(string? text)
     {
-        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
-        SHA256.HashData(Encoding.UTF8.GetBytes(externalId), hash);
-        return BinaryPrimitives.ReadUInt128LittleEndian(hash);
+        AppendNumber(text?.Length ?? -1);
+        if (text is not null)
+            _content.Append(MemoryMarshal.AsBytes(text.AsSpan()));
     }
+
+    private void AppendNumber(long number)
+    {
+        Span<byte> bytes = stackalloc byte[sizeof(long)];
+        BinaryPrimitives.WriteInt64LittleEndian(bytes, number);
+        _content.Append(bytes);
+    }
+
+    private static UInt128 KeyOf(string externalId) => XxHash128.HashToUInt128(MemoryMarshal.AsBytes(externalId.AsSpan()));
 }
