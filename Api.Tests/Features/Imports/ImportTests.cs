@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
@@ -134,6 +135,63 @@ public sealed class ImportTests(TallyApp app)
             ("websites.cleaned", "2024-06-01", 5L, "x-1", null, """{"category":"gambling"}"""),
             ("websites.deregistered", "2024-06-02", 2L, "x-2", null, "{}"),
         ], Stored(unit));
+    }
+
+    /// <summary>A workbook written by hand: inline strings, and only the rows given (a missing row number is a gap).</summary>
+    private static byte[] Workbook(string sheetName, params (int Row, string[] Cells)[] rows)
+    {
+        using var stream = new MemoryStream();
+        using (var zip = new System.IO.Compression.ZipArchive(stream, System.IO.Compression.ZipArchiveMode.Create, leaveOpen: true))
+        {
+            void Part(string name, string xml)
+            {
+                using var writer = new StreamWriter(zip.CreateEntry(name).Open(), new UTF8Encoding(false));
+                writer.Write(xml);
+            }
+            const string main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main";
+            const string rels = "http://schemas.openxmlformats.org/package/2006/relationships";
+            Part("[Content_Types].xml", """<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>""");
+            Part("_rels/.rels", $"""<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{rels}"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>""");
+            Part("xl/workbook.xml", $"""<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="{main}" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="{sheetName}" sheetId="1" r:id="rId1"/></sheets></workbook>""");
+            Part("xl/_rels/workbook.xml.rels", $"""<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{rels}"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>""");
+            var sheet = new StringBuilder($"""<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{main}"><sheetData>""");
+            foreach (var (row, cells) in rows)
+            {
+                sheet.Append(CultureInfo.InvariantCulture, $"<row r=\"{row}\">");
+                for (var i = 0; i < cells.Length; i++)
+                    sheet.Append(CultureInfo.InvariantCulture, $"<c r=\"{(char)('A' + i)}{row}\" t=\"inlineStr\"><is><t>{cells[i]}</t></is></c>");
+                sheet.Append("</row>");
+            }
+            Part("xl/worksheets/sheet1.xml", sheet.Append("</sheetData></worksheet>").ToString());
+        }
+        return stream.ToArray();
+    }
+
+    [Fact]
+    public async Task Xlsx_rows_keep_their_sheet_numbers_across_missing_rows_and_an_unknown_sheet_fails_the_import()
+    {
+        var unit = await app.OrgUnitAsync();
+        using var client = await app.ClientWithAsync(["events:write"]);
+        var workbook = Workbook("表一",
+            (1, ["指标", "日期", "数量", "填报单位", "外部编号"]),
+            (2, ["notices.issued", "2024-07-01", "3", unit, $"{unit}-w1"]),
+            (5, ["notices.issued", "2024-07-02", "many", unit, $"{unit}-w2"]));
+
+        var refused = await ImportAsync(client, workbook, "", ImportFiles.XlsxType);
+        var noSheet = await ImportAsync(client, workbook, "sheet=" + Uri.EscapeDataString("表二"), ImportFiles.XlsxType);
+        var fixedFile = Workbook("表一",
+            (1, ["指标", "日期", "数量", "填报单位", "外部编号"]),
+            (2, ["notices.issued", "2024-07-01", "3", unit, $"{unit}-w1"]),
+            (5, ["notices.issued", "2024-07-02", "4", unit, $"{unit}-w2"]));
+        var stored = await ImportAsync(client, fixedFile, "sheet=" + Uri.EscapeDataString("表一"), ImportFiles.XlsxType);
+
+        Assert.Equal("failed", refused["status"]!.GetValue<string>());
+        Assert.Equal([(5, "数量")], Errors(refused).Select(e => (e.Item1, e.Item2)));
+        Assert.Equal("failed", noSheet["status"]!.GetValue<string>());
+        Assert.Contains("no sheet named '表二'", noSheet["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal("succeeded", stored["status"]!.GetValue<string>());
+        AssertSummary(stored, created: 2);
+        Assert.Equal([3L, 4L], Stored(unit).Select(e => e.Quantity));
     }
 
     [Fact]

@@ -115,7 +115,8 @@ public sealed class ImportWorker : BackgroundService
             }
         }
         catch (Exception ex) when (ex is InvalidDataException or IOException or FormatException
-                                       or Sylvan.Data.Csv.CsvFormatException or InvalidOperationException)
+                                       or Sylvan.Data.Csv.CsvFormatException or InvalidOperationException
+                                       or ExcelDataReader.Exceptions.ExcelReaderException)
         {
             _logger.LogInformation(ex, "Import {Id} could not read its file", job.Id);
             job.Detail = $"The file could not be read as {ImportFiles.ContentTypeOf(job.Format)}: {ex.Message}";
