@@ -22,14 +22,16 @@ public static class ImportFiles
     public const string NdjsonType = "application/x-ndjson";
     public const string XlsxType = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
-    /// <summary>GB18030 is what Excel writes a CSV in on Chinese Windows; it needs the code-pages provider.</summary>
-    public static Encoding Gb18030 { get; } = LoadGb18030();
-
-    private static Encoding LoadGb18030()
+    static ImportFiles()
     {
+        // GB18030 (CSV) and ExcelDataReader's default encoding (code page 1252) both need the code-pages provider, before
+        // any file is read, whichever format comes first.
         Encoding.RegisterProvider(CodePagesEncodingProvider.Instance);
-        return Encoding.GetEncoding("GB18030");
+        Gb18030 = Encoding.GetEncoding("GB18030");
     }
+
+    /// <summary>GB18030 is what Excel writes a CSV in on Chinese Windows.</summary>
+    public static Encoding Gb18030 { get; }
 
     public static ImportFormat? FormatOf(string? contentType)
     {
