@@ -328,6 +328,26 @@ public sealed class ImportTests(TallyApp app)
     }
 
     [Fact]
+    public async Task A_row_checked_again_after_the_catalog_changed_meets_every_event_rule_and_the_keys_reach()
+    {
+        var unit = await app.OrgUnitAsync();
+        var other = await app.OrgUnitAsync();
+        Tally.Api.Catalog.CatalogSnapshot catalog;
+        using (var db = app.OpenDatabase())
+            catalog = Tally.Api.Catalog.CatalogSnapshot.Load(db);
+        var bound = new Tally.Api.Security.ApiKeyRecord("key_recheck", "recheck", "recheck", ["events:write"], unit,
+            DateTimeOffset.UtcNow, null, []);
+        var mapper = new ImportRowMapper(catalog, TimeProvider.System, bound, null);
+        Tally.Api.Ledger.NewEvent Event(string metric, string orgUnit) =>
+            new(metric, new DateOnly(2024, 8, 1), 3, orgUnit, null, new SortedDictionary<string, string>(StringComparer.Ordinal),
+                "r-1", null);
+
+        Assert.Empty(mapper.Recheck(7, Event("notices.issued", unit)));
+        Assert.Equal([(7, "metric")], mapper.Recheck(7, Event("no.such.metric", unit)).Select(e => (e.Row, e.Field)));
+        Assert.Equal([(8, "orgUnit")], mapper.Recheck(8, Event("notices.issued", other)).Select(e => (e.Row, e.Field)));
+    }
+
+    [Fact]
     public async Task Ndjson_rows_are_numbered_by_line_and_a_row_outside_a_bound_key_is_a_row_error()
     {
         var unit = await app.OrgUnitAsync();

@@ -1,4 +1,5 @@
 using Dapper;
+using Tally.Api.Catalog;
 using Tally.Api.Ledger;
 using Tally.Api.Problems;
 using Tally.Api.Security;
@@ -32,6 +33,9 @@ public sealed class ImportJob(string id, string? name, ImportFormat format, bool
     public bool Utf8 { get; } = utf8;
     public ApiKeyRecord Caller { get; } = caller;
     public string Status { get; set; } = "queued";
+
+    /// <summary>The catalog the checking pass mapped and checked the rows against.</summary>
+    public CatalogSnapshot? CheckedAgainst { get; set; }
     public string? Detail { get; set; }
 
     public int Rows => Volatile.Read(ref _rows);
@@ -161,7 +165,8 @@ public sealed class FailInterruptedImportsCommand : LedgerCommand<int>
 /// makes every one of those decisions by reading only and writes nothing (<see cref="LedgerCommand.RollsBack"/> as a
 /// guard): it reports exactly what a real run would, without writing the file only to roll it back.
 /// </summary>
-public sealed class StoreImportCommand(ImportJob job, Func<IEnumerable<SpooledRow>> rows) : LedgerCommand<bool>
+public sealed class StoreImportCommand(ImportJob job, Func<IEnumerable<SpooledRow>> rows, CatalogSnapshot checkedAgainst,
+    TimeProvider clock) : LedgerCommand<bool>
 {
     /// <summary>Rollup keys summed in memory before they are written; bounds memory for files with many distinct keys.</summary>
     private const int MaxPendingRollups = 50_000;
@@ -180,9 +185,19 @@ public sealed class StoreImportCommand(ImportJob job, Func<IEnumerable<SpooledRo
         var recordedAt = Instant.ToStorage(context.Now);
         // A source's first import (the usual way past years come in) has no stored event to look up, row after row.
         var lookUpStored = EventLedger.SourceHasEvents(context, recorder.Source);
+        // Rows were checked against the catalog of the checking pass; if it changed since, each is checked again.
+        var recheck = ReferenceEquals(context.Catalog, checkedAgainst)
+            ? null
+            : new ImportRowMapper(context.Catalog, clock, job.Caller, job.Name);
         var refused = 0;
         foreach (var (number, input) in rows())
         {
+            if (recheck?.Recheck(number, input) is { Count: > 0 } errors)
+            {
+                job.RowInvalid(errors);
+                refused++;
+                continue;
+            }
             try
             {
                 var status = Store(context, number, input, recorder, earlier, lookUpStored, years, rollups, recordedAt);

@@ -155,7 +155,8 @@ public sealed class ImportWorker : BackgroundService
     {
         var rows = ImportFiles.Read(job.SpoolPath, job.Format, job.Sheet, job.Utf8);
         using var spool = new ImportSpoolWriter(ImportSpool.PathFor(job.SpoolPath));
-        var mapper = new ImportRowMapper(_catalog.Current, _clock, job.Caller, job.Name);
+        job.CheckedAgainst = _catalog.Current;
+        var mapper = new ImportRowMapper(job.CheckedAgainst, _clock, job.Caller, job.Name);
         var headersChecked = job.Format == ImportFormat.Ndjson;
         var mapped = new MappedRow[ChunkRows];
         foreach (var chunk in rows.Chunk(ChunkRows))
@@ -186,7 +187,8 @@ public sealed class ImportWorker : BackgroundService
     /// <summary>Pass two: the spooled rows as one ledger command (a dry run only reads).</summary>
     private async Task StoreAsync(ImportJob job)
     {
-        var command = new StoreImportCommand(job, () => ImportSpool.Read(ImportSpool.PathFor(job.SpoolPath)));
+        var command = new StoreImportCommand(job, () => ImportSpool.Read(ImportSpool.PathFor(job.SpoolPath)),
+            job.CheckedAgainst ?? throw new InvalidOperationException("The checking pass runs first."), _clock);
         try
         {
             await _writer.SubmitAsync(command, CancellationToken.None);
