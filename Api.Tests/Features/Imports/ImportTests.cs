@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text;
@@ -136,6 +137,63 @@ public sealed class ImportTests(TallyApp app)
         ], Stored(unit));
     }
 
+    /// <summary>A workbook written by hand: inline strings, and only the rows given (a missing row number is a gap).</summary>
+    private static byte[] Workbook(string sheetName, params (int Row, string[] Cells)[] rows)
+    {
+        using var stream = new MemoryStream();
+        using (var zip = new System.IO.Compression.ZipArchive(stream, System.IO.Compression.ZipArchiveMode.Create, leaveOpen: true))
+        {
+            void Part(string name, string xml)
+            {
+                using var writer = new StreamWriter(zip.CreateEntry(name).Open(), new UTF8Encoding(false));
+                writer.Write(xml);
+            }
+            const string main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main";
+            const string rels = "http://schemas.openxmlformats.org/package/2006/relationships";
+            Part("[Content_Types].xml", """<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/><Override PartName="/xl/workbook.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/><Override PartName="/xl/worksheets/sheet1.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>""");
+            Part("_rels/.rels", $"""<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{rels}"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/officeDocument" Target="xl/workbook.xml"/></Relationships>""");
+            Part("xl/workbook.xml", $"""<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="{main}" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships"><sheets><sheet name="{sheetName}" sheetId="1" r:id="rId1"/></sheets></workbook>""");
+            Part("xl/_rels/workbook.xml.rels", $"""<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{rels}"><Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/worksheet" Target="worksheets/sheet1.xml"/></Relationships>""");
+            var sheet = new StringBuilder($"""<?xml version="1.0" encoding="UTF-8"?><worksheet xmlns="{main}"><sheetData>""");
+            foreach (var (row, cells) in rows)
+            {
+                sheet.Append(CultureInfo.InvariantCulture, $"<row r=\"{row}\">");
+                for (var i = 0; i < cells.Length; i++)
+                    sheet.Append(CultureInfo.InvariantCulture, $"<c r=\"{(char)('A' + i)}{row}\" t=\"inlineStr\"><is><t>{cells[i]}</t></is></c>");
+                sheet.Append("</row>");
+            }
+            Part("xl/worksheets/sheet1.xml", sheet.Append("</sheetData></worksheet>").ToString());
+        }
+        return stream.ToArray();
+    }
+
+    [Fact]
+    public async Task Xlsx_rows_keep_their_sheet_numbers_across_missing_rows_and_an_unknown_sheet_fails_the_import()
+    {
+        var unit = await app.OrgUnitAsync();
+        using var client = await app.ClientWithAsync(["events:write"]);
+        var workbook = Workbook("表一",
+            (1, ["指标", "日期", "数量", "填报单位", "外部编号"]),
+            (2, ["notices.issued", "2024-07-01", "3", unit, $"{unit}-w1"]),
+            (5, ["notices.issued", "2024-07-02", "many", unit, $"{unit}-w2"]));
+
+        var refused = await ImportAsync(client, workbook, "", ImportFiles.XlsxType);
+        var noSheet = await ImportAsync(client, workbook, "sheet=" + Uri.EscapeDataString("表二"), ImportFiles.XlsxType);
+        var fixedFile = Workbook("表一",
+            (1, ["指标", "日期", "数量", "填报单位", "外部编号"]),
+            (2, ["notices.issued", "2024-07-01", "3", unit, $"{unit}-w1"]),
+            (5, ["notices.issued", "2024-07-02", "4", unit, $"{unit}-w2"]));
+        var stored = await ImportAsync(client, fixedFile, "sheet=" + Uri.EscapeDataString("表一"), ImportFiles.XlsxType);
+
+        Assert.Equal("failed", refused["status"]!.GetValue<string>());
+        Assert.Equal([(5, "数量")], Errors(refused).Select(e => (e.Item1, e.Item2)));
+        Assert.Equal("failed", noSheet["status"]!.GetValue<string>());
+        Assert.Contains("no sheet named '表二'", noSheet["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal("succeeded", stored["status"]!.GetValue<string>());
+        AssertSummary(stored, created: 2);
+        Assert.Equal([3L, 4L], Stored(unit).Select(e => e.Quantity));
+    }
+
     [Fact]
     public async Task An_invalid_row_fails_the_import_with_its_row_and_column_and_stores_nothing()
     {
@@ -191,6 +249,102 @@ public sealed class ImportTests(TallyApp app)
         AssertSummary(import, created: 1, unchanged: 1);
         Assert.Empty(Stored(unit));
         Assert.Equal(0, db.ExecuteScalar<int>("SELECT count(*) FROM audit_log WHERE seq > @auditBefore AND action LIKE 'event.%' AND data LIKE '%' || @unit || '%'", new { auditBefore, unit }));
+    }
+
+    private static (int, int, int, int, int) Summary(JsonNode import)
+    {
+        var summary = import["summary"]!;
+        return (summary["created"]!.GetValue<int>(), summary["unchanged"]!.GetValue<int>(), summary["superseded"]!.GetValue<int>(),
+            summary["invalid"]!.GetValue<int>(), summary["conflicts"]!.GetValue<int>());
+    }
+
+    private static List<(int, string, string)> Errors(JsonNode import) =>
+        import["errors"]!.AsArray().Select(e => (e!["row"]!.GetValue<int>(), e["field"]!.GetValue<string>(),
+            e["message"]!.GetValue<string>())).ToList();
+
+    /// <summary>Audit entries of events in the unit (each entry holds the event, so its org unit, as JSON).</summary>
+    private long AuditedEvents(string unit)
+    {
+        using var db = app.OpenDatabase();
+        return db.ExecuteScalar<long>("SELECT count(*) FROM audit_log WHERE action LIKE 'event.%' AND data LIKE '%' || @unit || '%'",
+            new { unit });
+    }
+
+    [Fact]
+    public async Task A_dry_run_upsert_reports_what_the_real_run_then_does_including_repeats_within_the_file()
+    {
+        var unit = await app.OrgUnitAsync();
+        using var client = await app.ClientWithAsync(["events:write"]);
+        const string header = "metric,occurredOn,quantity,orgUnit,externalId\n";
+        string Row(string id, int quantity) => $"notices.issued,2024-05-0{quantity},{quantity},{unit},{unit}-{id}\n";
+        AssertSummary(await ImportAsync(client, Utf8(header + Row("u1", 1) + Row("u2", 2)), ""), created: 2);
+        // u1 as stored; u2 changed; u3 new, then changed within the file, then repeated; u4 new and repeated.
+        var file = Utf8(header + Row("u1", 1) + Row("u2", 5) + Row("u3", 3) + Row("u3", 4) + Row("u3", 4) + Row("u4", 1)
+            + Row("u4", 1));
+        var auditBefore = AuditedEvents(unit);
+
+        var dryRun = await ImportAsync(client, file, "mode=upsert&dryRun=true");
+
+        Assert.Equal("succeeded", dryRun["status"]!.GetValue<string>());
+        AssertSummary(dryRun, created: 2, unchanged: 3, superseded: 2);
+        Assert.Equal(7, dryRun["processed"]!.GetValue<int>());
+        Assert.Equal([1L, 2L], Stored(unit).Select(e => e.Quantity));
+        Assert.Equal(2, Stored(unit, activeOnly: false).Count);
+        Assert.Equal(auditBefore, AuditedEvents(unit));
+
+        var real = await ImportAsync(client, file, "mode=upsert");
+
+        Assert.Equal("succeeded", real["status"]!.GetValue<string>());
+        Assert.Equal(Summary(dryRun), Summary(real));
+        Assert.Equal([1L, 5L, 4L, 1L], Stored(unit).Select(e => e.Quantity));
+        Assert.Equal(2 + 2 + 2, Stored(unit, activeOnly: false).Count);
+        using var check = app.OpenDatabase();
+        Assert.Equal(Stored(unit).Sum(e => e.Quantity),
+            check.ExecuteScalar<long>("SELECT sum(value) FROM daily_rollups WHERE org_unit = @unit", new { unit }));
+    }
+
+    [Fact]
+    public async Task A_dry_run_finds_the_conflicts_a_real_run_refuses_within_the_file_and_against_stored_events()
+    {
+        var unit = await app.OrgUnitAsync();
+        using var client = await app.ClientWithAsync(["events:write"]);
+        const string header = "metric,occurredOn,quantity,orgUnit,externalId\n";
+        string Row(string id, int quantity) => $"notices.issued,2024-06-0{quantity},{quantity},{unit},{unit}-{id}\n";
+        AssertSummary(await ImportAsync(client, Utf8(header + Row("s1", 1)), ""), created: 1);
+        // c1 repeated with the same content, c2 with other content, s1 stored with other content.
+        var file = Utf8(header + Row("c1", 1) + Row("c1", 1) + Row("c2", 2) + Row("c2", 3) + Row("s1", 4));
+
+        var dryRun = await ImportAsync(client, file, "dryRun=true");
+        var real = await ImportAsync(client, file, "");
+
+        Assert.Equal("failed", dryRun["status"]!.GetValue<string>());
+        AssertSummary(dryRun, created: 2, unchanged: 1, conflicts: 2);
+        Assert.Equal("failed", real["status"]!.GetValue<string>());
+        AssertSummary(real, created: 0, conflicts: 2);
+        Assert.Equal(Errors(dryRun), Errors(real));
+        Assert.Equal([(5, "externalId"), (6, "externalId")], Errors(real).Select(e => (e.Item1, e.Item2)));
+        Assert.Contains("row 4 of this file", Errors(real)[0].Item3, StringComparison.Ordinal);
+        Assert.Equal([("notices.issued", "2024-06-01", 1L, $"{unit}-s1", (string?)null, "{}")], Stored(unit));
+    }
+
+    [Fact]
+    public async Task A_row_checked_again_after_the_catalog_changed_meets_every_event_rule_and_the_keys_reach()
+    {
+        var unit = await app.OrgUnitAsync();
+        var other = await app.OrgUnitAsync();
+        Tally.Api.Catalog.CatalogSnapshot catalog;
+        using (var db = app.OpenDatabase())
+            catalog = Tally.Api.Catalog.CatalogSnapshot.Load(db);
+        var bound = new Tally.Api.Security.ApiKeyRecord("key_recheck", "recheck", "recheck", ["events:write"], unit,
+            DateTimeOffset.UtcNow, null, []);
+        var mapper = new ImportRowMapper(catalog, TimeProvider.System, bound, null);
+        Tally.Api.Ledger.NewEvent Event(string metric, string orgUnit) =>
+            new(metric, new DateOnly(2024, 8, 1), 3, orgUnit, null, new SortedDictionary<string, string>(StringComparer.Ordinal),
+                "r-1", null);
+
+        Assert.Empty(mapper.Recheck(7, Event("notices.issued", unit)));
+        Assert.Equal([(7, "metric")], mapper.Recheck(7, Event("no.such.metric", unit)).Select(e => (e.Row, e.Field)));
+        Assert.Equal([(8, "orgUnit")], mapper.Recheck(8, Event("notices.issued", other)).Select(e => (e.Row, e.Field)));
     }
 
     [Fact]

@@ -1,4 +1,5 @@
 using Dapper;
+using Tally.Api.Catalog;
 using Tally.Api.Ledger;
 using Tally.Api.Problems;
 using Tally.Api.Security;
@@ -32,6 +33,9 @@ public sealed class ImportJob(string id, string? name, ImportFormat format, bool
     public bool Utf8 { get; } = utf8;
     public ApiKeyRecord Caller { get; } = caller;
     public string Status { get; set; } = "queued";
+
+    /// <summary>The catalog the checking pass mapped and checked the rows against.</summary>
+    public CatalogSnapshot? CheckedAgainst { get; set; }
     public string? Detail { get; set; }
 
     public int Rows => Volatile.Read(ref _rows);
@@ -155,13 +159,18 @@ public sealed class FailInterruptedImportsCommand : LedgerCommand<int>
 }
 
 /// <summary>
-/// The storing pass: the whole file as ONE ledger command, so it commits whole or not at all. Each row goes through
-/// EventLedger.Record (create) or EventLedger.Upsert (upsert), which check idempotency, period locks, rollups and audit.
-/// A dry run is the same command rolled back (<see cref="LedgerCommand.RollsBack"/>): it reports exactly what would happen.
+/// The storing pass over the checked rows the first pass spooled: the whole file as ONE ledger command, so it commits
+/// whole or not at all. Idempotency per row (earlier rows of the file by their fingerprint, stored events by lookup),
+/// period locks once per year, rollups summed per key over the import, one audit entry per created event. A dry run
+/// makes every one of those decisions by reading only and writes nothing (<see cref="LedgerCommand.RollsBack"/> as a
+/// guard): it reports exactly what a real run would, without writing the file only to roll it back.
 /// </summary>
-public sealed class StoreImportCommand(ImportJob job, Func<Tally.Api.Catalog.CatalogSnapshot, IEnumerable<MappedRow>> rows)
-    : LedgerCommand<bool>
+public sealed class StoreImportCommand(ImportJob job, Func<IEnumerable<SpooledRow>> rows, CatalogSnapshot checkedAgainst,
+    TimeProvider clock) : LedgerCommand<bool>
 {
+    /// <summary>Rollup keys summed in memory before they are written; bounds memory for files with many distinct keys.</summary>
+    private const int MaxPendingRollups = 50_000;
+
     public override bool RollsBack => job.DryRun;
 
     public override int Weight => Math.Max(1, job.Rows);
@@ -170,40 +179,106 @@ public sealed class StoreImportCommand(ImportJob job, Func<Tally.Api.Catalog.Cat
     {
         job.ResetStoredCounts();
         var recorder = new Recorder(Actor.Of(job.Caller), job.Caller.Source);
+        var earlier = new FileExternalIds(job.Rows);
+        var years = new OpenYears();
+        var rollups = new RollupDeltas();
+        var recordedAt = Instant.ToStorage(context.Now);
+        // A source's first import (the usual way past years come in) has no stored event to look up, row after row.
+        var lookUpStored = EventLedger.SourceHasEvents(context, recorder.Source);
+        // Rows were checked against the catalog of the checking pass; if it changed since, each is checked again.
+        var recheck = ReferenceEquals(context.Catalog, checkedAgainst)
+            ? null
+            : new ImportRowMapper(context.Catalog, clock, job.Caller, job.Name);
         var refused = 0;
-        foreach (var row in rows(context.Catalog))
+        foreach (var (number, input) in rows())
         {
-            if (row.Event is null)
+            if (recheck?.Recheck(number, input) is { Count: > 0 } errors)
             {
-                job.RowInvalid(row.Errors);
+                job.RowInvalid(errors);
                 refused++;
                 continue;
             }
             try
             {
-                var outcome = job.Upsert
-                    ? EventLedger.Upsert(context, row.Event, recorder, unit => OrgScope.CanReach(job.Caller, unit, context.Catalog))
-                    : EventLedger.Record(context, row.Event, recorder);
-                job.RowStored(outcome.Status);
-                if (outcome.Status == RecordStatus.Conflict)
-                {
+                var status = Store(context, number, input, recorder, earlier, lookUpStored, years, rollups, recordedAt);
+                job.RowStored(status);
+                if (status == RecordStatus.Conflict)
                     refused++;
-                    job.AddErrors([new ImportError(row.Number, "externalId",
-                        $"externalId '{row.Event.ExternalId}' was already used by this source for event {outcome.Event.Id} "
-                        + "with other content; import with mode=upsert to supersede it.")]);
-                }
             }
             catch (ProblemException problem)
             {
                 // Period locked, or an upsert reaching an event outside the key's org unit: nothing of this row was written.
-                job.RowInvalid([new ImportError(row.Number, FieldOf(problem), problem.Problem.Detail)]);
+                job.RowInvalid([new ImportError(number, FieldOf(problem), problem.Problem.Detail)]);
                 refused++;
             }
+            if (rollups.Count >= MaxPendingRollups)
+                rollups.Flush(context);
         }
+        rollups.Flush(context);
         if (refused > 0 && !job.DryRun)
             throw new ProblemException(Problem.Make(StatusCodes.Status409Conflict, ProblemTypes.Conflict, "Import refused",
                 $"{refused} row(s) could not be stored; nothing of the import was stored."));
         return true;
+    }
+
+    private RecordStatus Store(LedgerContext context, int number, NewEvent input, Recorder recorder, FileExternalIds earlier,
+        bool lookUpStored, OpenYears years, RollupDeltas rollups, string recordedAt)
+    {
+        var externalId = input.ExternalId
+            ?? throw new InvalidOperationException("Every import row has an externalId (its own or <name>:<row>).");
+        var content = earlier.Fingerprint(input);
+        RecordStatus status;
+        if (earlier.TryGet(externalId, out var earlierContent, out var earlierRow))
+        {
+            if (earlierContent == content)
+                return RecordStatus.Unchanged;
+            if (!job.Upsert)
+                return Conflict(number, $"externalId '{externalId}' is used by row {earlierRow} of this file with other content; "
+                    + "import with mode=upsert to let the later row supersede it.");
+            // The earlier row's org unit and year were checked when it was stored.
+            years.Require(context, input.OccurredOn);
+            Supersede(context, input, recorder, rollups);
+            status = RecordStatus.Superseded;
+        }
+        else if (lookUpStored && EventLedger.FindHead(context, recorder.Source, externalId) is { } existing)
+        {
+            if (input.SameContentAs(existing))
+                return RecordStatus.Unchanged;
+            if (!job.Upsert)
+                return Conflict(number, $"externalId '{externalId}' was already used by this source for event {existing.Id} "
+                    + "with other content; import with mode=upsert to supersede it.");
+            if (!OrgScope.CanReach(job.Caller, existing.OrgUnit, context.Catalog))
+                throw EventLedger.Unreachable(externalId, existing);
+            years.Require(context, input.OccurredOn);
+            years.Require(context, Day.FromStorage(existing.OccurredOn));
+            Supersede(context, input, recorder, rollups);
+            status = RecordStatus.Superseded;
+        }
+        else
+        {
+            years.Require(context, input.OccurredOn);
+            if (!job.DryRun)
+                EventLedger.Create(context, input, recorder, recordedAt, rollups);
+            status = RecordStatus.Created;
+        }
+        earlier.Set(externalId, content, number);
+        return status;
+    }
+
+    private RecordStatus Conflict(int number, string message)
+    {
+        job.AddErrors([new ImportError(number, "externalId", message)]);
+        return RecordStatus.Conflict;
+    }
+
+    /// <summary>Supersedes the head of the row's externalId (stored, or stored earlier by this import).</summary>
+    private void Supersede(LedgerContext context, NewEvent input, Recorder recorder, RollupDeltas rollups)
+    {
+        if (job.DryRun)
+            return;
+        // The superseded event leaves the rollups by its own upsert: what this import added so far must be there first.
+        rollups.Flush(context);
+        EventLedger.Upsert(context, input, recorder, unit => OrgScope.CanReach(job.Caller, unit, context.Catalog));
     }
 
     private static string FieldOf(ProblemException problem) =>

@@ -140,6 +140,30 @@ public sealed class ImportRowMapper(CatalogSnapshot catalog, TimeProvider clock,
             else
                 input.ExternalId = $"{name}:{row.Number}";
         }
+        CheckRules(row.Number, input, labels, errors);
+        return errors.Count > 0 ? new MappedRow(row.Number, null, errors) : new MappedRow(row.Number, input.ToNewEvent(), []);
+    }
+
+    /// <summary>
+    /// A mapped row checked again against this mapper's catalog: every event rule and the key's reach. For the storing
+    /// pass when the catalog changed after the checking pass (a metric deactivated, say); errors name the event fields.
+    /// </summary>
+    public IReadOnlyList<ImportError> Recheck(int number, NewEvent mapped)
+    {
+        var input = new EventInput
+        {
+            Metric = mapped.Metric, OccurredOn = mapped.OccurredOn, Quantity = mapped.Quantity, OrgUnit = mapped.OrgUnit,
+            Campaign = mapped.Campaign, ExternalId = mapped.ExternalId, Note = mapped.Note,
+            Dimensions = mapped.Dimensions.ToDictionary(p => p.Key, p => (string?)p.Value, StringComparer.Ordinal),
+        };
+        var errors = new List<ImportError>();
+        CheckRules(number, input, new Dictionary<string, string>(StringComparer.Ordinal), errors);
+        return errors;
+    }
+
+    /// <summary>Every rule of POST /events, then the key's reach; labels give the file's name for each field.</summary>
+    private void CheckRules(int number, EventInput input, Dictionary<string, string> labels, List<ImportError> errors)
+    {
         var parsed = errors.Select(e => e.Field).ToHashSet(StringComparer.Ordinal);
         foreach (var failure in _rules.Validate(input).Errors)
         {
@@ -149,11 +173,10 @@ public sealed class ImportRowMapper(CatalogSnapshot catalog, TimeProvider clock,
                 : labels.GetValueOrDefault(field, field);
             // A cell that could not be read already has its error; "is required" on top of it says nothing more.
             if (!parsed.Contains(label))
-                errors.Add(new ImportError(row.Number, label, failure.ErrorMessage));
+                errors.Add(new ImportError(number, label, failure.ErrorMessage));
         }
         if (errors.Count == 0 && !OrgScope.CanReach(caller, input.OrgUnit!, catalog))
-            errors.Add(new ImportError(row.Number, labels.GetValueOrDefault("orgUnit", "orgUnit"),
+            errors.Add(new ImportError(number, labels.GetValueOrDefault("orgUnit", "orgUnit"),
                 $"This API key is bound to org unit '{caller.OrgUnit}' and cannot write '{input.OrgUnit}'."));
-        return errors.Count > 0 ? new MappedRow(row.Number, null, errors) : new MappedRow(row.Number, input.ToNewEvent(), []);
     }
 }
