@@ -54,7 +54,8 @@ public sealed class LedgerWriter : IHostedService, IDisposable
     private readonly AuditChain _chain = new();
     private SqliteConnection? _connection;
     private volatile ChainHead _committedHead = new(0, AuditChain.Genesis);
-    private const int YearsFrom = 2000, YearsKept = 8000;
+    private const int YearsFrom = Features.Totals.Period.FirstYear;
+    private const int YearsKept = Features.Totals.Period.LastYear - YearsFrom + 1;
     private long _catalogRewrites;
     private readonly long[] _yearRewrites = new long[YearsKept];
     private long _commitCeiling;
