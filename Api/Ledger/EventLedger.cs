@@ -171,8 +171,9 @@ public static class EventLedger
     /// <summary>An event voided earlier and now superseded as well: it keeps its void, and gains the link to its successor.</summary>
     private static void MarkSuperseded(LedgerContext context, EventRow row, string supersededBy, Actor actor)
     {
-        RequireOpenPeriod(context, Day.FromStorage(row.OccurredOn));
-        context.VoidedYears.Add(Day.FromStorage(row.OccurredOn).Year);
+        var day = Day.FromStorage(row.OccurredOn);
+        RequireOpenPeriod(context, day);
+        context.VoidedYears.Add(day.Year);
         context.Connection.Execute("UPDATE events SET superseded_by = @supersededBy WHERE id = @Id AND superseded_by IS NULL",
             new { supersededBy, row.Id }, context.Transaction);
         context.Audit(actor, "event.superseded", "event:" + row.Id,
@@ -223,9 +224,10 @@ public static class EventLedger
         if (row.VoidedAt is not null)
             throw new ProblemException(Problem.Make(StatusCodes.Status409Conflict, ProblemTypes.AlreadyVoided,
                 "Already voided", $"Event {row.Id} was voided at {Instant.ToJson(Instant.FromStorage(row.VoidedAt))}."));
-        RequireOpenPeriod(context, Day.FromStorage(row.OccurredOn));
+        var day = Day.FromStorage(row.OccurredOn);
+        RequireOpenPeriod(context, day);
+        context.VoidedYears.Add(day.Year);
         var at = Instant.ToStorage(context.Now);
-        context.VoidedYears.Add(Day.FromStorage(row.OccurredOn).Year);
         context.Connection.Execute(
             """
             UPDATE events SET voided_at = @at, void_reason = @reason, superseded_by = coalesce(@supersededBy, superseded_by)
