@@ -1,13 +1,29 @@
-using Tally.Api;
 using Tally.Api.Cli;
+using Tally.Api.Features.Audit;
+using Tally.Api.Features.Imports;
+using Tally.Api.Features.Keys;
+using Tally.Api.Features.Reports;
+using Tally.Api.Http;
+using Tally.Api.Ledger;
+using Tally.Api.OpenApi;
+using Tally.Api.Security;
 
 if (CommandLine.TryRun(args) is { } exitCode)
     return exitCode;
 
 var builder = WebApplication.CreateBuilder(args);
-builder.Services.AddTally(builder.Configuration);
+builder.Services
+    .AddLedger(builder.Configuration)
+    .AddTallySecurity()
+    .AddTallyHttp(builder.Configuration)
+    .AddTallyOpenApi()
+    .AddKeys()
+    .AddImports()
+    .AddReports()
+    .AddAudit();
 
 var app = builder.Build();
-app.UseTally();
+app.UseTallyHttp();
+app.UseTallyOpenApi();
 app.Run();
 return 0;

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
+using Tally.Api.Data;
 using Tally.Api.Features.Events;
 using Tally.Api.Ledger;
 

@@ -21,7 +21,7 @@ public sealed class SeparateTallyApp : IAsyncLifetime
 /// Tests that start a second app run alone, after the parallel ones, so that their counts and timings (year locks,
 /// hedong's report, reads counted by a service) meet no other test's. FastEndpoints keeps validator singletons
 /// process-wide, built by whichever app first serves an endpoint; validators therefore read the catalog through
-/// RequestCatalog, which follows the request's own app.
+/// CatalogCache, which follows the request's own app.
 /// </summary>
 [CollectionDefinition(nameof(SeparateApps), DisableParallelization = true)]
 public sealed class SeparateApps;

@@ -1,3 +1,4 @@
+using Tally.Api.Data;
 using Tally.Api.Features.Events;
 using Tally.Api.Ledger;
 

@@ -5,6 +5,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Dapper;
 using Microsoft.Data.Sqlite;
+using Tally.Api.Data;
 
 namespace Tally.Api.Ledger;
 
@@ -12,8 +13,6 @@ namespace Tally.Api.Ledger;
 public sealed record Actor(string? KeyId, string Name)
 {
     public static Actor System { get; } = new(null, "system");
-
-    public static Actor Of(Security.ApiKeyRecord key) => new(key.Id, key.Name);
 }
 
 /// <summary>One stored audit entry, as the chain hashes it.</summary>

@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using Microsoft.Data.Sqlite;
-using Tally.Api.Catalog;
+using Tally.Api.Ledger;
 
 namespace Tally.Api.Ledger;
 

@@ -2,8 +2,8 @@ using System.Threading.Channels;
 using Dapper;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
-using Tally.Api.Catalog;
 using Tally.Api.Data;
+using Tally.Api.Ledger;
 using Tally.Api.Problems;
 
 namespace Tally.Api.Ledger;
@@ -40,7 +40,7 @@ public sealed record ChainHead(long Seq, string Hash);
 /// The one write path (DESIGN.md): a single connection drains a bounded queue, runs every waiting command in one
 /// BEGIN IMMEDIATE transaction (each in a savepoint, so one failure fails alone), commits once, then answers them.
 /// </summary>
-public sealed class LedgerWriter : IHostedService, IDisposable
+public sealed class LedgerWriter : IHostedLifecycleService, IDisposable
 {
     private readonly Channel<LedgerCommand> _queue;
     private readonly Database _database;
@@ -54,8 +54,8 @@ public sealed class LedgerWriter : IHostedService, IDisposable
     private readonly AuditChain _chain = new();
     private SqliteConnection? _connection;
     private volatile ChainHead _committedHead = new(0, AuditChain.Genesis);
-    private const int YearsFrom = Features.Totals.Period.FirstYear;
-    private const int YearsKept = Features.Totals.Period.LastYear - YearsFrom + 1;
+    private const int YearsFrom = Years.First;
+    private const int YearsKept = Years.Count;
     private long _catalogRewrites;
     private readonly long[] _yearRewrites = new long[YearsKept];
     private long _commitCeiling;
@@ -181,8 +181,13 @@ public sealed class LedgerWriter : IHostedService, IDisposable
         return await command.Completion;
     }
 
-    public Task StartAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Starting runs before any hosted service's StartAsync: the schema is migrated and the loop runs before anything
+    /// that writes through the ledger starts, whatever order the services were registered in.
+    /// </summary>
+    public Task StartingAsync(CancellationToken cancellationToken)
     {
+        Migrator.Migrate(_database, _logger);
         var connection = OpenConnection();
         _chain.Load(connection);
         _committedHead = new ChainHead(_chain.HeadSeq, _chain.HeadHash);
@@ -239,7 +244,16 @@ public sealed class LedgerWriter : IHostedService, IDisposable
         }
     }
 
-    public async Task StopAsync(CancellationToken cancellationToken)
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>Stopped runs after every hosted service's StopAsync: what they handed over before stopping still commits.</summary>
+    public async Task StoppedAsync(CancellationToken cancellationToken)
     {
         _queue.Writer.TryComplete();
         if (_loop is not null)

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.AspNetCore.Http.Timeouts;
+using Tally.Api.Data;
 
 namespace Tally.Api.Problems;
 

@@ -88,7 +88,6 @@ public static class SecurityServiceExtensions
                     ctx.User.HasClaim("scope", scope) || ctx.User.HasClaim("scope", ApiScopes.Admin)));
             }
         });
-        services.AddHostedService<KeyBootstrap>();
         services.AddHostedService<KeyUsageFlusher>();
         return services;
     }

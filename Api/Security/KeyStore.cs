@@ -3,6 +3,8 @@ using System.Security.Cryptography;
 using System.Text;
 using Dapper;
 using Microsoft.Data.Sqlite;
+using Tally.Api.Data;
+using Tally.Api.Ledger;
 
 namespace Tally.Api.Security;
 
@@ -11,7 +13,8 @@ public sealed record ApiKeyRecord(
     string Id, string Name, string Source, IReadOnlyList<string> Scopes, string? OrgUnit,
     DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt, byte[] KeyHash)
 {
-    public bool HasScope(string scope) => Scopes.Contains(ApiScopes.Admin) || Scopes.Contains(scope);
+    /// <summary>The key as the audit log names who made a change.</summary>
+    public Actor Actor => new(Id, Name);
 }
 
 /// <summary>

@@ -1,4 +1,5 @@
 using Dapper;
+using Tally.Api.Data;
 using Tally.Api.Ledger;
 
 namespace Tally.Api.Security;

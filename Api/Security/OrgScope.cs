@@ -1,6 +1,5 @@
-using Dapper;
-using Tally.Api.Catalog;
 using Tally.Api.Data;
+using Tally.Api.Ledger;
 using Tally.Api.Problems;
 
 namespace Tally.Api.Security;
@@ -38,8 +37,7 @@ public static class OrgScope
         if (key.OrgUnit is null)
             return true;
         await using var connection = await database.OpenAsync(ct);
-        var orgUnit = await connection.ExecuteScalarAsync<string?>(new CommandDefinition(
-            "SELECT org_unit FROM events WHERE id = @eventId", new { eventId }, cancellationToken: ct));
+        var orgUnit = await EventRow.OrgUnitOfAsync(connection, eventId, ct);
         return orgUnit is not null && catalog.IsWithin(key.OrgUnit, orgUnit);
     }
 }

@@ -1,8 +1,8 @@
 using System.Collections;
 using System.Reflection;
 using FastEndpoints;
-using Tally.Api.Catalog;
 using Tally.Api.Data;
+using Tally.Api.Ledger;
 
 namespace Tally.Api.Security;
 

@@ -4,6 +4,8 @@ using System.Text.Json.Nodes;
 using Dapper;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
+using Tally.Api.Data;
+using Tally.Api.Features.Events;
 using Tally.Api.Ledger;
 using Tally.Api.Tests.Infrastructure;
 
@@ -301,7 +303,7 @@ public sealed class VerifyAuditTests
     {
         protected override bool Run(LedgerContext context)
         {
-            EventLedger.Void(context, Tally.Api.Features.Events.EventRow.Find(context.Connection, id, context.Transaction)!, reason, Actor.System);
+            EventLedger.Void(context, Tally.Api.Ledger.EventRow.Find(context.Connection, id, context.Transaction)!, reason, Actor.System);
             return true;
         }
     }
@@ -311,8 +313,8 @@ public sealed class VerifyAuditTests
     {
         protected override string Run(LedgerContext context)
         {
-            var old = Tally.Api.Features.Events.EventRow.Find(context.Connection, id, context.Transaction)!;
-            var successor = new Tally.Api.Features.Events.EventRow
+            var old = Tally.Api.Ledger.EventRow.Find(context.Connection, id, context.Transaction)!;
+            var successor = new Tally.Api.Ledger.EventRow
             {
                 Id = context.Ids.Next("evt_"), Metric = old.Metric, OccurredOn = old.OccurredOn, Quantity = quantity,
                 OrgUnit = old.OrgUnit, Campaign = old.Campaign, Dimensions = old.Dimensions, ExternalId = old.ExternalId,

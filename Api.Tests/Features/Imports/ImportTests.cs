@@ -332,9 +332,9 @@ public sealed class ImportTests(TallyApp app)
     {
         var unit = await app.OrgUnitAsync();
         var other = await app.OrgUnitAsync();
-        Tally.Api.Catalog.CatalogSnapshot catalog;
+        Tally.Api.Ledger.CatalogSnapshot catalog;
         using (var db = app.OpenDatabase())
-            catalog = Tally.Api.Catalog.CatalogSnapshot.Load(db);
+            catalog = Tally.Api.Ledger.CatalogSnapshot.Load(db);
         var bound = new Tally.Api.Security.ApiKeyRecord("key_recheck", "recheck", "recheck", ["events:write"], unit,
             DateTimeOffset.UtcNow, null, []);
         var mapper = new ImportRowMapper(catalog, TimeProvider.System, bound, null);

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
 using Dapper;
+using Tally.Api.Features.Events;
 using Tally.Api.Tests.Infrastructure;
 
 namespace Tally.Api.Tests.Features.Periods;

@@ -1,5 +1,5 @@
-using Tally.Api.Catalog;
 using Tally.Api.Features.Reports;
+using Tally.Api.Ledger;
 
 namespace Tally.Api.Tests.Features.Reports;
 

@@ -6,6 +6,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Dapper;
+using Tally.Api.Data;
 using Tally.Api.Tests.Infrastructure;
 
 namespace Tally.Api.Tests.Features.Totals;

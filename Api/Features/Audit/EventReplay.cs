@@ -1,5 +1,6 @@
 using System.Data.Common;
 using System.Text.Json;
+using Tally.Api.Data;
 
 namespace Tally.Api.Features.Audit;
 

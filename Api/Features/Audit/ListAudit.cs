@@ -5,7 +5,7 @@ using Dapper;
 using FastEndpoints;
 using FluentValidation;
 using Tally.Api.Data;
-using Tally.Api.Paging;
+using Tally.Api.Http;
 using Tally.Api.Security;
 
 namespace Tally.Api.Features.Audit;
@@ -58,11 +58,11 @@ public sealed class ListAudit(Database database) : Endpoint<ListAuditRequest, Pa
 
     public override async Task HandleAsync(ListAuditRequest req, CancellationToken ct)
     {
-        var afterKey = Paging.Paging.DecodeOrThrow(CursorKind, req.Cursor);
+        var afterKey = Paging.DecodeOrThrow(CursorKind, req.Cursor);
         long afterSeq = 0;
         if (afterKey.Length > 0 && !long.TryParse(afterKey, NumberStyles.None, CultureInfo.InvariantCulture, out afterSeq))
             throw Problems.ProblemException.Validation("cursor", "The cursor is not valid for this list.");
-        var limit = Paging.Paging.LimitOf(req);
+        var limit = Paging.LimitOf(req);
         var caller = HttpContext.Caller();
         string? after = null;
         if (req.After is not null && Instant.TryParse(req.After, out var instant))
@@ -87,7 +87,7 @@ public sealed class ListAudit(Database database) : Endpoint<ListAuditRequest, Pa
         var rows = (await connection.QueryAsync<AuditRow>(new CommandDefinition(sql.ToString(),
             new { afterSeq, req.Action, req.Entity, after, bound = caller.OrgUnit, take = limit + 1 },
             cancellationToken: ct))).ToList();
-        var page = Paging.Paging.ToPage(CursorKind, rows, limit, r => r.Seq.ToString(CultureInfo.InvariantCulture));
+        var page = Paging.ToPage(CursorKind, rows, limit, r => r.Seq.ToString(CultureInfo.InvariantCulture));
         await Send.OkAsync(new Page<AuditEntryResponse>(page.Items.Select(r => r.ToResponse()).ToList(), page.NextCursor), ct);
     }
 

@@ -1,9 +1,9 @@
 using System.ComponentModel;
 using FastEndpoints;
 using FluentValidation;
-using Tally.Api.Catalog;
 using Tally.Api.Data;
-using Tally.Api.Limits;
+using Tally.Api.Http;
+using Tally.Api.Ledger;
 using Tally.Api.Security;
 
 namespace Tally.Api.Features.Audit;

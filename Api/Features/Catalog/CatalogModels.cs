@@ -1,7 +1,7 @@
 using FastEndpoints;
 using FluentValidation;
-using Tally.Api.Catalog;
-using Tally.Api.Paging;
+using Tally.Api.Http;
+using Tally.Api.Ledger;
 
 namespace Tally.Api.Features.Catalog;
 

@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Dapper;
 using FastEndpoints;
+using Tally.Api.Data;
 using Tally.Api.Ledger;
 using Tally.Api.OpenApi;
 using Tally.Api.Problems;
@@ -36,7 +37,7 @@ public sealed class CreateCampaign(LedgerWriter writer) : Endpoint<CreateCampaig
     public override async Task HandleAsync(CreateCampaignRequest req, CancellationToken ct)
     {
         var caller = HttpContext.Caller();
-        var campaign = await writer.SubmitAsync(new CreateCampaignCommand(req, Actor.Of(caller)), ct);
+        var campaign = await writer.SubmitAsync(new CreateCampaignCommand(req, caller.Actor), ct);
         HttpContext.Response.Headers.Location = $"/api/v1/campaigns/{campaign.Code}";
         await Send.ResponseAsync(campaign, StatusCodes.Status201Created, ct);
     }

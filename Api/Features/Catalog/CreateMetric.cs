@@ -1,6 +1,6 @@
 using Dapper;
 using FastEndpoints;
-using Tally.Api.Catalog;
+using Tally.Api.Data;
 using Tally.Api.Ledger;
 using Tally.Api.OpenApi;
 using Tally.Api.Problems;
@@ -36,7 +36,7 @@ public sealed class CreateMetric(LedgerWriter writer) : Endpoint<CreateMetricReq
     public override async Task HandleAsync(CreateMetricRequest req, CancellationToken ct)
     {
         var caller = HttpContext.Caller();
-        var metric = await writer.SubmitAsync(new CreateMetricCommand(req, Actor.Of(caller)), ct);
+        var metric = await writer.SubmitAsync(new CreateMetricCommand(req, caller.Actor), ct);
         HttpContext.Response.Headers.Location = $"/api/v1/metrics/{metric.Code}";
         await Send.ResponseAsync(metric, StatusCodes.Status201Created, ct);
     }

@@ -1,8 +1,8 @@
+using System.Text.Json.Nodes;
 using Dapper;
 using FastEndpoints;
 using FluentValidation;
-using System.Text.Json.Nodes;
-using Tally.Api.Catalog;
+using Tally.Api.Data;
 using Tally.Api.Ledger;
 using Tally.Api.OpenApi;
 using Tally.Api.Problems;
@@ -19,7 +19,7 @@ public sealed class CreateOrgUnitRequest
 
 public sealed class CreateOrgUnitValidator : Validator<CreateOrgUnitRequest>
 {
-    public CreateOrgUnitValidator(RequestCatalog catalog)
+    public CreateOrgUnitValidator(CatalogCache catalog)
     {
         RuleFor(x => x.Code).ValidCode();
         RuleFor(x => x.Name).ValidName();
@@ -43,7 +43,7 @@ public sealed class CreateOrgUnit(LedgerWriter writer) : Endpoint<CreateOrgUnitR
     public override async Task HandleAsync(CreateOrgUnitRequest req, CancellationToken ct)
     {
         var caller = HttpContext.Caller();
-        var unit = await writer.SubmitAsync(new CreateOrgUnitCommand(req, Actor.Of(caller)), ct);
+        var unit = await writer.SubmitAsync(new CreateOrgUnitCommand(req, caller.Actor), ct);
         HttpContext.Response.Headers.Location = $"/api/v1/org-units/{unit.Code}";
         await Send.ResponseAsync(unit, StatusCodes.Status201Created, ct);
     }

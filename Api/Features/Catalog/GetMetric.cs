@@ -1,5 +1,5 @@
 using FastEndpoints;
-using Tally.Api.Catalog;
+using Tally.Api.Ledger;
 using Tally.Api.Problems;
 using Tally.Api.Security;
 

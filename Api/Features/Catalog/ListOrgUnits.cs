@@ -1,6 +1,6 @@
 using FastEndpoints;
-using Tally.Api.Catalog;
-using Tally.Api.Paging;
+using Tally.Api.Http;
+using Tally.Api.Ledger;
 using Tally.Api.Security;
 
 namespace Tally.Api.Features.Catalog;

@@ -1,7 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using FluentValidation;
-using Tally.Api.Catalog;
+using Tally.Api.Data;
+using Tally.Api.Ledger;
 
 namespace Tally.Api.Features.Catalog;
 

@@ -1,5 +1,6 @@
 using Dapper;
 using FastEndpoints;
+using Tally.Api.Data;
 using Tally.Api.Ledger;
 using Tally.Api.Problems;
 using Tally.Api.Security;
@@ -28,7 +29,7 @@ public sealed class UpdateCampaign(LedgerWriter writer) : Endpoint<UpdateCampaig
     public override async Task HandleAsync(UpdateCampaignRequest req, CancellationToken ct)
     {
         var caller = HttpContext.Caller();
-        await Send.OkAsync(await writer.SubmitAsync(new UpdateCampaignCommand(Route<string>("code")!, req, Actor.Of(caller)), ct), ct);
+        await Send.OkAsync(await writer.SubmitAsync(new UpdateCampaignCommand(Route<string>("code")!, req, caller.Actor), ct), ct);
     }
 }
 

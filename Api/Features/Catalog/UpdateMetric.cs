@@ -1,6 +1,6 @@
 using Dapper;
 using FastEndpoints;
-using Tally.Api.Catalog;
+using Tally.Api.Data;
 using Tally.Api.Ledger;
 using Tally.Api.Problems;
 using Tally.Api.Security;
@@ -33,7 +33,7 @@ public sealed class UpdateMetric(LedgerWriter writer) : Endpoint<UpdateMetricReq
     public override async Task HandleAsync(UpdateMetricRequest req, CancellationToken ct)
     {
         var caller = HttpContext.Caller();
-        await Send.OkAsync(await writer.SubmitAsync(new UpdateMetricCommand(Route<string>("code")!, req, Actor.Of(caller)), ct), ct);
+        await Send.OkAsync(await writer.SubmitAsync(new UpdateMetricCommand(Route<string>("code")!, req, caller.Actor), ct), ct);
     }
 }
 

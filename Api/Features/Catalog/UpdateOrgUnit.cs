@@ -1,8 +1,8 @@
+using System.Text.Json.Nodes;
 using Dapper;
 using FastEndpoints;
 using FluentValidation;
-using System.Text.Json.Nodes;
-using Tally.Api.Catalog;
+using Tally.Api.Data;
 using Tally.Api.Ledger;
 using Tally.Api.Problems;
 using Tally.Api.Security;
@@ -17,7 +17,7 @@ public sealed class UpdateOrgUnitRequest
 
 public sealed class UpdateOrgUnitValidator : Validator<UpdateOrgUnitRequest>
 {
-    public UpdateOrgUnitValidator(RequestCatalog catalog)
+    public UpdateOrgUnitValidator(CatalogCache catalog)
     {
         RuleFor(x => x.Name).ValidName();
         RuleFor(x => x.Parent).Must(p => p is null || catalog.Current.OrgUnits.ContainsKey(p))
@@ -43,7 +43,7 @@ public sealed class UpdateOrgUnit(LedgerWriter writer) : Endpoint<UpdateOrgUnitR
     public override async Task HandleAsync(UpdateOrgUnitRequest req, CancellationToken ct)
     {
         var caller = HttpContext.Caller();
-        await Send.OkAsync(await writer.SubmitAsync(new UpdateOrgUnitCommand(Route<string>("code")!, req, Actor.Of(caller)), ct), ct);
+        await Send.OkAsync(await writer.SubmitAsync(new UpdateOrgUnitCommand(Route<string>("code")!, req, caller.Actor), ct), ct);
     }
 }
 

@@ -1,13 +1,14 @@
+using System.Buffers;
 using System.Data.Common;
 using System.Globalization;
-using System.Buffers;
 using System.IO.Pipelines;
 using System.Text;
 using System.Text.Json;
 using Dapper;
 using Microsoft.Data.Sqlite;
 using Microsoft.Net.Http.Headers;
-using Tally.Api.Catalog;
+using Tally.Api.Data;
+using Tally.Api.Ledger;
 using Tally.Api.Problems;
 
 namespace Tally.Api.Features.Events;

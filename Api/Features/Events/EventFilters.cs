@@ -1,7 +1,8 @@
 using System.ComponentModel;
 using System.Globalization;
 using FluentValidation;
-using Tally.Api.Catalog;
+using Tally.Api.Data;
+using Tally.Api.Ledger;
 using Tally.Api.Problems;
 using Tally.Api.Security;
 
@@ -99,7 +100,7 @@ public static class EventFilters
     public const int MaxSourceLength = 200;
 
     /// <summary>Rules for the shared filters: each bad value is a 400 keyed by its parameter.</summary>
-    public static void AddEventFilterRules<T>(this AbstractValidator<T> validator, RequestCatalog catalog) where T : EventFilterQuery
+    public static void AddEventFilterRules<T>(this AbstractValidator<T> validator, CatalogCache catalog) where T : EventFilterQuery
     {
         validator.RuleFor(x => x.Metric).Must(m => m is null || catalog.Current.Metrics.ContainsKey(m))
             .WithMessage(x => $"Unknown metric '{x.Metric}'.");

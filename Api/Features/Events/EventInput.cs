@@ -1,6 +1,5 @@
 using FastEndpoints;
 using FluentValidation;
-using Tally.Api.Catalog;
 using Tally.Api.Features.Catalog;
 using Tally.Api.Ledger;
 
@@ -41,7 +40,7 @@ public sealed class EventInputRules : AbstractValidator<EventInput>
     public static readonly DateOnly FirstDay = EventFieldRules.FirstDay;
     public const string ExternalIdMessage = "externalId must be 1 to 200 characters without control characters.";
 
-    public EventInputRules(RequestCatalog catalog, TimeProvider clock)
+    public EventInputRules(CatalogCache catalog, TimeProvider clock)
     {
         Include(new EventFieldRules(catalog, clock));
         RuleFor(x => x.ExternalId).Length(1, 200).Must(NoControlCharacters).WithMessage(ExternalIdMessage);
@@ -59,7 +58,7 @@ public sealed class EventFieldRules : AbstractValidator<EventFields>
     public const long MaxQuantity = 1_000_000_000;
     public static readonly DateOnly FirstDay = new(2000, 1, 1);
 
-    public EventFieldRules(RequestCatalog catalog, TimeProvider clock)
+    public EventFieldRules(CatalogCache catalog, TimeProvider clock)
     {
         RuleFor(x => x.Metric).NotEmpty()
             .Must(m => string.IsNullOrEmpty(m) || (catalog.Current.Metrics.TryGetValue(m, out var metric) && metric.Active))
@@ -116,6 +115,6 @@ public sealed class RecordEventRequest : EventInput;
 
 public sealed class RecordEventValidator : Validator<RecordEventRequest>
 {
-    public RecordEventValidator(RequestCatalog catalog, TimeProvider clock) =>
+    public RecordEventValidator(CatalogCache catalog, TimeProvider clock) =>
         Include(new EventInputRules(catalog, clock));
 }

@@ -2,11 +2,11 @@ using System.ComponentModel;
 using FastEndpoints;
 using FluentValidation;
 using Microsoft.Net.Http.Headers;
-using Tally.Api.Catalog;
 using Tally.Api.Data;
+using Tally.Api.Http;
+using Tally.Api.Ledger;
 using Tally.Api.OpenApi;
 using Tally.Api.Problems;
-using Tally.Api.Limits;
 using Tally.Api.Security;
 
 namespace Tally.Api.Features.Events;
@@ -25,7 +25,7 @@ public sealed class ExportEventsRequest : EventFilterQuery
 
 public sealed class ExportEventsValidator : Validator<ExportEventsRequest>
 {
-    public ExportEventsValidator(RequestCatalog catalog)
+    public ExportEventsValidator(CatalogCache catalog)
     {
         this.AddEventFilterRules(catalog);
         RuleFor(x => x.Format)

@@ -1,6 +1,6 @@
 using FastEndpoints;
-using Tally.Api.Catalog;
 using Tally.Api.Data;
+using Tally.Api.Ledger;
 using Tally.Api.Problems;
 using Tally.Api.Security;
 

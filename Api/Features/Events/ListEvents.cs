@@ -1,8 +1,8 @@
 using Dapper;
 using FastEndpoints;
-using Tally.Api.Catalog;
 using Tally.Api.Data;
-using Tally.Api.Paging;
+using Tally.Api.Http;
+using Tally.Api.Ledger;
 using Tally.Api.Security;
 
 namespace Tally.Api.Features.Events;
@@ -15,7 +15,7 @@ public sealed class ListEventsRequest : EventFilterQuery, IPagedRequest
 
 public sealed class ListEventsValidator : Validator<ListEventsRequest>
 {
-    public ListEventsValidator(RequestCatalog catalog)
+    public ListEventsValidator(CatalogCache catalog)
     {
         this.AddEventFilterRules(catalog);
         this.AddPagingRules();
@@ -41,8 +41,8 @@ public sealed class ListEvents(Database database, CatalogCache catalog) : Endpoi
 
     public override async Task HandleAsync(ListEventsRequest req, CancellationToken ct)
     {
-        var after = Paging.Paging.DecodeOrThrow(CursorKind, req.Cursor);
-        var limit = Paging.Paging.LimitOf(req);
+        var after = Paging.DecodeOrThrow(CursorKind, req.Cursor);
+        var limit = Paging.LimitOf(req);
         var filter = EventFilters.Resolve(req, HttpContext.Caller(), catalog.Current);
         var (where, values) = filter.ToSql(after);
         var parameters = new DynamicParameters(values);
@@ -51,7 +51,7 @@ public sealed class ListEvents(Database database, CatalogCache catalog) : Endpoi
         var rows = (await connection.QueryAsync<EventRow>(new CommandDefinition(
             $"SELECT {EventRow.Columns} FROM events e WHERE {where} ORDER BY e.id LIMIT @take",
             parameters, cancellationToken: ct))).ToList();
-        var page = Paging.Paging.ToPage(CursorKind, rows, limit, r => r.Id);
+        var page = Paging.ToPage(CursorKind, rows, limit, r => r.Id);
         await Send.OkAsync(new Page<EventResponse>(page.Items.Select(r => r.ToResponse()).ToList(), page.NextCursor), ct);
     }
 }

@@ -1,5 +1,4 @@
 using FastEndpoints;
-using Tally.Api.Catalog;
 using Tally.Api.Ledger;
 using Tally.Api.OpenApi;
 using Tally.Api.Problems;
@@ -28,7 +27,7 @@ public sealed class RecordEvent(LedgerWriter writer) : Endpoint<RecordEventReque
     {
         var caller = HttpContext.Caller();
         var outcome = await writer.SubmitAsync(
-            new RecordEventCommand(req.ToNewEvent(), new Recorder(Actor.Of(caller), caller.Source)), ct);
+            new RecordEventCommand(req.ToNewEvent(), new Recorder(caller.Actor, caller.Source)), ct);
         switch (outcome.Status)
         {
             case RecordStatus.Created:

@@ -1,7 +1,7 @@
 using FastEndpoints;
 using FluentValidation;
 using Microsoft.Extensions.Options;
-using Tally.Api.Catalog;
+using Tally.Api.Http;
 using Tally.Api.Ledger;
 using Tally.Api.OpenApi;
 using Tally.Api.Problems;
@@ -16,7 +16,7 @@ public sealed class RecordEventBatchRequest
 
 public sealed class RecordEventBatchValidator : Validator<RecordEventBatchRequest>
 {
-    public RecordEventBatchValidator(RequestCatalog catalog, TimeProvider clock, IOptions<LimitOptions> limits)
+    public RecordEventBatchValidator(CatalogCache catalog, TimeProvider clock, IOptions<LimitOptions> limits)
     {
         var maxItems = limits.Value.MaxBatchItems;
         RuleFor(x => x.Events).NotNull().WithMessage($"events is required: an array of 1 to {maxItems:N0} events.")
@@ -56,7 +56,7 @@ public sealed class RecordEventBatch(LedgerWriter writer) : Endpoint<RecordEvent
         var caller = HttpContext.Caller();
         var inputs = req.Events!.Select(e => e!.ToNewEvent()).ToList();
         var outcomes = await writer.SubmitAsync(
-            new RecordEventBatchCommand(inputs, new Recorder(Actor.Of(caller), caller.Source)), ct);
+            new RecordEventBatchCommand(inputs, new Recorder(caller.Actor, caller.Source)), ct);
         var items = outcomes.Select((o, i) => new EventBatchItem(i, o.Id,
             o.Status == RecordStatus.Created ? "created" : "unchanged")).ToList();
         var created = outcomes.Count(o => o.Status == RecordStatus.Created);

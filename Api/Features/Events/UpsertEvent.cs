@@ -1,5 +1,4 @@
 using FastEndpoints;
-using Tally.Api.Catalog;
 using Tally.Api.Ledger;
 using Tally.Api.OpenApi;
 using Tally.Api.Problems;
@@ -12,7 +11,7 @@ public sealed class UpsertEventRequest : EventFields;
 
 public sealed class UpsertEventValidator : Validator<UpsertEventRequest>
 {
-    public UpsertEventValidator(RequestCatalog catalog, TimeProvider clock) =>
+    public UpsertEventValidator(CatalogCache catalog, TimeProvider clock) =>
         Include(new EventFieldRules(catalog, clock));
 }
 
@@ -45,7 +44,7 @@ public sealed class UpsertEvent(LedgerWriter writer) : Endpoint<UpsertEventReque
             throw ProblemException.Validation("externalId", EventInputRules.ExternalIdMessage);
         var caller = HttpContext.Caller();
         var outcome = await writer.SubmitAsync(
-            new UpsertEventCommand(req.ToNewEventWith(externalId), new Recorder(Actor.Of(caller), caller.Source), caller), ct);
+            new UpsertEventCommand(req.ToNewEventWith(externalId), new Recorder(caller.Actor, caller.Source), caller), ct);
         var body = new UpsertEventResponse(outcome.Status.ToString().ToLowerInvariant(), outcome.Event.ToResponse());
         if (outcome.Status == RecordStatus.Created)
         {

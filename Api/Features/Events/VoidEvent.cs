@@ -57,6 +57,6 @@ public sealed class VoidEventCommand(string id, string reason, ApiKeyRecord call
             throw ProblemException.Forbidden($"Event '{id}' is not within org unit '{caller.OrgUnit}'.");
         if (row is null)
             throw ProblemException.NotFound($"No event '{id}'.");
-        return EventLedger.Void(context, row, reason, Actor.Of(caller));
+        return EventLedger.Void(context, row, reason, caller.Actor);
     }
 }

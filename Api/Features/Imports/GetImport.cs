@@ -2,7 +2,7 @@ using System.Text.Json;
 using Dapper;
 using FastEndpoints;
 using Tally.Api.Data;
-using Tally.Api.Catalog;
+using Tally.Api.Ledger;
 using Tally.Api.Problems;
 using Tally.Api.Security;
 

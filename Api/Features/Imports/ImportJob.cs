@@ -1,5 +1,5 @@
 using Dapper;
-using Tally.Api.Catalog;
+using Tally.Api.Data;
 using Tally.Api.Ledger;
 using Tally.Api.Problems;
 using Tally.Api.Security;
@@ -178,7 +178,7 @@ public sealed class StoreImportCommand(ImportJob job, Func<IEnumerable<SpooledRo
     protected override bool Run(LedgerContext context)
     {
         job.ResetStoredCounts();
-        var recorder = new Recorder(Actor.Of(job.Caller), job.Caller.Source);
+        var recorder = new Recorder(job.Caller.Actor, job.Caller.Source);
         var earlier = new FileExternalIds(job.Rows);
         var years = new OpenYears();
         var rollups = new RollupDeltas();

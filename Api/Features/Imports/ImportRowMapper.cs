@@ -1,5 +1,4 @@
 using System.Globalization;
-using Tally.Api.Catalog;
 using Tally.Api.Features.Events;
 using Tally.Api.Ledger;
 using Tally.Api.Security;
@@ -31,7 +30,7 @@ public sealed class ImportRowMapper(CatalogSnapshot catalog, TimeProvider clock,
 
     private static readonly string[] DateFormats = ["yyyy-MM-dd", "yyyy-M-d", "yyyy/M/d", "yyyy.M.d", "yyyy年M月d日"];
 
-    private readonly EventInputRules _rules = new(RequestCatalog.Pinned(catalog), clock);
+    private readonly EventInputRules _rules = new(CatalogCache.Pinned(catalog), clock);
     private readonly Dictionary<string, string> _metricsByName = ByName(catalog.Metrics.Values.Select(m => (m.Code, m.Name)));
     private readonly Dictionary<string, string> _orgUnitsByName = ByName(catalog.OrgUnits.Values.Select(o => (o.Code, o.Name)));
     private readonly Dictionary<string, string> _campaignsByName = ByName(catalog.Campaigns.Values.Select(c => (c.Code, c.Name)));

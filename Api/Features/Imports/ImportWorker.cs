@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
-using Tally.Api.Catalog;
+using Tally.Api.Http;
 using Tally.Api.Ledger;
 using Tally.Api.Problems;
 

@@ -4,7 +4,7 @@ using FastEndpoints;
 using FluentValidation;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Options;
-using Tally.Api.Limits;
+using Tally.Api.Http;
 using Tally.Api.OpenApi;
 using Tally.Api.Problems;
 using Tally.Api.Security;

@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 using Dapper;
 using FastEndpoints;
 using FluentValidation;
-using Tally.Api.Catalog;
+using Tally.Api.Data;
 using Tally.Api.Features.Catalog;
 using Tally.Api.Ledger;
 using Tally.Api.OpenApi;
@@ -22,7 +22,7 @@ public sealed class CreateApiKeyValidator : Validator<CreateApiKeyRequest>
 {
     public const int MaxScopes = 10;
 
-    public CreateApiKeyValidator(RequestCatalog catalog)
+    public CreateApiKeyValidator(CatalogCache catalog)
     {
         RuleFor(x => x.Name).ValidName();
         RuleFor(x => x.Source).NotEmpty().Matches(Codes.Pattern)
@@ -60,7 +60,7 @@ public sealed class CreateApiKey(LedgerWriter writer, KeyStore keys) : Endpoint<
         var secret = KeyStore.NewSecret();
         var command = new CreateApiKeyCommand(
             new NewKey(req.Name!, req.Source!, req.Scopes!.Distinct().ToList(), req.OrgUnit, secret),
-            Actor.Of(caller), keys);
+            caller.Actor, keys);
         var created = await writer.SubmitAsync(command, ct);
         var response = new ApiKeyCreatedResponse
         {

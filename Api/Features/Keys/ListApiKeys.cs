@@ -1,7 +1,7 @@
 using Dapper;
 using FastEndpoints;
 using Tally.Api.Data;
-using Tally.Api.Paging;
+using Tally.Api.Http;
 using Tally.Api.Security;
 
 namespace Tally.Api.Features.Keys;
@@ -31,8 +31,8 @@ public sealed class ListApiKeys(Database database, KeyStore keys) : Endpoint<Lis
 
     public override async Task HandleAsync(ListApiKeysRequest req, CancellationToken ct)
     {
-        var after = Paging.Paging.DecodeOrThrow(CursorKind, req.Cursor);
-        var limit = Paging.Paging.LimitOf(req);
+        var after = Paging.DecodeOrThrow(CursorKind, req.Cursor);
+        var limit = Paging.LimitOf(req);
         var caller = HttpContext.Caller();
         await using var connection = await database.OpenAsync(ct);
         var ids = (await connection.QueryAsync<string>(new CommandDefinition(
@@ -44,6 +44,6 @@ public sealed class ListApiKeys(Database database, KeyStore keys) : Endpoint<Lis
             """, new { after, bound = caller.OrgUnit, take = limit + 1 }, cancellationToken: ct))).ToList();
         var rows = ids.Select(id => keys.ById(id)).OfType<ApiKeyRecord>()
             .Select(k => ApiKeyResponse.From(k, keys.LastUsed(k.Id))).ToList();
-        await Send.OkAsync(Paging.Paging.ToPage(CursorKind, rows, limit, k => k.Id), ct);
+        await Send.OkAsync(Paging.ToPage(CursorKind, rows, limit, k => k.Id), ct);
     }
 }

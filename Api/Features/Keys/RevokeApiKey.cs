@@ -1,7 +1,7 @@
 using System.Text.Json.Nodes;
 using Dapper;
 using FastEndpoints;
-using Tally.Api.Catalog;
+using Tally.Api.Data;
 using Tally.Api.Ledger;
 using Tally.Api.Problems;
 using Tally.Api.Security;
@@ -32,7 +32,7 @@ public sealed class RevokeApiKey(LedgerWriter writer, KeyStore keys) : Endpoint<
         var caller = HttpContext.Caller();
         var target = keys.ById(req.Id) ?? throw ProblemException.NotFound($"No API key '{Codes.Quote(req.Id)}'.");
         if (target.RevokedAt is null)
-            await writer.SubmitAsync(new RevokeApiKeyCommand(target.Id, Actor.Of(caller), keys), ct);
+            await writer.SubmitAsync(new RevokeApiKeyCommand(target.Id, caller.Actor, keys), ct);
         await Send.NoContentAsync(ct);
     }
 }

@@ -3,7 +3,7 @@ using System.Globalization;
 using Dapper;
 using FastEndpoints;
 using Tally.Api.Data;
-using Tally.Api.Paging;
+using Tally.Api.Http;
 using Tally.Api.Security;
 
 namespace Tally.Api.Features.Periods;
@@ -41,11 +41,11 @@ public sealed class ListPeriods(Database database) : Endpoint<ListPeriodsRequest
 
     public override async Task HandleAsync(ListPeriodsRequest req, CancellationToken ct)
     {
-        var after = Paging.Paging.DecodeOrThrow(CursorKind, req.Cursor);
+        var after = Paging.DecodeOrThrow(CursorKind, req.Cursor);
         var afterYear = 0;
         if (after.Length > 0 && !int.TryParse(after, NumberStyles.None, CultureInfo.InvariantCulture, out afterYear))
             throw Problems.ProblemException.Validation("cursor", "The cursor is not valid for this list.");
-        var limit = Paging.Paging.LimitOf(req);
+        var limit = Paging.LimitOf(req);
         await using var connection = await database.OpenAsync(ct);
         var rows = (await connection.QueryAsync<PeriodRow>(new CommandDefinition(
             $"""
@@ -62,7 +62,7 @@ public sealed class ListPeriods(Database database) : Endpoint<ListPeriodsRequest
             ORDER BY y.year
             LIMIT @take
             """, new { bound = HttpContext.Caller().OrgUnit, afterYear, take = limit + 1 }, cancellationToken: ct))).ToList();
-        var page = Paging.Paging.ToPage(CursorKind, rows, limit, r => r.Year.ToString(CultureInfo.InvariantCulture));
+        var page = Paging.ToPage(CursorKind, rows, limit, r => r.Year.ToString(CultureInfo.InvariantCulture));
         await Send.OkAsync(new Page<PeriodResponse>(page.Items.Select(r => r.ToResponse()).ToList(), page.NextCursor), ct);
     }
 }

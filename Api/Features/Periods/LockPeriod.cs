@@ -3,6 +3,7 @@ using System.Text.Json.Nodes;
 using Dapper;
 using FastEndpoints;
 using FluentValidation;
+using Tally.Api.Data;
 using Tally.Api.Features.Catalog;
 using Tally.Api.Features.Totals;
 using Tally.Api.Ledger;
@@ -49,7 +50,7 @@ public sealed class LockPeriod(LedgerWriter writer) : Endpoint<PeriodChangeReque
     {
         var caller = HttpContext.Caller();
         var year = RouteYear(Route<string>("year"));
-        await Send.OkAsync(await writer.SubmitAsync(new LockPeriodCommand(year, req.Reason!, Actor.Of(caller)), ct), ct);
+        await Send.OkAsync(await writer.SubmitAsync(new LockPeriodCommand(year, req.Reason!, caller.Actor), ct), ct);
     }
 
     /// <summary>The {year} of a period route: 2000 to 9999, else 400.</summary>

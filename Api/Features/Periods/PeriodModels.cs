@@ -1,5 +1,6 @@
 using Dapper;
 using Microsoft.Data.Sqlite;
+using Tally.Api.Data;
 
 namespace Tally.Api.Features.Periods;
 

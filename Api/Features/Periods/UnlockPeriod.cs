@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using Dapper;
 using FastEndpoints;
+using Tally.Api.Data;
 using Tally.Api.Features.Catalog;
 using Tally.Api.Ledger;
 using Tally.Api.Security;
@@ -26,7 +27,7 @@ public sealed class UnlockPeriod(LedgerWriter writer) : Endpoint<PeriodChangeReq
     {
         var caller = HttpContext.Caller();
         var year = LockPeriod.RouteYear(Route<string>("year"));
-        await Send.OkAsync(await writer.SubmitAsync(new UnlockPeriodCommand(year, req.Reason!, Actor.Of(caller)), ct), ct);
+        await Send.OkAsync(await writer.SubmitAsync(new UnlockPeriodCommand(year, req.Reason!, caller.Actor), ct), ct);
     }
 }
 

@@ -3,7 +3,6 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Dapper;
 using Microsoft.Data.Sqlite;
-using Tally.Api.Catalog;
 using Tally.Api.Data;
 using Tally.Api.Features.Totals;
 using Tally.Api.Ledger;

@@ -2,7 +2,6 @@ using System.ComponentModel;
 using FastEndpoints;
 using FluentValidation;
 using Microsoft.Net.Http.Headers;
-using Tally.Api.Catalog;
 using Tally.Api.Features.Totals;
 using Tally.Api.Ledger;
 using Tally.Api.OpenApi;
@@ -27,7 +26,7 @@ public sealed class GetAnnualReportRequest
 
 public sealed class GetAnnualReportValidator : Validator<GetAnnualReportRequest>
 {
-    public GetAnnualReportValidator(RequestCatalog catalog, TimeProvider clock)
+    public GetAnnualReportValidator(CatalogCache catalog, TimeProvider clock)
     {
         RuleFor(x => x.Year).InclusiveBetween(Period.FirstYear, Period.LastYear)
             .WithMessage($"year must be from {Period.FirstYear} to {Period.LastYear}.");

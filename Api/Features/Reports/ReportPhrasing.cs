@@ -1,5 +1,6 @@
 using System.Globalization;
-using Tally.Api.Catalog;
+using Tally.Api.Data;
+using Tally.Api.Ledger;
 
 namespace Tally.Api.Features.Reports;
 

@@ -2,7 +2,6 @@ using System.ComponentModel;
 using System.Text.Json.Serialization;
 using FastEndpoints;
 using FluentValidation;
-using Tally.Api.Catalog;
 using Tally.Api.Data;
 using Tally.Api.Ledger;
 using Tally.Api.OpenApi;
@@ -43,7 +42,7 @@ public sealed class GetTotalsRequest
 
 public sealed class GetTotalsValidator : Validator<GetTotalsRequest>
 {
-    public GetTotalsValidator(RequestCatalog catalog, TimeProvider clock)
+    public GetTotalsValidator(CatalogCache catalog, TimeProvider clock)
     {
         RuleFor(x => x.Year).InclusiveBetween(Period.FirstYear, Period.LastYear)
             .WithMessage($"year must be from {Period.FirstYear} to {Period.LastYear}.");

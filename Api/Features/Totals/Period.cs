@@ -1,11 +1,13 @@
+using Tally.Api.Ledger;
+
 namespace Tally.Api.Features.Totals;
 
 /// <summary>The period rules totals and reports share: years 2000 to 9999, and as-of instants that are not in the future.</summary>
 public static class Period
 {
-    public const int FirstYear = 2000;
-    public const int LastYear = 9999;
-    public static readonly DateOnly FirstDay = new(FirstYear, 1, 1);
+    public const int FirstYear = Years.First;
+    public const int LastYear = Years.Last;
+    public static readonly DateOnly FirstDay = Years.FirstDay;
 
     public const string FutureAsOfMessage =
         "asOf must not be in the future: the ledger's state at a later instant is not known yet.";
@@ -16,5 +18,5 @@ public static class Period
 
     public static (DateOnly From, DateOnly To) YearOf(int year) => (new DateOnly(year, 1, 1), new DateOnly(year, 12, 31));
 
-    public static bool IsValidYear(int year) => year is >= FirstYear and <= LastYear;
+    public static bool IsValidYear(int year) => Years.IsValid(year);
 }

@@ -1,4 +1,4 @@
-using Tally.Api.Catalog;
+using Tally.Api.Ledger;
 
 namespace Tally.Api.Features.Totals;
 

@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text;
 using Dapper;
 using Microsoft.Data.Sqlite;
+using Tally.Api.Data;
 
 namespace Tally.Api.Features.Totals;
 

@@ -1,8 +1,9 @@
 using System.Globalization;
 using FastEndpoints;
 using Microsoft.Extensions.Primitives;
+using Tally.Api.Data;
 
-namespace Tally.Api;
+namespace Tally.Api.Http;
 
 /// <summary>
 /// Days and instants in query strings and routes follow the same rules as in JSON bodies: a day is exactly

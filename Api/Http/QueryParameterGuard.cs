@@ -4,8 +4,9 @@ using System.Reflection;
 using System.Text.Json;
 using System.Text.RegularExpressions;
 using FastEndpoints;
+using Tally.Api.Problems;
 
-namespace Tally.Api.Problems;
+namespace Tally.Api.Http;
 
 /// <summary>
 /// Refuses query parameters a route does not declare, and repeats of single-valued ones, with a validation problem.

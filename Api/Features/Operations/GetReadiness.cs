@@ -4,28 +4,10 @@ using Tally.Api.Data;
 using Tally.Api.Ledger;
 using Tally.Api.Problems;
 
-namespace Tally.Api.Features.Health;
+namespace Tally.Api.Features.Operations;
 
-public sealed class HealthResponse
-{
-    public required string Status { get; init; }
-}
-
-public sealed class Live : EndpointWithoutRequest<HealthResponse>
-{
-    public override void Configure()
-    {
-        Get("/health/live");
-        RoutePrefixOverride(string.Empty);
-        AllowAnonymous();
-        Tags("Operations");
-        Summary(s => s.Summary = "Liveness: the process answers");
-    }
-
-    public override Task HandleAsync(CancellationToken ct) => Send.OkAsync(new HealthResponse { Status = "live" }, ct);
-}
-
-public sealed class Ready(Database database, LedgerWriter writer) : EndpointWithoutRequest<HealthResponse>
+/// <summary>GET /health/ready: the database is reachable, migrated and writable.</summary>
+public sealed class GetReadiness(Database database, LedgerWriter writer) : EndpointWithoutRequest<HealthResponse>
 {
     public override void Configure()
     {

@@ -1,6 +1,6 @@
 using Tally.Api.Problems;
 
-namespace Tally.Api.Security;
+namespace Tally.Api.Http;
 
 /// <summary>Adds the contract's headers to every response: no sniffing, no framing.</summary>
 public sealed class SecurityHeaders(RequestDelegate next)

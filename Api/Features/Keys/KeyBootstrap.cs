@@ -1,8 +1,8 @@
 using Tally.Api.Data;
-using Tally.Api.Features.Keys;
 using Tally.Api.Ledger;
+using Tally.Api.Security;
 
-namespace Tally.Api.Security;
+namespace Tally.Api.Features.Keys;
 
 /// <summary>
 /// Loads the stored keys at start, then makes sure an admin key exists: <c>Tally:BootstrapAdminKey</c> when

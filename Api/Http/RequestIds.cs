@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace Tally.Api.Observability;
+namespace Tally.Api.Http;
 
 /// <summary>
 /// Gives every request a correlation id: the caller's <c>X-Request-Id</c> when it is a sane token, else a new one. It is

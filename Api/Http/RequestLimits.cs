@@ -10,7 +10,7 @@ using Microsoft.Extensions.Options;
 using Tally.Api.Problems;
 using Tally.Api.Security;
 
-namespace Tally.Api.Limits;
+namespace Tally.Api.Http;
 
 /// <summary>Body size, rate, time and header limits of every request, answered with the contract's problems.</summary>
 public static class RequestLimits

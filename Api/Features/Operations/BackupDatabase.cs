@@ -2,7 +2,7 @@ using FastEndpoints;
 using Tally.Api.Data;
 using Tally.Api.Security;
 
-namespace Tally.Api.Features.Admin;
+namespace Tally.Api.Features.Operations;
 
 [UnboundKeysOnly("a backup holds every org unit's data; only a key bound to none may take one.")]
 public sealed class BackupDatabase(Database database) : EndpointWithoutRequest

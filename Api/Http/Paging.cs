@@ -1,7 +1,7 @@
 using System.Text;
 using FluentValidation;
 
-namespace Tally.Api.Paging;
+namespace Tally.Api.Http;
 
 /// <summary>A page of a list: the contract's <c>{ items, nextCursor }</c>.</summary>
 public sealed record Page<T>(IReadOnlyList<T> Items, string? NextCursor);

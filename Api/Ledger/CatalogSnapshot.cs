@@ -2,8 +2,9 @@ using System.Collections.Frozen;
 using System.Text.Json;
 using Dapper;
 using Microsoft.Data.Sqlite;
+using Tally.Api.Data;
 
-namespace Tally.Api.Catalog;
+namespace Tally.Api.Ledger;
 
 public sealed record DimensionDefinition(string Key, IReadOnlyList<string> Values);
 
@@ -113,29 +114,12 @@ public sealed class CatalogCache
     public CatalogSnapshot Current => _current ?? throw new InvalidOperationException("The catalog is not loaded yet.");
 
     public void Replace(CatalogSnapshot snapshot) => _current = snapshot;
-}
 
-/// <summary>
-/// The catalog of the app serving the current request, for validators. FastEndpoints builds each validator once per
-/// process; where one process hosts several apps (the tests do), a validator built by one app serves the others too,
-/// and must not keep the first app's catalog. Outside a request it is its own app's catalog.
-/// </summary>
-public sealed class RequestCatalog
-{
-    private readonly IHttpContextAccessor? _http;
-    private readonly CatalogCache _own;
-
-    public RequestCatalog(IHttpContextAccessor http, CatalogCache own) => (_http, _own) = (http, own);
-
-    private RequestCatalog(CatalogCache pinned) => _own = pinned;
-
-    /// <summary>Always this snapshot, whatever request is being served: for checking a whole file against one catalog.</summary>
-    public static RequestCatalog Pinned(CatalogSnapshot snapshot)
+    /// <summary>Always this snapshot: for checking a whole file against one catalog.</summary>
+    public static CatalogCache Pinned(CatalogSnapshot snapshot)
     {
         var cache = new CatalogCache();
         cache.Replace(snapshot);
-        return new RequestCatalog(cache);
+        return cache;
     }
-
-    public CatalogSnapshot Current => (_http?.HttpContext?.RequestServices.GetService<CatalogCache>() ?? _own).Current;
 }

@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace Tally.Api.Catalog;
+namespace Tally.Api.Ledger;
 
 /// <summary>The shape of every code (metric, org unit, campaign, source): CONTRACT.md, Conventions.</summary>
 public static partial class Codes

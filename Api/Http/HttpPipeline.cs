@@ -1,57 +1,28 @@
+using System.Text.Json;
 using FastEndpoints;
 using FluentValidation;
 using Prometheus;
-using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Microsoft.Extensions.DependencyInjection.Extensions;
-using Tally.Api.Catalog;
 using Tally.Api.Data;
-using Tally.Api.Features.Audit;
-using Tally.Api.Ledger;
-using Tally.Api.Limits;
-using Tally.Api.Observability;
-using Tally.Api.OpenApi;
 using Tally.Api.Problems;
 using Tally.Api.Security;
 
-namespace Tally.Api;
+namespace Tally.Api.Http;
 
-/// <summary>The wiring of the service: what Program.cs calls, one line per concern.</summary>
-public static class TallyServices
+/// <summary>The request pipeline: what every request passes through, in order, before and around its endpoint.</summary>
+public static class HttpPipeline
 {
-    public static IServiceCollection AddTally(this IServiceCollection services, IConfiguration configuration)
+    public static IServiceCollection AddTallyHttp(this IServiceCollection services, IConfiguration configuration)
     {
         services.AddTallyLimits(configuration);
-        services.Configure<LedgerOptions>(configuration.GetSection("Tally:Ledger"));
-        services.AddSingleton(TimeProvider.System);
-        services.AddSingleton<Database>();
-        services.AddSingleton<CatalogCache>();
-        services.AddSingleton<RequestCatalog>();
-        // Hosted services start in this order: schema first, then the writer, then what writes through it.
-        services.AddHostedService<DatabaseMigration>();
-        services.TryAddSingleton<ILedgerFaults, NoLedgerFaults>();
-        services.AddMetrics();
-        services.AddSingleton<LedgerMetrics>();
-        services.AddSingleton<LedgerWriter>();
-        services.AddHostedService(sp => sp.GetRequiredService<LedgerWriter>());
-        services.AddHostedService<WalCheckpointer>();
-        services.AddSingleton<Features.Imports.ImportWorker>();
-        services.AddHostedService(sp => sp.GetRequiredService<Features.Imports.ImportWorker>());
-        services.AddTallySecurity();
-        services.AddSingleton<AuditVerification>();
-        services.AddSingleton<Features.Reports.CountedEvents>();
-        services.AddHostedService<Features.Reports.ReportWarmup>();
         services.ConfigureHttpJsonOptions(o => TallyJson.Configure(o.SerializerOptions));
         services.AddHttpContextAccessor();
-        services.AddSingleton<IServiceResolver, RequestServiceResolver>();
         services.AddFastEndpoints();
-        services.AddTallyOpenApi();
-
         ValidatorOptions.Global.PropertyNameResolver = (_, member, _) => member is null ? null : JsonNaming(member.Name);
         ValidatorOptions.Global.DisplayNameResolver = (_, member, _) => member is null ? null : JsonNaming(member.Name);
         return services;
     }
 
-    public static WebApplication UseTally(this WebApplication app)
+    public static WebApplication UseTallyHttp(this WebApplication app)
     {
         // prometheus-net starts listening to .NET meters at its first collection: collect once now, so the writer's
         // counters count from the start rather than from the first scrape.
@@ -77,8 +48,7 @@ public static class TallyServices
             c.Endpoints.Configurator = OrgScopeGuard.Apply;
             c.Endpoints.RoutePrefix = "api/v1";
             c.Endpoints.ShortNames = true;
-            // Validators are built now, from this app's services: FastEndpoints' resolver is process-wide, and a lazily
-            // built validator could otherwise capture another host's singletons (several hosts run in one test process).
+            // Validators and endpoints are built now, at start, rather than by the first request that needs them.
             c.Endpoints.Warmup();
             TallyJson.Configure(c.Serializer.Options);
             c.Errors.ContentType = "application/problem+json";
@@ -88,9 +58,8 @@ public static class TallyServices
             c.Binding.FailureMessage = (type, name, _) => QueryValues.FailureMessage(type, name);
             QueryValues.Configure(c.Binding);
         });
-        app.UseTallyOpenApi();
         return app;
     }
 
-    private static string JsonNaming(string name) => System.Text.Json.JsonNamingPolicy.CamelCase.ConvertName(name);
+    private static string JsonNaming(string name) => JsonNamingPolicy.CamelCase.ConvertName(name);
 }

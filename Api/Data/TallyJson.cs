@@ -1,10 +1,9 @@
-using System.Globalization;
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.Unicode;
 
-namespace Tally.Api;
+namespace Tally.Api.Data;
 
 /// <summary>The JSON rules of the contract, applied alike to FastEndpoints, ASP.NET and Swashbuckle.</summary>
 public static class TallyJson
@@ -44,45 +43,4 @@ public sealed class UtcInstantConverter : JsonConverter<DateTimeOffset>
 
     public override void Write(Utf8JsonWriter writer, DateTimeOffset value, JsonSerializerOptions options) =>
         writer.WriteStringValue(Instant.ToJson(value));
-}
-
-/// <summary>How instants are parsed, stored (fixed width, so text order is time order) and shown.</summary>
-public static class Instant
-{
-    private const string StorageFormat = "yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'";
-    private const string JsonFormat = "yyyy-MM-dd'T'HH:mm:ss.FFFFFFF'Z'";
-
-    public static string ToStorage(DateTimeOffset value) =>
-        value.UtcDateTime.ToString(StorageFormat, CultureInfo.InvariantCulture);
-
-    public static string ToJson(DateTimeOffset value) =>
-        value.UtcDateTime.ToString(JsonFormat, CultureInfo.InvariantCulture);
-
-    public static DateTimeOffset FromStorage(string value) =>
-        DateTimeOffset.ParseExact(value, StorageFormat, CultureInfo.InvariantCulture,
-            DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
-
-    /// <summary>Accepts ISO-8601 instants with an explicit offset or Z, with or without fractional seconds.</summary>
-    public static bool TryParse(string? text, out DateTimeOffset value)
-    {
-        value = default;
-        if (string.IsNullOrWhiteSpace(text) || text.Length > 40 || !text.Contains('T', StringComparison.Ordinal))
-            return false;
-        var last = text[^1];
-        var hasOffset = last is 'Z' or 'z' || text.LastIndexOfAny(['+', '-']) > text.IndexOf('T', StringComparison.Ordinal);
-        if (!hasOffset)
-            return false;
-        if (!DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal, out value))
-            return false;
-        value = value.ToUniversalTime();
-        return true;
-    }
-}
-
-/// <summary>Calendar days as the contract writes them: yyyy-MM-dd.</summary>
-public static class Day
-{
-    public static string ToStorage(DateOnly day) => day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture);
-
-    public static DateOnly FromStorage(string text) => DateOnly.ParseExact(text, "yyyy-MM-dd", CultureInfo.InvariantCulture);
 }

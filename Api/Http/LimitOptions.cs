@@ -1,4 +1,4 @@
-namespace Tally.Api;
+namespace Tally.Api.Http;
 
 /// <summary>Tally:Limits in configuration (OWASP API4: no request may cost without bound). Defaults in appsettings.json.</summary>
 public sealed class LimitOptions

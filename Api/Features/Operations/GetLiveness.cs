@@ -1,0 +1,18 @@
+using FastEndpoints;
+
+namespace Tally.Api.Features.Operations;
+
+/// <summary>GET /health/live: the process answers.</summary>
+public sealed class GetLiveness : EndpointWithoutRequest<HealthResponse>
+{
+    public override void Configure()
+    {
+        Get("/health/live");
+        RoutePrefixOverride(string.Empty);
+        AllowAnonymous();
+        Tags("Operations");
+        Summary(s => s.Summary = "Liveness: the process answers");
+    }
+
+    public override Task HandleAsync(CancellationToken ct) => Send.OkAsync(new HealthResponse { Status = "live" }, ct);
+}

@@ -1,0 +1,23 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Tally.Api.Data;
+
+namespace Tally.Api.Ledger;
+
+public static class LedgerServices
+{
+    /// <summary>The database, the one writer of the ledger and what keeps its file in shape beside it.</summary>
+    public static IServiceCollection AddLedger(this IServiceCollection services, IConfiguration configuration)
+    {
+        services.Configure<LedgerOptions>(configuration.GetSection("Tally:Ledger"));
+        services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton<Database>();
+        services.AddSingleton<CatalogCache>();
+        services.TryAddSingleton<ILedgerFaults, NoLedgerFaults>();
+        services.AddMetrics();
+        services.AddSingleton<LedgerMetrics>();
+        services.AddSingleton<LedgerWriter>();
+        services.AddHostedService(sp => sp.GetRequiredService<LedgerWriter>());
+        services.AddHostedService<WalCheckpointer>();
+        return services;
+    }
+}
