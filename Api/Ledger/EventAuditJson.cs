@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Text;
 using System.Text.Json;
 using Tally.Api.Data;
-using Tally.Api.Features.Events;
 
 namespace Tally.Api.Ledger;
 

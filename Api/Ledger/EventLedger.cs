@@ -2,7 +2,6 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using Dapper;
 using Tally.Api.Data;
-using Tally.Api.Features.Events;
 using Tally.Api.Problems;
 
 namespace Tally.Api.Ledger;
