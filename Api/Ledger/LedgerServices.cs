@@ -9,7 +9,9 @@ public static class LedgerServices
     public static IServiceCollection AddLedger(this IServiceCollection services, IConfiguration configuration)
     {
         services.Configure<LedgerOptions>(configuration.GetSection("Tally:Ledger"));
-        services.TryAddSingleton(TimeProvider.System);
+        // Read when first needed, at start: configuration given to the host later than this call is seen too.
+        services.TryAddSingleton<TimeProvider>(sp =>
+            new OfficeClock(TimeProvider.System, OfficeClock.ZoneOf(sp.GetRequiredService<IConfiguration>()["Tally:TimeZone"])));
         services.AddSingleton<Database>();
         services.AddSingleton<CatalogCache>();
         services.TryAddSingleton<ILedgerFaults, NoLedgerFaults>();

@@ -279,8 +279,11 @@ public sealed class GetAnnualReportTests(TallyApp app)
             Assert.Equal($"# 测试单位 {unit}2024年度工作数据", lines[0]);
             Assert.Contains("1. 开展网络举报主题宣传进机关、进社区、进企业、进商圈等活动0次。", lines);
             Assert.Contains("7. 约谈自媒体账号44个。", lines);
+            // The as-of instant in office time (Asia/Shanghai by default), as people read it.
+            var local = TimeZoneInfo.ConvertTime(DateTimeOffset.Parse(json["asOf"]!.GetValue<string>(), CultureInfo.InvariantCulture),
+                TimeZoneInfo.FindSystemTimeZoneById("Asia/Shanghai"));
             Assert.Contains(lines, l => l.StartsWith("数据截至 ", StringComparison.Ordinal)
-                && l.Contains(json["asOf"]!.GetValue<string>(), StringComparison.Ordinal)
+                && l.Contains(local.ToString("yyyy年M月d日 HH:mm（北京时间）", CultureInfo.InvariantCulture), StringComparison.Ordinal)
                 && l.Contains(json["digest"]!.GetValue<string>(), StringComparison.Ordinal));
             Assert.Equal(json["figures"]!.AsArray().Count, lines.Count(l => l.Length > 0 && char.IsAsciiDigit(l[0])));
         }

@@ -67,8 +67,8 @@ public sealed class EventFieldRules : AbstractValidator<EventFields>
                 : $"Unknown metric '{Codes.Quote(x.Metric)}'.");
         RuleFor(x => x.OccurredOn).NotNull()
             .GreaterThanOrEqualTo(FirstDay).WithMessage("occurredOn must not be before 2000-01-01.")
-            .Must(d => d is null || d <= DateOnly.FromDateTime(clock.GetUtcNow().UtcDateTime))
-            .WithMessage("occurredOn must not be after today (UTC).");
+            .Must(d => d is null || d <= OfficeClock.Today(clock))
+            .WithMessage(_ => $"occurredOn must not be after today ({OfficeClock.Today(clock):yyyy-MM-dd} in {clock.LocalTimeZone.Id}).");
         RuleFor(x => x.Quantity).NotNull().InclusiveBetween(1, MaxQuantity)
             .WithMessage($"quantity must be an integer from 1 to {MaxQuantity:N0}.");
         RuleFor(x => x.OrgUnit).NotEmpty()

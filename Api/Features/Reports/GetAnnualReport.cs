@@ -117,7 +117,7 @@ public sealed class GetAnnualReport(CountedEvents counter, CatalogCache catalog,
         if (WantsMarkdown(req.Format, HttpContext.Request))
         {
             var name = orgUnit is null ? ReportPhrasing.WholeTreeName : current.OrgUnits[orgUnit].Name;
-            await Send.StringAsync(ReportPhrasing.Markdown(name, report), 200, MarkdownType + "; charset=utf-8", ct);
+            await Send.StringAsync(ReportPhrasing.Markdown(name, report, clock), 200, MarkdownType + "; charset=utf-8", ct);
             return;
         }
         await Send.OkAsync(report, ct);

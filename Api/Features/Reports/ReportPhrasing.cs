@@ -38,7 +38,7 @@ public static class ReportPhrasing
             : metric.Name + display + metric.Unit;
 
     /// <summary>The report as Chinese Markdown: a title, one sentence per figure, and a footer with as-of and digest.</summary>
-    public static string Markdown(string orgUnitName, AnnualReportResponse report)
+    public static string Markdown(string orgUnitName, AnnualReportResponse report, TimeProvider clock)
     {
         var text = new System.Text.StringBuilder();
         text.Append(CultureInfo.InvariantCulture, $"# {orgUnitName}{report.Year}年度工作数据\n\n");
@@ -46,7 +46,7 @@ public static class ReportPhrasing
         foreach (var figure in report.Figures)
             text.Append(CultureInfo.InvariantCulture, $"{++number}. {figure.Sentence}。\n");
         text.Append(CultureInfo.InvariantCulture,
-            $"\n---\n\n数据截至 {Instant.ToJson(report.AsOf)}（UTC），校验摘要 `{report.Digest}`。\n");
+            $"\n---\n\n数据截至 {OfficeClock.ForPeople(clock, report.AsOf)}（{OfficeClock.ZoneName(clock)}），校验摘要 `{report.Digest}`。\n");
         return text.ToString();
     }
 
