@@ -6,6 +6,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using Tally.Api.Catalog;
 using Tally.Api.Data;
 using Tally.Api.Features.Audit;
+using Tally.Api.Features.Imports;
 using Tally.Api.Ledger;
 using Tally.Api.Limits;
 using Tally.Api.Observability;
@@ -34,8 +35,7 @@ public static class TallyServices
         services.AddSingleton<LedgerWriter>();
         services.AddHostedService(sp => sp.GetRequiredService<LedgerWriter>());
         services.AddHostedService<WalCheckpointer>();
-        services.AddSingleton<Features.Imports.ImportWorker>();
-        services.AddHostedService(sp => sp.GetRequiredService<Features.Imports.ImportWorker>());
+        services.AddImports(configuration);
         services.AddTallySecurity();
         services.AddSingleton<AuditVerification>();
         services.AddSingleton<Features.Reports.CountedEvents>();
