@@ -109,9 +109,10 @@ public sealed class StartImport(ImportWorker worker, IOptions<LimitOptions> limi
                 spoolPath = spool.FileFor(id);
                 (utf8, var total) = await SpoolAsync(spoolPath, maxBytes, format, reserved, ct);
                 reserved.TrimTo(total);
+                // Inside the slot: the workbook check is the upload's own work, capped with it.
+                if (format == ImportFormat.Xlsx)
+                    verdict = WorkbookGuard.Check(spoolPath, importLimits.Value, ct);
             }
-            if (format == ImportFormat.Xlsx)
-                verdict = WorkbookGuard.Check(spoolPath, importLimits.Value, ct);
             var job = new ImportJob(id, req.Name, format, req.DryRun ?? false, req.Mode == "upsert", req.Sheet, spoolPath, utf8,
                 caller)
             {
