@@ -42,6 +42,19 @@ public sealed class ImportLimitTests(TallyApp app)
     }
 
     [Fact]
+    public async Task Import_of_xlsx_with_a_long_comment_or_cdata_section_holding_markup_is_413()
+    {
+        using var client = await app.ClientWithAsync(["events:write"]);
+        // '<' every few characters: only a scan that knows where a comment or CDATA section ends can measure them.
+        var inside = string.Concat(Enumerable.Repeat("<a>b</a> ", 200_000));
+        var comment = Workbook(w => { Header(w); w.Write($"<!--{inside}-->"); });
+        var cdata = Workbook(w => w.Write($"""<row r="1"><c r="A1" t="inlineStr"><is><t><![CDATA[{inside}]]></t></is></c></row>"""));
+
+        await AssertLimitAsync(await PostAsync(client, comment, Xlsx), "MaxCellChars");
+        await AssertLimitAsync(await PostAsync(client, cdata, Xlsx), "MaxCellChars");
+    }
+
+    [Fact]
     public async Task Import_of_an_ndjson_line_past_MaxLineBytes_is_413_before_the_rest_of_the_body_is_read()
     {
         using var client = await app.ClientWithAsync(["events:write"]);
