@@ -18,7 +18,7 @@ builder.Services
     .AddTallyHttp(builder.Configuration)
     .AddTallyOpenApi()
     .AddKeys()
-    .AddImports()
+    .AddImports(builder.Configuration)
     .AddReports()
     .AddAudit();
 

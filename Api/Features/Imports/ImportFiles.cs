@@ -52,22 +52,72 @@ public static class ImportFiles
         _ => CsvType,
     };
 
-    /// <summary>The rows after the header, empty rows left out (they still count in the numbering).</summary>
-    public static IEnumerable<SourceRow> Read(string path, ImportFormat format, string? sheet, bool utf8) => format switch
+    /// <summary>
+    /// The rows after the header, empty rows left out (they still count in the numbering). Bounded by
+    /// <paramref name="limits"/> whatever the upload check let through; reading stops when <paramref name="budget"/> ends.
+    /// </summary>
+    public static IEnumerable<SourceRow> Read(string path, ImportFormat format, string? sheet, bool utf8,
+        ImportLimitOptions limits, CancellationToken budget) => format switch
     {
-        ImportFormat.Ndjson => ReadNdjson(path),
-        ImportFormat.Xlsx => ReadXlsx(path, sheet),
-        _ => ReadCsv(path, utf8 ? new UTF8Encoding(false) : Gb18030),
+        ImportFormat.Ndjson => ReadNdjson(path, limits, budget),
+        ImportFormat.Xlsx => ReadXlsx(path, sheet, limits, budget),
+        _ => ReadCsv(path, utf8 ? new UTF8Encoding(false) : Gb18030, limits, budget),
     };
 
-    private static IEnumerable<SourceRow> ReadCsv(string path, Encoding encoding)
+    /// <summary>What a reader throws for a file it cannot read (its message is its own, never shown).</summary>
+    public static bool IsUnreadable(Exception ex) => ex is InvalidDataException or IOException or FormatException
+        or CsvFormatException or InvalidOperationException or ExcelDataReader.Exceptions.ExcelReaderException
+        or System.Xml.XmlException or JsonException or DecoderFallbackException or ArgumentException
+        or IndexOutOfRangeException or OverflowException;
+
+    public static string HintFor(ImportFormat format) => format switch
     {
+        ImportFormat.Xlsx => "it is not a workbook a spreadsheet program saved (the zip or its XML is damaged).",
+        ImportFormat.Ndjson => "a line is not UTF-8 JSON.",
+        _ => "it is not CSV text (check the quotes and the encoding: UTF-8 or GB18030).",
+    };
+
+    private static ImportLimitException CellTooLong(ImportLimitOptions limits, int row) =>
+        ImportLimitException.Of(nameof(ImportLimitOptions.MaxCellChars), limits.MaxCellChars,
+            $"Row {row} has a cell longer than {limits.MaxCellChars} characters");
+
+    private static ImportLimitException TooManyColumns(ImportLimitOptions limits, int row, int columns) =>
+        ImportLimitException.Of(nameof(ImportLimitOptions.MaxColumns), limits.MaxColumns,
+            $"Row {row} has {columns} columns");
+
+    private static IEnumerable<SourceRow> ReadCsv(string path, Encoding encoding, ImportLimitOptions limits, CancellationToken budget)
+    {
+        // A record must fit the reader's buffer: sized to the line limit, so a longer record is that limit, in our words.
+        var buffer = Math.Max(4096, limits.MaxLineBytes);
         // detectEncodingFromByteOrderMarks drops a UTF-8 BOM, so the first header reads clean.
-        using var text = new StreamReader(path, encoding, detectEncodingFromByteOrderMarks: true, bufferSize: 64 * 1024);
-        using var csv = CsvDataReader.Create(text, new CsvDataReaderOptions { HasHeaders = true, BufferSize = 64 * 1024 });
-        var headers = Enumerable.Range(0, csv.FieldCount).Select(i => csv.GetName(i).Trim()).ToArray();
+        using var text = new StreamReader(new BudgetStream(File.OpenRead(path), budget), encoding,
+            detectEncodingFromByteOrderMarks: true, bufferSize: 64 * 1024);
         var line = 1;
-        while (csv.Read())
+        bool Next(CsvDataReader reader)
+        {
+            try
+            {
+                return reader.Read();
+            }
+            catch (CsvRecordTooLargeException)
+            {
+                throw RecordTooLong(limits, line + 1);
+            }
+        }
+        CsvDataReader csv;
+        try
+        {
+            csv = CsvDataReader.Create(text, new CsvDataReaderOptions { HasHeaders = true, BufferSize = buffer, MaxBufferSize = buffer });
+        }
+        catch (CsvRecordTooLargeException)
+        {
+            throw RecordTooLong(limits, 1);
+        }
+        using var _ = csv;
+        if (csv.FieldCount > limits.MaxColumns)
+            throw TooManyColumns(limits, 1, csv.FieldCount);
+        var headers = Enumerable.Range(0, csv.FieldCount).Select(i => csv.GetName(i).Trim()).ToArray();
+        while (Next(csv))
         {
             // A quoted cell may hold line breaks; a spreadsheet still shows that record as one row.
             line++;
@@ -76,6 +126,8 @@ public static class ImportFiles
             for (var i = 0; i < headers.Length && i < csv.RowFieldCount; i++)
             {
                 var value = csv.GetString(i);
+                if (value.Length > limits.MaxCellChars)
+                    throw CellTooLong(limits, line);
                 cells[i] = value.Length == 0 ? null : value;
                 empty &= string.IsNullOrWhiteSpace(value);
             }
@@ -87,20 +139,26 @@ public static class ImportFiles
         }
     }
 
-    private static IEnumerable<SourceRow> ReadNdjson(string path)
+    private static ImportLimitException RecordTooLong(ImportLimitOptions limits, int row) =>
+        ImportLimitException.Of(nameof(ImportLimitOptions.MaxLineBytes), limits.MaxLineBytes,
+            $"The record at row {row} is longer than {limits.MaxLineBytes} characters");
+
+    private static IEnumerable<SourceRow> ReadNdjson(string path, ImportLimitOptions limits, CancellationToken budget)
     {
-        using var text = new StreamReader(path, new UTF8Encoding(false), detectEncodingFromByteOrderMarks: true);
+        using var file = new BudgetStream(File.OpenRead(path), budget);
+        var utf8 = new UTF8Encoding(false, throwOnInvalidBytes: true);
         var number = 0;
-        while (text.ReadLine() is { } line)
+        foreach (var bytes in BoundedLines.Read(file, limits.MaxLineBytes))
         {
             number++;
+            var line = utf8.GetString(number == 1 && bytes.Span.StartsWith(Encoding.UTF8.Preamble) ? bytes.Span[3..] : bytes.Span);
             if (string.IsNullOrWhiteSpace(line))
                 continue;
-            yield return NdjsonRow(number, line);
+            yield return NdjsonRow(number, line, limits);
         }
     }
 
-    private static SourceRow NdjsonRow(int number, string line)
+    private static SourceRow NdjsonRow(int number, string line, ImportLimitOptions limits)
     {
         JsonNode? node;
         try
@@ -113,6 +171,8 @@ public static class ImportFiles
         }
         if (node is not JsonObject fields)
             return new SourceRow(number, [], [], "The line is not a JSON object.");
+        if (fields.Count > limits.MaxColumns)
+            throw TooManyColumns(limits, number, fields.Count);
         var headers = new List<string>(fields.Count + 2);
         var cells = new List<string?>(fields.Count + 2);
         foreach (var (name, value) in fields)
@@ -129,6 +189,10 @@ public static class ImportFiles
             headers.Add(name);
             cells.Add(JsonText(value));
         }
+        if (headers.Count > limits.MaxColumns)
+            throw TooManyColumns(limits, number, headers.Count);
+        if (cells.Any(c => c?.Length > limits.MaxCellChars))
+            throw CellTooLong(limits, number);
         return new SourceRow(number, headers, cells);
     }
 
@@ -143,15 +207,18 @@ public static class ImportFiles
     /// ExcelDataReader streams the sheet's XML (about three times MiniExcel's reading speed here, bench/README.md
     /// "Imports"); rows missing from the sheet come as empty rows, so a row's number is its place in the sheet.
     /// </summary>
-    private static IEnumerable<SourceRow> ReadXlsx(string path, string? sheet)
+    private static IEnumerable<SourceRow> ReadXlsx(string path, string? sheet, ImportLimitOptions limits, CancellationToken budget)
     {
-        using var stream = File.OpenRead(path);
+        // The upload check (WorkbookGuard) bounded every part; the stream only ends the read when the budget does.
+        using var stream = new BudgetStream(File.OpenRead(path), budget, seekable: true);
         using var reader = ExcelReaderFactory.CreateOpenXmlReader(stream);
         while (sheet is not null && reader.Name != sheet)
         {
             if (!reader.NextResult())
-                throw new InvalidDataException($"The workbook has no sheet named '{sheet}'.");
+                throw new ImportFileException($"The workbook has no sheet named '{sheet}'.");
         }
+        if (reader.FieldCount > limits.MaxColumns)
+            throw TooManyColumns(limits, 1, reader.FieldCount);
         string[]? headers = null;
         while (reader.Read())
         {
@@ -161,6 +228,8 @@ public static class ImportFiles
             for (var i = 0; i < columns && i < reader.FieldCount; i++)
             {
                 cells[i] = CellText(reader.GetValue(i));
+                if (cells[i]?.Length > limits.MaxCellChars)
+                    throw CellTooLong(limits, reader.Depth + 1);
                 empty &= string.IsNullOrWhiteSpace(cells[i]);
             }
             if (empty)

@@ -34,6 +34,12 @@ public sealed class ImportJob(string id, string? name, ImportFormat format, bool
     public ApiKeyRecord Caller { get; } = caller;
     public string Status { get; set; } = "queued";
 
+    /// <summary>Bytes of the upload counted against the key's spool allowance until the import ends.</summary>
+    public long SpooledBytes { get; init; }
+
+    /// <summary>Why the upload check found the file unreadable (it is then never opened by a reader); null when readable.</summary>
+    public string? Unreadable { get; init; }
+
     /// <summary>The catalog the checking pass mapped and checked the rows against.</summary>
     public CatalogSnapshot? CheckedAgainst { get; set; }
     public string? Detail { get; set; }

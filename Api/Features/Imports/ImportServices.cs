@@ -1,10 +1,13 @@
 namespace Tally.Api.Features.Imports;
 
+/// <summary>The import area's wiring: its limits, the upload gate, the instance's spool folder and the worker.</summary>
 public static class ImportServices
 {
-    /// <summary>The import worker: one import at a time, in the background, through the ledger writer.</summary>
-    public static IServiceCollection AddImports(this IServiceCollection services)
+    public static IServiceCollection AddImports(this IServiceCollection services, IConfiguration configuration)
     {
+        services.Configure<ImportLimitOptions>(configuration.GetSection(ImportLimitOptions.Section));
+        services.AddSingleton<UploadGate>();
+        services.AddSingleton<ImportSpoolFolder>();
         services.AddSingleton<ImportWorker>();
         services.AddHostedService(sp => sp.GetRequiredService<ImportWorker>());
         return services;

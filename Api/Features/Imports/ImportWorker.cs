@@ -20,26 +20,34 @@ public sealed class ImportWorker : BackgroundService
     private readonly CatalogCache _catalog;
     private readonly TimeProvider _clock;
     private readonly ILogger<ImportWorker> _logger;
+    private readonly ImportLimitOptions _limits;
+    private readonly UploadGate _gate;
+    private readonly ImportSpoolFolder _spool;
+    private readonly int _capacity;
 
     public ImportWorker(LedgerWriter writer, CatalogCache catalog, TimeProvider clock, IOptions<LimitOptions> limits,
-        ILogger<ImportWorker> logger)
+        IOptions<ImportLimitOptions> importLimits, UploadGate gate, ImportSpoolFolder spool, ILogger<ImportWorker> logger)
     {
         _writer = writer;
         _catalog = catalog;
         _clock = clock;
         _logger = logger;
-        _queue = Channel.CreateBounded<ImportJob>(new BoundedChannelOptions(Math.Max(1, limits.Value.MaxQueuedImports))
+        _limits = importLimits.Value;
+        _gate = gate;
+        _spool = spool;
+        _capacity = Math.Max(1, limits.Value.MaxQueuedImports);
+        _queue = Channel.CreateBounded<ImportJob>(new BoundedChannelOptions(_capacity)
         {
             SingleReader = true,
             FullMode = BoundedChannelFullMode.Wait,
         });
     }
 
-    /// <summary>Where uploads are spooled until their import ends.</summary>
-    public static string SpoolFolder { get; } = Path.Combine(Path.GetTempPath(), "tally-imports");
-
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
+        var leftovers = _spool.RemoveLeftovers();
+        if (leftovers > 0)
+            _logger.LogWarning("{Count} spooled import file(s) left by the last stop were removed from {Folder}", leftovers, _spool.Path);
         var failed = await _writer.SubmitAsync(new FailInterruptedImportsCommand(), cancellationToken);
         if (failed > 0)
             _logger.LogWarning("{Count} import(s) interrupted by the last stop were marked failed", failed);
@@ -48,6 +56,16 @@ public sealed class ImportWorker : BackgroundService
 
     /// <summary>The job while it is queued or running (its live progress); null once it is only in the database.</summary>
     public ImportJob? Live(string id) => _live.GetValueOrDefault(id);
+
+    /// <summary>503 when the queue is full: checked before an upload's body is read (the queue is checked again on accept).</summary>
+    public void EnsureRoom()
+    {
+        if (_queue.Reader.Count >= _capacity)
+            throw QueueFull();
+    }
+
+    private static ProblemException QueueFull() =>
+        ProblemException.Unavailable("Too many imports are waiting; nothing was imported. Retry shortly.", TimeSpan.FromSeconds(10));
 
     /// <summary>Records the job as queued and hands it to the worker; 503 when the queue is full.</summary>
     public async Task AcceptAsync(ImportJob job, CancellationToken ct)
@@ -67,8 +85,7 @@ public sealed class ImportWorker : BackgroundService
             job.Status = "failed";
             job.Detail = "Too many imports were waiting; this one was not started. Retry shortly.";
             await FinishAsync(job);
-            throw ProblemException.Unavailable("Too many imports are waiting; nothing was imported. Retry shortly.",
-                TimeSpan.FromSeconds(10));
+            throw QueueFull();
         }
     }
 
@@ -93,9 +110,12 @@ public sealed class ImportWorker : BackgroundService
     {
         job.Status = "running";
         var clock = System.Diagnostics.Stopwatch.StartNew();
+        using var budget = new CancellationTokenSource(_limits.MaxRunTime);
         try
         {
-            Validate(job);
+            if (job.Unreadable is not null)
+                throw new ImportFileException(job.Unreadable);
+            Validate(job, budget.Token);
             _logger.LogInformation("Import {Id}: {Rows} rows checked in {Elapsed} ms", job.Id, job.Rows, clock.ElapsedMilliseconds);
             if (job.Invalid > 0)
             {
@@ -110,17 +130,30 @@ public sealed class ImportWorker : BackgroundService
             else
             {
                 clock.Restart();
-                await StoreAsync(job);
+                await StoreAsync(job, budget.Token);
                 _logger.LogInformation("Import {Id}: {Rows} rows stored in {Elapsed} ms", job.Id, job.Rows, clock.ElapsedMilliseconds);
             }
         }
-        catch (Exception ex) when (ex is InvalidDataException or IOException or FormatException
-                                       or Sylvan.Data.Csv.CsvFormatException or InvalidOperationException
-                                       or ExcelDataReader.Exceptions.ExcelReaderException)
+        catch (ImportLimitException ex)
         {
-            _logger.LogInformation(ex, "Import {Id} could not read its file", job.Id);
-            job.Detail = $"The file could not be read as {ImportFiles.ContentTypeOf(job.Format)}: {ex.Message}";
-            job.Status = "failed";
+            _logger.LogInformation("Import {Id} refused: its file is past {Setting}", job.Id, ex.Setting);
+            Fail(job, ex.Message);
+        }
+        catch (ImportFileException ex)
+        {
+            _logger.LogInformation("Import {Id} refused: its file could not be read ({Reason})", job.Id, ex.Message);
+            Fail(job, $"The file could not be read as {ImportFiles.ContentTypeOf(job.Format)}: {ex.Message}");
+        }
+        catch (OperationCanceledException) when (budget.IsCancellationRequested)
+        {
+            _logger.LogWarning("Import {Id} stopped: it ran past {Setting}", job.Id, ImportLimitOptions.Name(nameof(ImportLimitOptions.MaxRunTime)));
+            Fail(job, RunTimeExceeded());
+        }
+        catch (Exception ex) when (ImportFiles.IsUnreadable(ex))
+        {
+            // The reader's own message names its settings and types, not the file: say it in Tally's words.
+            _logger.LogInformation("Import {Id} refused: its file could not be read ({Error})", job.Id, ex.GetType().Name);
+            Fail(job, $"The file could not be read as {ImportFiles.ContentTypeOf(job.Format)}: {ImportFiles.HintFor(job.Format)}");
         }
         catch (Exception ex)
         {
@@ -132,6 +165,7 @@ public sealed class ImportWorker : BackgroundService
         {
             TryDelete(job.SpoolPath);
             TryDelete(ImportSpool.PathFor(job.SpoolPath));
+            _gate.Release(job.Caller.Id, job.SpooledBytes);
         }
         try
         {
@@ -151,9 +185,9 @@ public sealed class ImportWorker : BackgroundService
     /// mapped rows for the storing pass (the upload is read once). Mapping (catalog look-ups and every event rule) is
     /// most of the pass and each row's alone, so a chunk's rows are mapped in parallel; results are taken in file order.
     /// </summary>
-    private void Validate(ImportJob job)
+    private void Validate(ImportJob job, CancellationToken budget)
     {
-        var rows = ImportFiles.Read(job.SpoolPath, job.Format, job.Sheet, job.Utf8);
+        var rows = ImportFiles.Read(job.SpoolPath, job.Format, job.Sheet, job.Utf8, _limits, budget);
         using var spool = new ImportSpoolWriter(ImportSpool.PathFor(job.SpoolPath));
         job.CheckedAgainst = _catalog.Current;
         var mapper = new ImportRowMapper(job.CheckedAgainst, _clock, job.Caller, job.Name);
@@ -161,6 +195,7 @@ public sealed class ImportWorker : BackgroundService
         var mapped = new MappedRow[ChunkRows];
         foreach (var chunk in rows.Chunk(ChunkRows))
         {
+            budget.ThrowIfCancellationRequested();
             if (!headersChecked)
             {
                 headersChecked = true;
@@ -185,9 +220,9 @@ public sealed class ImportWorker : BackgroundService
     }
 
     /// <summary>Pass two: the spooled rows as one ledger command (a dry run only reads).</summary>
-    private async Task StoreAsync(ImportJob job)
+    private async Task StoreAsync(ImportJob job, CancellationToken budget)
     {
-        var command = new StoreImportCommand(job, () => ImportSpool.Read(ImportSpool.PathFor(job.SpoolPath)),
+        var command = new StoreImportCommand(job, () => WithinBudget(ImportSpool.Read(ImportSpool.PathFor(job.SpoolPath)), budget),
             job.CheckedAgainst ?? throw new InvalidOperationException("The checking pass runs first."), _clock);
         try
         {
@@ -207,6 +242,28 @@ public sealed class ImportWorker : BackgroundService
             return;
         }
         job.Status = "succeeded";
+    }
+
+    private static void Fail(ImportJob job, string detail)
+    {
+        job.NothingStored();
+        job.Detail = detail;
+        job.Status = "failed";
+    }
+
+    private string RunTimeExceeded() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
+        $"The import ran longer than {ImportLimitOptions.Name(nameof(ImportLimitOptions.MaxRunTime))} ({_limits.MaxRunTime}) allows and was stopped; nothing was stored.");
+
+    /// <summary>The storing pass stops at the budget's end: a refusal, so the ledger rolls the whole import back.</summary>
+    private IEnumerable<SpooledRow> WithinBudget(IEnumerable<SpooledRow> rows, CancellationToken budget)
+    {
+        foreach (var row in rows)
+        {
+            if (budget.IsCancellationRequested)
+                throw new ProblemException(Problem.Make(StatusCodes.Status413PayloadTooLarge, ProblemTypes.PayloadTooLarge,
+                    "Payload too large", RunTimeExceeded()));
+            yield return row;
+        }
     }
 
     private async Task FinishAsync(ImportJob job)

@@ -1,0 +1,97 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using Microsoft.Extensions.Options;
+using Tally.Api.Data;
+using Tally.Api.Problems;
+
+namespace Tally.Api.Features.Imports;
+
+/// <summary>
+/// Where this instance spools uploads: <c>spool/</c> beside its database file (data/spool by default), so no other Tally
+/// on the host shares it and a start can remove what a crash left.
+/// </summary>
+public sealed class ImportSpoolFolder(Database database)
+{
+    public string Path { get; } = database.FilePath is { } file
+        ? System.IO.Path.Combine(System.IO.Path.GetDirectoryName(file)!, "spool")
+        : System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"tally-spool-{Environment.ProcessId}");
+
+    public string FileFor(string importId) => System.IO.Path.Combine(Path, importId + ".upload");
+
+    /// <summary>At start nothing is being imported: every file here was left by an import a stop cut short.</summary>
+    public int RemoveLeftovers()
+    {
+        Directory.CreateDirectory(Path);
+        var removed = 0;
+        foreach (var file in Directory.EnumerateFiles(Path))
+        {
+            File.Delete(file);
+            removed++;
+        }
+        return removed;
+    }
+}
+
+/// <summary>
+/// Caps uploads before their bodies are read: how many are received at once, server-wide (503), and how many spooled
+/// bytes one key holds until its imports finish (429).
+/// </summary>
+public sealed class UploadGate(IOptions<ImportLimitOptions> options) : IDisposable
+{
+    private static readonly TimeSpan RetryAfter = TimeSpan.FromSeconds(5);
+
+    private readonly SemaphoreSlim _uploads = new(Math.Max(1, options.Value.MaxConcurrentUploads));
+    private readonly ConcurrentDictionary<string, long> _spooled = new(StringComparer.Ordinal);
+
+    /// <summary>A slot to receive one upload in; dispose it when the body is on disk.</summary>
+    public IDisposable Enter()
+    {
+        if (!_uploads.Wait(0))
+            throw ProblemException.Unavailable(string.Create(CultureInfo.InvariantCulture,
+                $"{options.Value.MaxConcurrentUploads} uploads are being received ({ImportLimitOptions.Name(nameof(ImportLimitOptions.MaxConcurrentUploads))}); nothing was imported. Retry after Retry-After."),
+                RetryAfter);
+        return new Slot(_uploads);
+    }
+
+    /// <summary>Counts bytes against the key's spool allowance; 429 when they would pass it (nothing is added then).</summary>
+    public void Reserve(string keyId, long bytes)
+    {
+        var max = options.Value.MaxSpoolBytesPerKey;
+        while (true)
+        {
+            var held = _spooled.GetValueOrDefault(keyId);
+            if (held + bytes > max)
+                throw new ProblemException(Problem.Make(StatusCodes.Status429TooManyRequests, ProblemTypes.RateLimited,
+                    "Too many requests", string.Create(CultureInfo.InvariantCulture,
+                        $"This API key's uploads and unfinished imports would hold more than {max} bytes ({ImportLimitOptions.Name(nameof(ImportLimitOptions.MaxSpoolBytesPerKey))}); nothing was imported. Retry when an import has finished.")),
+                    RetryAfter);
+            if (held == 0 ? _spooled.TryAdd(keyId, bytes) : _spooled.TryUpdate(keyId, held + bytes, held))
+                return;
+        }
+    }
+
+    public void Release(string keyId, long bytes)
+    {
+        if (bytes <= 0)
+            return;
+        while (_spooled.TryGetValue(keyId, out var held))
+        {
+            var left = Math.Max(0, held - bytes);
+            if (left == 0 ? _spooled.TryRemove(new KeyValuePair<string, long>(keyId, held)) : _spooled.TryUpdate(keyId, left, held))
+                return;
+        }
+    }
+
+    public void Dispose() => _uploads.Dispose();
+
+    private sealed class Slot(SemaphoreSlim uploads) : IDisposable
+    {
+        private int _released;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0)
+                uploads.Release();
+        }
+    }
+}
