@@ -50,7 +50,10 @@ public sealed class CreateApiKey(LedgerWriter writer, KeyStore keys) : Endpoint<
         Summary(s =>
         {
             s.Summary = "Create an API key";
-            s.Description = "Returns the secret once; only its hash is stored.";
+            s.Description = "Returns the secret once; only its hash is stored. A source belongs to one place in the tree: "
+                + "the first key that names it fixes its org unit (none for an unbound key), and a later key must be bound to "
+                + "that unit or one inside it (400 on source; 403 when that unit is outside the calling admin's own). "
+                + "A bound admin creates keys only inside its own subtree, never unbound ones.";
         });
     }
 
