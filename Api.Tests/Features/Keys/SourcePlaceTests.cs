@@ -143,6 +143,7 @@ public sealed class SourcePlaceTests(TallyApp app)
         var externalId = Unique.Code("ext");
         var hiddenId = await parentClient.RecordAsync("reports.tianjin", "2024-03-05", 10, other, externalId: externalId);
         using var bound = await app.ClientWithAsync(["events:write"], orgUnit: mine, source: source);
+        using var importer = await app.ClientWithAsync(["events:write"], orgUnit: mine, source: source);
         var eventsBefore = await CountAsync("SELECT count(*) FROM events");
         var auditBefore = await CountAsync("SELECT count(*) FROM audit_log");
 
@@ -155,6 +156,12 @@ public sealed class SourcePlaceTests(TallyApp app)
             new { metric = "reports.tianjin", occurredOn = "2024-03-05", quantity = 12, orgUnit = mine }, Ct);
         await AssertRevealsNothingAsync(upsert, 403, "/problems/forbidden", hiddenId, other);
 
+        var imported = await ImportAsync(importer, $"metric,occurredOn,quantity,orgUnit,externalId\nreports.tianjin,2024-03-05,13,{mine},{externalId}\n");
+        Assert.Equal("failed", imported["status"]!.GetValue<string>());
+        Assert.Equal(1, imported["summary"]!["conflicts"]!.GetValue<int>());
+        Assert.DoesNotContain(hiddenId, imported.ToJsonString(), StringComparison.Ordinal);
+        Assert.DoesNotContain(other, imported.ToJsonString(), StringComparison.Ordinal);
+
         Assert.Equal(eventsBefore, await CountAsync("SELECT count(*) FROM events"));
         Assert.Equal(auditBefore, await CountAsync("SELECT count(*) FROM audit_log"));
 
@@ -162,6 +169,21 @@ public sealed class SourcePlaceTests(TallyApp app)
         var own = await parentClient.PostAsJsonAsync("/api/v1/events", Figure(other, 11, externalId), Ct);
         var ownBody = await own.AssertProblemAsync(409, "/problems/idempotency-conflict");
         Assert.Contains(hiddenId, ownBody["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+    }
+
+    private static async Task<JsonNode> ImportAsync(HttpClient client, string csv)
+    {
+        var response = await client.PostAsync("/api/v1/imports?name=" + Unique.Code("imp"),
+            new StringContent(csv, System.Text.Encoding.UTF8, "text/csv"), Ct);
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        var location = response.Headers.Location!.OriginalString;
+        while (true)
+        {
+            var import = await client.GetJsonAsync(location);
+            if (import["status"]!.GetValue<string>() is "succeeded" or "failed")
+                return import;
+            await Task.Delay(20, Ct);
+        }
     }
 
     private static async Task<JsonNode> AssertRevealsNothingAsync(HttpResponseMessage response, int status, string type,
