@@ -81,7 +81,7 @@ public static class EventLedger
                         outcomes[i] = new BatchOutcome(RecordStatus.Unchanged, existing.Id);
                     else
                         conflicts[$"events[{i}].externalId"] =
-                            [$"externalId '{externalId}' was already used by this source for event {existing.Id} with other content."];
+                            [$"externalId '{externalId}' was already used by this source with other content."];
                     continue;
                 }
             }
@@ -140,7 +140,7 @@ public static class EventLedger
         if (input.SameContentAs(existing))
             return new RecordOutcome(RecordStatus.Unchanged, existing);
         if (!canReach(existing.OrgUnit))
-            throw Unreachable(externalId, existing);
+            throw Unreachable(externalId);
         RequireOpenPeriod(context, input.OccurredOn);
         var replacement = NewRow(context, input, recorder, Instant.ToStorage(context.Now), supersedes: existing.Id);
         // The old row must leave the (source, externalId) head index before the new head goes in, yet it then names a
@@ -164,9 +164,9 @@ public static class EventLedger
 
     public const string SupersededReason = "superseded";
 
-    /// <summary>403: an upsert would supersede an event in an org unit the key cannot reach.</summary>
-    public static ProblemException Unreachable(string externalId, EventRow existing) => ProblemException.Forbidden(
-        $"externalId '{externalId}' names event {existing.Id} in org unit '{existing.OrgUnit}', which this API key cannot reach.");
+    /// <summary>403: an upsert would supersede an event in an org unit the key cannot reach (named neither: it learns nothing).</summary>
+    public static ProblemException Unreachable(string externalId) => ProblemException.Forbidden(
+        $"externalId '{externalId}' of this source names an event outside this API key's org unit; this key cannot supersede it.");
 
     /// <summary>An event voided earlier and now superseded as well: it keeps its void, and gains the link to its successor.</summary>
     private static void MarkSuperseded(LedgerContext context, EventRow row, string supersededBy, Actor actor)

@@ -3,8 +3,12 @@ using System.Globalization;
 
 namespace Tally.Reliability;
 
-/// <summary>A Release Tally server in its own process, on 127.0.0.1:port, over one database file.</summary>
-public sealed class Server(string dll, int port, string databasePath, string logPath) : IDisposable
+/// <summary>
+/// A Release Tally server in its own process, on 127.0.0.1:port, over one database file; <paramref name="environment"/>
+/// overrides the defaults set here (the raised rate limit, say).
+/// </summary>
+public sealed class Server(string dll, int port, string databasePath, string logPath,
+    IReadOnlyDictionary<string, string>? environment = null) : IDisposable
 {
     public const string AdminKey = "tly_reliability-admin-key-0123456789abcdefghijklmnop";
 
@@ -12,6 +16,7 @@ public sealed class Server(string dll, int port, string databasePath, string log
 
     public Uri BaseAddress { get; } = new($"http://127.0.0.1:{port}");
     public int Pid => _process?.Id ?? 0;
+    public bool HasExited => _process?.HasExited ?? true;
 
     public async Task StartAsync()
     {
@@ -24,6 +29,8 @@ public sealed class Server(string dll, int port, string databasePath, string log
         start.Environment["Tally__RateLimit__PermitsPerSecond"] = "100000";
         start.Environment["Tally__RateLimit__Burst"] = "200000";
         start.Environment["ASPNETCORE_ENVIRONMENT"] = "Production";
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+            start.Environment[name] = value;
         _process = Process.Start(start)!;
         var log = new StreamWriter(logPath, append: true) { AutoFlush = true };
         _process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (log) log.WriteLine(e.Data); };

@@ -66,15 +66,21 @@ public sealed record EventState(
     }
 
     /// <summary>This state after a void or supersede entry; null when the entry does not fit (e.g. a second void).</summary>
-    public EventState? After(JsonElement change)
+    public EventState? After(JsonElement change, bool superseding)
     {
         try
         {
-            if (VoidedAt is not null || change.ValueKind != JsonValueKind.Object)
+            if (change.ValueKind != JsonValueKind.Object)
                 return null;
             var at = InstantOf(change.GetProperty("voidedAt").GetString());
             if (at is null)
                 return null;
+            // An event voided earlier and superseded later keeps its void and gains only the link to its successor.
+            if (VoidedAt is not null)
+                return superseding && at == VoidedAt && SupersededBy is null
+                       && change.GetProperty("supersededBy").GetString() is { } successor
+                    ? this with { SupersededBy = successor }
+                    : null;
             return this with
             {
                 VoidedAt = at, VoidReason = change.GetProperty("reason").GetString(),
@@ -148,7 +154,7 @@ public sealed class EventHistory(string eventId)
                 case "event.created":
                     return Fail("The event has more than one event.created entry.");
                 case "event.voided" or "event.superseded" when state is not null:
-                    state = state.After(document.RootElement);
+                    state = state.After(document.RootElement, action == "event.superseded");
                     if (state is null)
                         return Fail($"The {action} entry does not fit the event's history (voided twice, or not a void).");
                     break;

@@ -7,7 +7,7 @@ using Tally.Api.Security;
 namespace Tally.Api.Features.Events;
 
 [OrgScoped(ScopedName.OrgUnit, ScopedIn.Body, "orgUnit")]
-public sealed class RecordEvent(LedgerWriter writer) : Endpoint<RecordEventRequest, EventResponse>
+public sealed class RecordEvent(LedgerWriter writer, CatalogCache catalog) : Endpoint<RecordEventRequest, EventResponse>
 {
     public override void Configure()
     {
@@ -38,13 +38,15 @@ public sealed class RecordEvent(LedgerWriter writer) : Endpoint<RecordEventReque
                 await Send.OkAsync(outcome.Event.ToResponse(), ct);
                 break;
             default:
-                throw IdempotencyConflict(req.ExternalId!, outcome.Event.Id);
+                // The original is named only when this key may see it: another unit's event stays unnamed.
+                throw IdempotencyConflict(req.ExternalId!,
+                    OrgScope.CanReach(caller, outcome.Event.OrgUnit, catalog.Current) ? outcome.Event.Id : null);
         }
     }
 
-    public static ProblemException IdempotencyConflict(string externalId, string existingId) =>
+    public static ProblemException IdempotencyConflict(string externalId, string? existingId) =>
         new(Problem.Make(StatusCodes.Status409Conflict, ProblemTypes.IdempotencyConflict, "Idempotency conflict",
-            $"externalId '{externalId}' was already used by this source for event {existingId} with other content.",
+            $"externalId '{externalId}' was already used by this source {(existingId is null ? "" : $"for event {existingId} ")}with other content.",
             new Dictionary<string, string[]> { ["externalId"] = ["Already used with other content."] }));
 }
 

@@ -251,10 +251,11 @@ public sealed class StoreImportCommand(ImportJob job, Func<IEnumerable<SpooledRo
             if (input.SameContentAs(existing))
                 return RecordStatus.Unchanged;
             if (!job.Upsert)
-                return Conflict(number, $"externalId '{externalId}' was already used by this source for event {existing.Id} "
+                return Conflict(number, $"externalId '{externalId}' was already used by this source "
+                    + (OrgScope.CanReach(job.Caller, existing.OrgUnit, context.Catalog) ? $"for event {existing.Id} " : "")
                     + "with other content; import with mode=upsert to supersede it.");
             if (!OrgScope.CanReach(job.Caller, existing.OrgUnit, context.Catalog))
-                throw EventLedger.Unreachable(externalId, existing);
+                throw EventLedger.Unreachable(externalId);
             years.Require(context, input.OccurredOn);
             years.Require(context, Day.FromStorage(existing.OccurredOn));
             Supersede(context, input, recorder, rollups);

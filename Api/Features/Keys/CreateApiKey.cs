@@ -50,7 +50,10 @@ public sealed class CreateApiKey(LedgerWriter writer, KeyStore keys) : Endpoint<
         Summary(s =>
         {
             s.Summary = "Create an API key";
-            s.Description = "Returns the secret once; only its hash is stored.";
+            s.Description = "Returns the secret once; only its hash is stored. A source belongs to one place in the tree: "
+                + "the first key that names it fixes its org unit (none for an unbound key), and a later key must be bound to "
+                + "that unit or one inside it (400 on source; 403 when that unit is outside the calling admin's own). "
+                + "A bound admin creates keys only inside its own subtree, never unbound ones.";
         });
     }
 
@@ -60,7 +63,7 @@ public sealed class CreateApiKey(LedgerWriter writer, KeyStore keys) : Endpoint<
         var secret = KeyStore.NewSecret();
         var command = new CreateApiKeyCommand(
             new NewKey(req.Name!, req.Source!, req.Scopes!.Distinct().ToList(), req.OrgUnit, secret),
-            caller.Actor, keys);
+            caller.Actor, keys, caller.OrgUnit);
         var created = await writer.SubmitAsync(command, ct);
         var response = new ApiKeyCreatedResponse
         {
@@ -74,13 +77,17 @@ public sealed class CreateApiKey(LedgerWriter writer, KeyStore keys) : Endpoint<
 
 public sealed record NewKey(string Name, string Source, IReadOnlyList<string> Scopes, string? OrgUnit, string Secret);
 
-/// <summary>Stores a key's hash and audits it; the key store learns of it after commit.</summary>
-public sealed class CreateApiKeyCommand(NewKey key, Actor actor, KeyStore keys) : LedgerCommand<ApiKeyRecord>
+/// <summary>
+/// Stores a key's hash and audits it; the key store learns of it after commit. The key's source must belong to its place
+/// in the tree (<see cref="SourcePlaces"/>); <paramref name="callerUnit"/> is the creating admin's own unit.
+/// </summary>
+public sealed class CreateApiKeyCommand(NewKey key, Actor actor, KeyStore keys, string? callerUnit) : LedgerCommand<ApiKeyRecord>
 {
     protected override ApiKeyRecord Run(LedgerContext context)
     {
         var record = new ApiKeyRecord(context.Ids.Next("key_"), key.Name, key.Source, key.Scopes, key.OrgUnit,
             context.Now, null, KeyStore.Hash(key.Secret));
+        SourcePlaces.Claim(context, record, callerUnit);
         context.Connection.Execute(
             """
             INSERT INTO api_keys (id, name, source, scopes, org_unit, key_hash, created_at)

@@ -25,7 +25,7 @@ public sealed class KeyBootstrap(KeyStore keys, LedgerWriter writer, Database da
             return;
         }
         var key = new NewKey("bootstrap-admin", "bootstrap", [ApiScopes.Admin], null, secret);
-        var created = await writer.SubmitAsync(new CreateApiKeyCommand(key, Actor.System, keys), cancellationToken);
+        var created = await writer.SubmitAsync(new CreateApiKeyCommand(key, Actor.System, keys, callerUnit: null), cancellationToken);
         if (string.IsNullOrWhiteSpace(configured))
         {
             // Shown once, on the console only: it is the way into a fresh install.
