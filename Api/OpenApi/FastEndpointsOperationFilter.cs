@@ -101,6 +101,15 @@ public sealed partial class FastEndpointsOperationFilter : IOperationFilter
                     Schema = context.SchemaGenerator.GenerateSchema(property.PropertyType, context.SchemaRepository),
                 });
             }
+            // A family of names (dim.<key>) is one documented parameter standing for each of them.
+            foreach (var family in requestType.GetCustomAttributes<QueryPrefixAttribute>())
+            {
+                parameters.Add(new OpenApiParameter
+                {
+                    Name = family.Prefix + "<key>", In = ParameterLocation.Query, Required = false, Description = family.Description,
+                    Schema = new OpenApiSchema { Type = JsonSchemaType.String },
+                });
+            }
         }
         // Query parameters a POST also reads (declared with [QueryParam]).
         if (method is "POST" or "PUT" && requestType is not null)
