@@ -364,18 +364,12 @@ async function renderBreakdowns() {
 }
 
 async function renderReport() {
-  // One report request: the Markdown the server writes is the title and these sentences, so it is built here from
-  // the same figures instead of computing the report a second time on every refresh.
+  // The Markdown exactly as the server writes it, for the same instant as the report the cards show (its asOf), so the
+  // text, the figures and the digest beside it are one report.
   const report = await currentReport();
-  const markdown = [
-    `# ${orgName(report.orgUnit ?? state.orgUnit)}${report.year}年度工作数据`,
-    "",
-    ...report.figures.map((f, i) => `${i + 1}. ${f.sentence}。`.replace(/。。$/, "。")),
-    "",
-    "---",
-    "",
-    `数据截至 ${report.asOf ?? report.generatedAt}（UTC），校验摘要 \`${report.digest}\`。`,
-  ].join("\n");
+  const response = await api(`/reports/annual/${state.year}`,
+    { orgUnit: state.orgUnit, asOf: report.asOf ?? report.generatedAt, format: "markdown" }, "text/markdown");
+  const markdown = await response.text();
   $("report-text").innerHTML = markdownToHtml(markdown);
   $("report-text").dataset.markdown = markdown;
   $("report-asof").textContent = new Date(report.asOf ?? report.generatedAt).toLocaleString("zh-CN", { hour12: false });
@@ -406,7 +400,7 @@ function onChartClick(id, event) {
     openDrill({ metric, ...yearRange, orgUnit: event.data.key, exactOrgUnit: true }, orgName(event.data.key));
   } else if (id === "campaign-chart" && event.data.key) {
     openDrill({ metric, ...yearRange, campaign: event.data.key }, campaignName(event.data.key));
-  } else if (id === "dim-chart") {
+  } else if (id === "dim-chart" && event.data.key) {
     openDrill({ metric, ...yearRange, dimension: [state.dimKey, event.data.key] }, `${state.dimKey} = ${event.data.key}`);
   } else {
     openDrill({ metric, ...yearRange }, "");
@@ -429,12 +423,16 @@ function openDrill(filter, label) {
   loadDrillPage();
 }
 
+/** The drill-down's filters as the server takes them: the table and its export ask for exactly the same events. */
 function drillQuery() {
   const f = state.drill.filter;
-  return {
+  const query = {
     metric: f.metric, orgUnit: f.orgUnit, campaign: f.campaign, from: f.from, to: f.to,
     status: $("drill-voided").checked ? "all" : "active",
   };
+  if (f.exactOrgUnit) query.includeDescendants = "false";
+  if (f.dimension) query[`dim.${f.dimension[0]}`] = f.dimension[1];
+  return query;
 }
 
 async function loadDrillPage() {
@@ -443,9 +441,7 @@ async function loadDrillPage() {
   try {
     const page = await api("/events", { ...drillQuery(), limit: 200, cursor: drill.cursor });
     if (state.drill !== drill) return;
-    const [dimKey, dimValue] = drill.filter.dimension ?? [];
-    const rows = page.items.filter((e) =>
-      (!dimKey || e.dimensions[dimKey] === dimValue) && (!drill.filter.exactOrgUnit || e.orgUnit === drill.filter.orgUnit));
+    const rows = page.items;
     $("drill-table").tBodies[0].insertAdjacentHTML("beforeend", rows.map((e) => `
       <tr class="${e.status === "voided" ? "voided" : ""}">
         <td>${escapeHtml(e.occurredOn)}</td><td>${escapeHtml(metricOf(e.metric)?.name ?? e.metric)}</td>
