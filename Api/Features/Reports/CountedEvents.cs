@@ -27,13 +27,6 @@ public sealed class CountedEvents(Database database, LedgerWriter writer, Catalo
     public const int MaxKept = 32;
 
     private readonly ConcurrentDictionary<(int Year, string? OrgUnit), Running> _kept = new();
-    private long _wholeReads, _sinceReads;
-
-    /// <summary>Counts that read a whole year of events.</summary>
-    public long WholeReads => Interlocked.Read(ref _wholeReads);
-
-    /// <summary>Counts brought forward by the events recorded since the last one.</summary>
-    public long SinceReads => Interlocked.Read(ref _sinceReads);
 
     /// <summary>
     /// The figures as the ledger stood at <paramref name="asOf"/>, which the caller has settled. <paramref name="latest"/>
@@ -85,7 +78,6 @@ public sealed class CountedEvents(Database database, LedgerWriter writer, Catalo
     private async Task<CountedFigures> CountWholeAsync(int year, string? orgUnit, DateTimeOffset asOf, CatalogSnapshot snapshot,
         CancellationToken ct, Running? keep = null)
     {
-        Interlocked.Increment(ref _wholeReads);
         var metrics = snapshot.Metrics.Values.Where(m => m.Active).Select(m => m.Code).ToList();
         var sums = metrics.ToDictionary(m => m, _ => (Value: 0L, Events: 0L), StringComparer.Ordinal);
         var digest = new ReportDigest();
@@ -137,7 +129,6 @@ public sealed class CountedEvents(Database database, LedgerWriter writer, Catalo
     /// <summary>Appends the events recorded after the running count's high-water mark, up to asOf.</summary>
     private async Task CountSinceAsync(Running running, int year, string? orgUnit, DateTimeOffset asOf, CancellationToken ct)
     {
-        Interlocked.Increment(ref _sinceReads);
         var (from, to) = Period.YearOf(year);
         var (first, last) = (Day.ToStorage(from), Day.ToStorage(to));
         var subtree = orgUnit is null ? null : running.Catalog!.Subtree(orgUnit);
