@@ -23,6 +23,7 @@ const state = {
   refreshing: false,
   tick: {},
   previousReport: null,
+  reportText: null,
 };
 
 class ApiError extends Error {
@@ -364,16 +365,22 @@ async function renderBreakdowns() {
 }
 
 async function renderReport() {
-  // The Markdown exactly as the server writes it, for the same instant as the report the cards show (its asOf), so the
-  // text, the figures and the digest beside it are one report.
+  // The Markdown exactly as the server writes it, at the instant of a report with this digest, so the text, its
+  // instant and the digest beside it are one report. A report at an instant is read whole on the server: it is asked
+  // for again only when the counted events (the digest) or the sentences change, not on every refresh.
   const report = await currentReport();
-  const response = await api(`/reports/annual/${state.year}`,
-    { orgUnit: state.orgUnit, asOf: report.asOf ?? report.generatedAt, format: "markdown" }, "text/markdown");
-  const markdown = await response.text();
+  const key = [report.year, report.orgUnit, report.digest, ...report.figures.map((f) => f.sentence)].join("|");
+  if (state.reportText?.key !== key) {
+    const asOf = report.asOf ?? report.generatedAt;
+    const response = await api(`/reports/annual/${report.year}`,
+      { orgUnit: report.orgUnit, asOf, format: "markdown" }, "text/markdown");
+    state.reportText = { key, asOf, markdown: await response.text() };
+  }
+  const { asOf, markdown } = state.reportText;
   $("report-text").innerHTML = markdownToHtml(markdown);
   $("report-text").dataset.markdown = markdown;
-  $("report-asof").textContent = new Date(report.asOf ?? report.generatedAt).toLocaleString("zh-CN", { hour12: false });
-  $("report-asof").dateTime = report.asOf ?? report.generatedAt;
+  $("report-asof").textContent = new Date(asOf).toLocaleString("zh-CN", { hour12: false });
+  $("report-asof").dateTime = asOf;
   $("report-digest").textContent = report.digest;
 }
 
