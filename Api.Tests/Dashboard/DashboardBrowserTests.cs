@@ -12,7 +12,6 @@ namespace Tally.Api.Tests.Dashboard;
 /// </summary>
 public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixture<DashboardFixture>
 {
-    private const int Port = DashboardFixture.Port;
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     private readonly TallyApp? _app = fixture.App;
@@ -34,7 +33,7 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
                 _consoleErrors.Add(message.Text);
         };
         page.PageError += (_, error) => _consoleErrors.Add(error);
-        await page.GotoAsync($"http://127.0.0.1:{Port}/");
+        await page.GotoAsync(_app!.BaseAddress.ToString());
         await page.FillAsync("#key-input", key);
         await page.PressAsync("#key-input", "Enter");
         await page.WaitForSelectorAsync(".card");
@@ -130,6 +129,65 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
         Assert.Empty(_consoleErrors);
     }
 
+    [Theory]
+    [InlineData("dim-chart", "community", "&dim.venue=community")]
+    [InlineData("org-chart", "hedong", "&includeDescendants=false")]
+    public async Task A_chart_drill_down_table_and_its_export_hold_exactly_the_events_the_server_filters(string chart, string key,
+        string filter)
+    {
+        SkipWithoutBrowser();
+        using var admin = _app!.Admin();
+        // An event of the same venue in a unit below hedong: in the venue's drill-down, not in hedong's own.
+        var child = await _app.OrgUnitAsync("hedong");
+        var recorded = await admin.PostAsJsonAsync("/api/v1/events", new
+        {
+            metric = "outreach.sessions", occurredOn = "2024-06-02", quantity = 2, orgUnit = child, dimensions = new { venue = "community" },
+        }, Ct);
+        Assert.True(recorded.IsSuccessStatusCode);
+        var page = await OpenSignedInAsync(TallyApp.AdminKey);
+        await page.SelectOptionAsync("#trend-metric", "outreach.sessions");
+        await page.Locator("#dim-chart canvas").WaitForAsync();
+        await page.EvaluateAsync("([id, key]) => { echarts.getInstanceByDom(document.getElementById(id)).trigger('click', { data: { key } }); }",
+            new[] { chart, key });
+        await page.Locator("#drill-status").Filter(new LocatorFilterOptions { HasTextRegex = new System.Text.RegularExpressions.Regex("^已显示") })
+            .WaitForAsync();
+
+        var listed = await (await admin.GetAsync(
+            $"/api/v1/events?metric=outreach.sessions&orgUnit=hedong&from=2024-01-01&to=2024-12-31{filter}&limit=1000", Ct)).ReadJsonAsync();
+        var expected = listed["items"]!.AsArray().Select(i => i!["id"]!.GetValue<string>()).ToList();
+        var unfiltered = await (await admin.GetAsync(
+            "/api/v1/events?metric=outreach.sessions&orgUnit=hedong&from=2024-01-01&to=2024-12-31&limit=1000", Ct)).ReadJsonAsync();
+        Assert.InRange(expected.Count, 1, unfiltered["items"]!.AsArray().Count - 1);
+        Assert.Equal(expected.Count, await page.Locator("#drill-table tbody tr").CountAsync());
+        var quantities = await page.Locator("#drill-table tbody td.num").AllInnerTextsAsync();
+        Assert.Equal(listed["items"]!.AsArray().Sum(i => i!["quantity"]!.GetValue<long>()),
+            quantities.Sum(q => long.Parse(q.Replace(",", "", StringComparison.Ordinal), System.Globalization.CultureInfo.InvariantCulture)));
+
+        var download = await page.RunAndWaitForDownloadAsync(() => page.ClickAsync("[data-export='ndjson']"));
+        var exported = (await File.ReadAllLinesAsync(await download.PathAsync(), Ct)).Where(l => l.Length > 0)
+            .Select(l => System.Text.Json.Nodes.JsonNode.Parse(l)!["id"]!.GetValue<string>()).ToList();
+        Assert.Equal(expected, exported);
+        Assert.Empty(_consoleErrors);
+    }
+
+    [Fact]
+    public async Task The_report_text_is_the_markdown_the_server_writes_for_the_report_shown()
+    {
+        SkipWithoutBrowser();
+        var page = await OpenSignedInAsync(TallyApp.AdminKey);
+        var digest = await page.Locator("#report-digest").InnerTextAsync();
+        var asOf = await page.Locator("#report-asof").GetAttributeAsync("datetime");
+        var shown = await page.Locator("#report-text").GetAttributeAsync("data-markdown");
+        var orgUnit = await page.InputValueAsync("#org-select");
+
+        using var admin = _app!.Admin();
+        var markdown = await admin.GetStringAsync(
+            $"/api/v1/reports/annual/2024?orgUnit={orgUnit}&format=markdown&asOf={Uri.EscapeDataString(asOf!)}", Ct);
+        Assert.Equal(markdown, shown);
+        Assert.Contains(digest, markdown, StringComparison.Ordinal);
+        Assert.Empty(_consoleErrors);
+    }
+
     [Fact]
     public async Task Figures_refresh_after_a_write_without_a_reload()
     {
@@ -176,7 +234,7 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
         SkipWithoutBrowser();
         var context = await _browser!.NewContextAsync();
         var page = await context.NewPageAsync();
-        await page.GotoAsync($"http://127.0.0.1:{Port}/");
+        await page.GotoAsync(_app!.BaseAddress.ToString());
         await page.FillAsync("#key-input", "tly_wrong");
         await page.PressAsync("#key-input", "Enter");
         await page.WaitForSelectorAsync("#signin-error:not([hidden])");
@@ -188,7 +246,6 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
 public sealed class DashboardFixture : IAsyncLifetime
 {
     public const string Chromium = "/usr/bin/chromium";
-    public const int Port = 5090;
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
     private IPlaywright? _playwright;
 
@@ -204,7 +261,7 @@ public sealed class DashboardFixture : IAsyncLifetime
             Assert.False(Environment.GetEnvironmentVariable("TALLY_REQUIRE_BROWSER") == "1", $"{Chromium} is required but missing.");
             return;
         }
-        App = TallyApp.StartKestrel(new Dictionary<string, string?>(), Port);
+        App = TallyApp.StartKestrel(new Dictionary<string, string?>());
         using var admin = App.Admin();
         var batch = await File.ReadAllTextAsync(Path.Combine(OpenApiDocumentTests.RepoRoot(), "Api.Tests", "Data", "hedong-2024.json"), Ct);
         var loaded = await admin.PostJsonAsync("/api/v1/events/batch", batch);

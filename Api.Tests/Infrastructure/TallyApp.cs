@@ -35,17 +35,23 @@ public sealed class TallyApp : WebApplicationFactory<Program>, IAsyncLifetime
     }
 
     /// <summary>
-    /// A separate app served by Kestrel on 127.0.0.1:<paramref name="port"/> (this project's tests use 5380-5389), for what
-    /// only a real server does: header size limits, chunked bodies over the wire. Its clients talk over the socket.
+    /// A separate app served by Kestrel on 127.0.0.1:<paramref name="port"/> (0, the default: a free port the system
+    /// picks; a few older tests of this project use 5380-5389), for what only a real server does: header size limits,
+    /// chunked bodies over the wire, a browser. Its clients talk over the socket; <see cref="BaseAddress"/> is where.
     /// </summary>
-    public static TallyApp StartKestrel(IDictionary<string, string?> settings, int port)
+    public static TallyApp StartKestrel(IDictionary<string, string?> settings, int port = 0)
     {
         var app = new TallyApp(settings);
         app.UseKestrel(o => o.Listen(System.Net.IPAddress.Loopback, port));
-        app.ClientOptions.BaseAddress = new Uri($"http://127.0.0.1:{port}");
         app.StartServer();
+        var bound = app.Services.GetRequiredService<Microsoft.AspNetCore.Hosting.Server.IServer>().Features
+            .Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()!.Addresses.First();
+        app.ClientOptions.BaseAddress = new Uri(bound.Replace("[::1]", "127.0.0.1", StringComparison.Ordinal));
         return app;
     }
+
+    /// <summary>The server's address, ending in a slash (for a Kestrel app, the socket it listens on).</summary>
+    public Uri BaseAddress => ClientOptions.BaseAddress;
 
     private TallyApp(IDictionary<string, string?> settings, Action<IServiceCollection>? services = null)
     {

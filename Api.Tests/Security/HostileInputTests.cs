@@ -298,6 +298,9 @@ public sealed partial class HostileInputTests(TallyApp app)
     {
         using var client = await app.ClientWithAsync(["events:write", "events:read"]);
         const string note = "'); DROP TABLE events; DELETE FROM audit_log; --";
+        long entriesBefore;
+        using (var before = app.OpenDatabase())
+            entriesBefore = before.ExecuteScalar<long>("SELECT count(*) FROM audit_log");
         var created = await client.PostAsync("/api/v1/events", Json(new JsonObject
         {
             ["metric"] = "notices.issued", ["occurredOn"] = "2024-02-01", ["quantity"] = 1, ["orgUnit"] = "hedong", ["note"] = note,
@@ -311,7 +314,12 @@ public sealed partial class HostileInputTests(TallyApp app)
 
         using var db = app.OpenDatabase();
         Assert.Equal(note, db.ExecuteScalar<string>("SELECT note FROM events WHERE id = @id", new { id }));
-        Assert.True(db.ExecuteScalar<long>("SELECT count(*) FROM audit_log") > 0);
+        // Nothing was deleted: the chain still runs from 1 without a gap, past every entry there was before.
+        var (entries, last) = db.QuerySingle<(long, long)>("SELECT count(*), coalesce(max(seq), 0) FROM audit_log");
+        Assert.Equal(last, entries);
+        Assert.True(entries > entriesBefore, $"{entries} entries after, {entriesBefore} before");
+        Assert.Equal(1, db.ExecuteScalar<long>("SELECT count(*) FROM events WHERE id = @id AND external_id = @externalId",
+            new { id, externalId = "x' OR '1'='1" }));
     }
 
     [Fact]
@@ -372,10 +380,22 @@ public sealed partial class HostileInputTests(TallyApp app)
         return text;
     }
 
+    /// <summary>
+    /// Rows anywhere that carry the marker: audit entries, and the tables the bodies write (an event's fields are in
+    /// the events table only: its audit entry holds a Merkle root, not the fields).
+    /// </summary>
     private long StoredWith(string marker)
     {
         using var db = app.OpenDatabase();
-        return db.ExecuteScalar<long>("SELECT count(*) FROM audit_log WHERE instr(data, @marker) > 0", new { marker });
+        return db.ExecuteScalar<long>(
+            """
+            SELECT (SELECT count(*) FROM audit_log WHERE instr(data, @marker) > 0)
+                 + (SELECT count(*) FROM events WHERE instr(coalesce(external_id, ''), @marker) > 0 OR instr(coalesce(note, ''), @marker) > 0)
+                 + (SELECT count(*) FROM metrics WHERE instr(code, @marker) > 0 OR instr(name, @marker) > 0)
+                 + (SELECT count(*) FROM org_units WHERE instr(code, @marker) > 0 OR instr(name, @marker) > 0)
+                 + (SELECT count(*) FROM campaigns WHERE instr(code, @marker) > 0 OR instr(name, @marker) > 0)
+                 + (SELECT count(*) FROM api_keys WHERE instr(name, @marker) > 0 OR instr(source, @marker) > 0)
+            """, new { marker });
     }
 
     private static byte[] Substitute(string json, Hostile hostile)

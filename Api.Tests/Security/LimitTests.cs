@@ -107,12 +107,25 @@ public sealed class LimitTests(TallyApp shared)
             ["Tally:RateLimit:PermitsPerSecond"] = "1",
             ["Tally:RateLimit:Burst"] = "2",
         });
-        using var anonymous = app.Client("tly_guessing-keys-one-after-another");
+        var valid = await app.KeyAsync(["events:read"]);
+        // A new wrong key on every request, as a guesser sends them: a bucket per token would never run dry.
         var statuses = new List<HttpStatusCode>();
         for (var i = 0; i < 12; i++)
-            statuses.Add((await anonymous.GetAsync("/api/v1/metrics", Ct)).StatusCode);
+        {
+            using var guesser = app.Client($"tly_guess-{i}-{Guid.NewGuid():N}");
+            statuses.Add((await guesser.GetAsync("/api/v1/metrics", Ct)).StatusCode);
+        }
         Assert.Equal(HttpStatusCode.Unauthorized, statuses[0]);
-        Assert.Contains(HttpStatusCode.TooManyRequests, statuses);
+        Assert.Equal(HttpStatusCode.TooManyRequests, statuses[^1]);
+        Assert.True(statuses.Take(4).Contains(HttpStatusCode.TooManyRequests), string.Join(", ", statuses));
+        Assert.True(statuses.Count(s => s == HttpStatusCode.Unauthorized) <= 4, string.Join(", ", statuses));
+
+        // No key at all comes from the same address: the same bucket, already empty.
+        using var keyless = app.Client(null);
+        await (await keyless.GetAsync("/api/v1/metrics", Ct)).AssertProblemAsync(429, "/problems/rate-limited");
+        // A valid key has a bucket of its own.
+        using var member = app.Client(valid);
+        Assert.Equal(HttpStatusCode.OK, (await member.GetAsync("/api/v1/metrics", Ct)).StatusCode);
     }
 
     [Fact]

@@ -15,7 +15,21 @@ namespace Tally.Api.Http;
 /// </summary>
 public sealed partial class QueryParameterGuard(RequestDelegate next)
 {
-    private static readonly ConcurrentDictionary<EndpointDefinition, IReadOnlyDictionary<string, bool>> Declared = new();
+    private static readonly ConcurrentDictionary<EndpointDefinition, DeclaredQuery> Declared = new();
+
+    /// <summary>Names a route takes (true: repeatable), and the prefixes of the families of names it takes, each once.</summary>
+    private sealed record DeclaredQuery(IReadOnlyDictionary<string, bool> Names, IReadOnlyList<string> Prefixes)
+    {
+        public bool TryGet(string key, out bool repeatable)
+        {
+            if (Names.TryGetValue(key, out repeatable))
+                return true;
+            repeatable = false;
+            return Prefixes.Any(p => key.Length > p.Length && key.StartsWith(p, StringComparison.Ordinal));
+        }
+
+        public IEnumerable<string> Described => Names.Keys.Order(StringComparer.Ordinal).Concat(Prefixes.Select(p => p + "<key>"));
+    }
 
     public Task InvokeAsync(HttpContext context)
     {
@@ -27,10 +41,10 @@ public sealed partial class QueryParameterGuard(RequestDelegate next)
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
         foreach (var (key, values) in context.Request.Query)
         {
-            if (!allowed.TryGetValue(key, out var repeatable))
-                errors[key] = [allowed.Count == 0
+            if (!allowed.TryGet(key, out var repeatable))
+                errors[key] = [!allowed.Described.Any()
                     ? "This route takes no query parameters."
-                    : "Unknown query parameter; this route takes: " + string.Join(", ", allowed.Keys.Order(StringComparer.Ordinal)) + "."];
+                    : "Unknown query parameter; this route takes: " + string.Join(", ", allowed.Described) + "."];
             else if (values.Count > 1 && !repeatable)
                 errors[key] = ["Give this parameter once."];
         }
@@ -40,12 +54,12 @@ public sealed partial class QueryParameterGuard(RequestDelegate next)
     }
 
     /// <summary>Query names a route takes: its request's properties on GET/DELETE, [QueryParam] ones on a body route.</summary>
-    private static IReadOnlyDictionary<string, bool> Describe(EndpointDefinition definition)
+    private static DeclaredQuery Describe(EndpointDefinition definition)
     {
         var result = new Dictionary<string, bool>(StringComparer.OrdinalIgnoreCase);
         var type = definition.ReqDtoType;
         if (type is null || type == typeof(EmptyRequest))
-            return result;
+            return new DeclaredQuery(result, []);
         var routeParams = definition.Routes.SelectMany(r => RouteParam().Matches(r).Select(m => m.Groups[1].Value))
             .ToHashSet(StringComparer.OrdinalIgnoreCase);
         var bodyless = definition.Verbs.All(v => v is "GET" or "DELETE" or "HEAD");
@@ -58,9 +72,21 @@ public sealed partial class QueryParameterGuard(RequestDelegate next)
             var repeatable = property.PropertyType != typeof(string) && typeof(IEnumerable).IsAssignableFrom(property.PropertyType);
             result[JsonNamingPolicy.CamelCase.ConvertName(property.Name)] = repeatable;
         }
-        return result;
+        return new DeclaredQuery(result, type.GetCustomAttributes<QueryPrefixAttribute>().Select(a => a.Prefix).ToList());
     }
 
     [GeneratedRegex(@"\{([A-Za-z0-9_]+)(?::[^}]*)?\}")]
     private static partial Regex RouteParam();
+}
+
+/// <summary>
+/// A request that takes a family of query parameters named <c>prefix + key</c> (such as <c>dim.venue</c>), each once,
+/// read by its handler from the query rather than bound to a property.
+/// </summary>
+[AttributeUsage(AttributeTargets.Class, AllowMultiple = true)]
+public sealed class QueryPrefixAttribute(string prefix, string description) : Attribute
+{
+    public string Prefix { get; } = prefix;
+
+    public string Description { get; } = description;
 }

@@ -7,6 +7,7 @@ using FastEndpoints;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.OpenApi;
 using Swashbuckle.AspNetCore.SwaggerGen;
+using Tally.Api.Http;
 using Tally.Api.Problems;
 
 namespace Tally.Api.OpenApi;
@@ -99,6 +100,15 @@ public sealed partial class FastEndpointsOperationFilter : IOperationFilter
                     Name = name, In = ParameterLocation.Query, Required = false,
                     Description = property.GetCustomAttribute<DescriptionAttribute>()?.Description,
                     Schema = context.SchemaGenerator.GenerateSchema(property.PropertyType, context.SchemaRepository),
+                });
+            }
+            // A family of names (dim.<key>) is one documented parameter standing for each of them.
+            foreach (var family in requestType.GetCustomAttributes<QueryPrefixAttribute>())
+            {
+                parameters.Add(new OpenApiParameter
+                {
+                    Name = family.Prefix + "<key>", In = ParameterLocation.Query, Required = false, Description = family.Description,
+                    Schema = new OpenApiSchema { Type = JsonSchemaType.String },
                 });
             }
         }

@@ -23,6 +23,7 @@ const state = {
   refreshing: false,
   tick: {},
   previousReport: null,
+  reportText: null,
 };
 
 class ApiError extends Error {
@@ -364,22 +365,22 @@ async function renderBreakdowns() {
 }
 
 async function renderReport() {
-  // One report request: the Markdown the server writes is the title and these sentences, so it is built here from
-  // the same figures instead of computing the report a second time on every refresh.
+  // The Markdown exactly as the server writes it, at the instant of a report with this digest, so the text, its
+  // instant and the digest beside it are one report. A report at an instant is read whole on the server: it is asked
+  // for again only when the counted events (the digest) or the sentences change, not on every refresh.
   const report = await currentReport();
-  const markdown = [
-    `# ${orgName(report.orgUnit ?? state.orgUnit)}${report.year}年度工作数据`,
-    "",
-    ...report.figures.map((f, i) => `${i + 1}. ${f.sentence}。`.replace(/。。$/, "。")),
-    "",
-    "---",
-    "",
-    `数据截至 ${report.asOf ?? report.generatedAt}（UTC），校验摘要 \`${report.digest}\`。`,
-  ].join("\n");
+  const key = [report.year, report.orgUnit, report.digest, ...report.figures.map((f) => f.sentence)].join("|");
+  if (state.reportText?.key !== key) {
+    const asOf = report.asOf ?? report.generatedAt;
+    const response = await api(`/reports/annual/${report.year}`,
+      { orgUnit: report.orgUnit, asOf, format: "markdown" }, "text/markdown");
+    state.reportText = { key, asOf, markdown: await response.text() };
+  }
+  const { asOf, markdown } = state.reportText;
   $("report-text").innerHTML = markdownToHtml(markdown);
   $("report-text").dataset.markdown = markdown;
-  $("report-asof").textContent = new Date(report.asOf ?? report.generatedAt).toLocaleString("zh-CN", { hour12: false });
-  $("report-asof").dateTime = report.asOf ?? report.generatedAt;
+  $("report-asof").textContent = new Date(asOf).toLocaleString("zh-CN", { hour12: false });
+  $("report-asof").dateTime = asOf;
   $("report-digest").textContent = report.digest;
 }
 
@@ -406,7 +407,7 @@ function onChartClick(id, event) {
     openDrill({ metric, ...yearRange, orgUnit: event.data.key, exactOrgUnit: true }, orgName(event.data.key));
   } else if (id === "campaign-chart" && event.data.key) {
     openDrill({ metric, ...yearRange, campaign: event.data.key }, campaignName(event.data.key));
-  } else if (id === "dim-chart") {
+  } else if (id === "dim-chart" && event.data.key) {
     openDrill({ metric, ...yearRange, dimension: [state.dimKey, event.data.key] }, `${state.dimKey} = ${event.data.key}`);
   } else {
     openDrill({ metric, ...yearRange }, "");
@@ -429,12 +430,16 @@ function openDrill(filter, label) {
   loadDrillPage();
 }
 
+/** The drill-down's filters as the server takes them: the table and its export ask for exactly the same events. */
 function drillQuery() {
   const f = state.drill.filter;
-  return {
+  const query = {
     metric: f.metric, orgUnit: f.orgUnit, campaign: f.campaign, from: f.from, to: f.to,
     status: $("drill-voided").checked ? "all" : "active",
   };
+  if (f.exactOrgUnit) query.includeDescendants = "false";
+  if (f.dimension) query[`dim.${f.dimension[0]}`] = f.dimension[1];
+  return query;
 }
 
 async function loadDrillPage() {
@@ -443,9 +448,7 @@ async function loadDrillPage() {
   try {
     const page = await api("/events", { ...drillQuery(), limit: 200, cursor: drill.cursor });
     if (state.drill !== drill) return;
-    const [dimKey, dimValue] = drill.filter.dimension ?? [];
-    const rows = page.items.filter((e) =>
-      (!dimKey || e.dimensions[dimKey] === dimValue) && (!drill.filter.exactOrgUnit || e.orgUnit === drill.filter.orgUnit));
+    const rows = page.items;
     $("drill-table").tBodies[0].insertAdjacentHTML("beforeend", rows.map((e) => `
       <tr class="${e.status === "voided" ? "voided" : ""}">
         <td>${escapeHtml(e.occurredOn)}</td><td>${escapeHtml(metricOf(e.metric)?.name ?? e.metric)}</td>

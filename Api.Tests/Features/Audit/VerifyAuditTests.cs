@@ -280,6 +280,54 @@ public sealed class VerifyAuditTests
         Assert.Contains("2024-03-15", result["reason"]!.GetValue<string>(), StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("UPDATE monthly_rollups SET value = value + 1 WHERE month = '2024-03'", "monthly_rollups", "2024-03")]
+    [InlineData("UPDATE monthly_rollups SET events = events + 1 WHERE month = '2024-04'", "monthly_rollups", "2024-04")]
+    [InlineData("DELETE FROM monthly_rollups WHERE month = '2024-04'", "monthly_rollups", "2024-04")]
+    [InlineData("""
+        INSERT INTO monthly_rollups (metric, month, org_unit, campaign, dimensions, value, events)
+        VALUES ('notices.issued', '2024-05', 'hedong', '', '{}', 7, 1)
+        """, "monthly_rollups", "2024-05")]
+    [InlineData("UPDATE monthly_unit_rollups SET value = value * 10 WHERE month = '2024-03'", "monthly_unit_rollups", "2024-03")]
+    [InlineData("UPDATE monthly_unit_rollups SET events = 99 WHERE month = '2024-04'", "monthly_unit_rollups", "2024-04")]
+    [InlineData("DELETE FROM monthly_unit_rollups WHERE month = '2024-03'", "monthly_unit_rollups", "2024-03")]
+    [InlineData("""
+        INSERT INTO monthly_unit_rollups (metric, month, org_unit, value, events)
+        VALUES ('notices.issued', '2024-05', 'hedong', 7, 1)
+        """, "monthly_unit_rollups", "2024-05")]
+    public async Task Monthly_totals_edited_behind_the_events_are_reported_naming_the_row(string edit, string table, string month)
+    {
+        await using var ledger = await StartWithEventsAsync();
+        Assert.True((await VerifyAsync(ledger))["valid"]!.GetValue<bool>());
+        using var db = ledger.App.OpenDatabase();
+        Assert.Equal(1, db.Execute(edit));
+
+        var reason = (await AssertBrokenAsync(ledger))["reason"]!.GetValue<string>();
+        Assert.Contains(table, reason, StringComparison.Ordinal);
+        Assert.Contains(month, reason, StringComparison.Ordinal);
+        Assert.Contains("hedong", reason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_doctored_monthly_rollup_that_changes_totals_makes_verification_invalid()
+    {
+        await using var ledger = await StartWithEventsAsync();
+        using var reader = await ledger.App.ClientWithAsync(["totals:read"]);
+        async Task<long> YearTotalAsync()
+        {
+            var totals = await reader.GetFromJsonAsync<JsonNode>("/api/v1/totals?year=2024&metric=websites.cleaned", Ct);
+            return totals!["rows"]![0]!["value"]!.GetValue<long>();
+        }
+        var before = await YearTotalAsync();
+        using var db = ledger.App.OpenDatabase();
+        Assert.Equal(1, db.Execute("UPDATE monthly_unit_rollups SET value = value + 1000 WHERE month = '2024-03'"));
+        Assert.Equal(1, db.Execute("UPDATE monthly_rollups SET value = value + 1000 WHERE month = '2024-03'"));
+
+        Assert.Equal(before + 1000, await YearTotalAsync());
+        var reason = (await AssertBrokenAsync(ledger))["reason"]!.GetValue<string>();
+        Assert.Contains("monthly_rollups row (websites.cleaned, 2024-03, hedong", reason, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Verification_holds_while_writes_go_on()
     {

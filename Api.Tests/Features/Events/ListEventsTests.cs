@@ -148,6 +148,128 @@ public sealed class ListEventsTests(TallyApp app)
         Assert.Equal(expected, export.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!["id"]!.GetValue<string>()));
     }
 
+    /// <summary>A unit with a child, and leads.handled events of each kind (and none) in both, recorded interleaved.</summary>
+    private async Task<(string Unit, string Child, HttpClient Client, List<(string Id, string Unit, string? Kind)> Events)> SeedKindsAsync()
+    {
+        var unit = await app.OrgUnitAsync();
+        var child = await app.OrgUnitAsync(unit);
+        var client = await app.ClientWithAsync(["events:write", "events:read"]);
+        var recorded = new List<(string Id, string Unit, string? Kind)>();
+        string?[] kinds = ["fraud", "infringement", null, "fraud", "fraud", "infringement", null, "fraud"];
+        for (var i = 0; i < kinds.Length; i++)
+        {
+            var where = i % 3 == 0 ? child : unit;
+            var dimensions = kinds[i] is { } kind ? new Dictionary<string, string> { ["kind"] = kind } : [];
+            var response = await client.PostAsJsonAsync("/api/v1/events", new
+            {
+                metric = "leads.handled", occurredOn = $"2024-05-0{1 + i % 3}", quantity = i + 1, orgUnit = where, dimensions,
+            }, Ct);
+            Assert.True(response.StatusCode == HttpStatusCode.Created, await response.Content.ReadAsStringAsync(Ct));
+            recorded.Add(((await response.ReadJsonAsync())["id"]!.GetValue<string>(), where, kinds[i]));
+        }
+        var other = await client.PostAsJsonAsync("/api/v1/events", new
+        {
+            metric = "websites.cleaned", occurredOn = "2024-05-01", quantity = 9, orgUnit = unit, dimensions = new { category = "gambling" },
+        }, Ct);
+        Assert.Equal(HttpStatusCode.Created, other.StatusCode);
+        return (unit, child, client, recorded);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(1000)]
+    public async Task A_dimension_filter_is_applied_on_the_server_so_every_page_holds_only_matching_events(int limit)
+    {
+        var (unit, _, client, events) = await SeedKindsAsync();
+        using var _client = client;
+        var fraud = events.Where(e => e.Kind == "fraud").Select(e => e.Id).ToList();
+
+        var items = await AllPagesAsync(client, $"orgUnit={unit}&metric=leads.handled&dim.kind=fraud", limit);
+
+        Assert.Equal(fraud, Ids(items));
+        Assert.All(items, i => Assert.Equal("fraud", i["dimensions"]!["kind"]!.GetValue<string>()));
+        var first = await (await client.GetAsync($"/api/v1/events?orgUnit={unit}&metric=leads.handled&dim.kind=fraud&limit=2", Ct)).ReadJsonAsync();
+        Assert.Equal(fraud.Take(2), Ids(first["items"]!.AsArray().Select(i => i!)));
+        Assert.NotNull(first["nextCursor"]);
+        // Without a metric the key is any metric's: websites.cleaned's category is filtered the same way.
+        Assert.Single(await AllPagesAsync(client, $"orgUnit={unit}&dim.category=gambling"));
+        Assert.Empty(await AllPagesAsync(client, $"orgUnit={unit}&dim.kind=fraud&dim.category=gambling"));
+    }
+
+    [Fact]
+    public async Task Include_descendants_false_lists_the_unit_alone_and_combines_with_a_dimension()
+    {
+        var (unit, child, client, events) = await SeedKindsAsync();
+        using var _client = client;
+
+        var alone = await AllPagesAsync(client, $"orgUnit={unit}&metric=leads.handled&includeDescendants=false", limit: 2);
+        Assert.Equal(events.Where(e => e.Unit == unit).Select(e => e.Id), Ids(alone));
+        Assert.Equal(events.Select(e => e.Id), Ids(await AllPagesAsync(client, $"orgUnit={unit}&metric=leads.handled&includeDescendants=true")));
+        var aloneFraud = await AllPagesAsync(client, $"orgUnit={unit}&metric=leads.handled&dim.kind=fraud&includeDescendants=false", limit: 1);
+        Assert.Equal(events.Where(e => e.Unit == unit && e.Kind == "fraud").Select(e => e.Id), Ids(aloneFraud));
+        Assert.Equal(events.Where(e => e.Unit == child).Select(e => e.Id),
+            Ids(await AllPagesAsync(client, $"orgUnit={child}&includeDescendants=false")));
+    }
+
+    [Theory]
+    [InlineData("ndjson")]
+    [InlineData("csv")]
+    public async Task The_export_holds_exactly_the_events_the_filtered_listing_shows(string format)
+    {
+        var (unit, _, client, events) = await SeedKindsAsync();
+        using var _client = client;
+        var filter = $"orgUnit={unit}&metric=leads.handled&dim.kind=fraud&includeDescendants=false";
+        var expected = events.Where(e => e.Unit == unit && e.Kind == "fraud").Select(e => e.Id).ToList();
+        Assert.Equal(expected, Ids(await AllPagesAsync(client, filter, limit: 1)));
+
+        var body = await client.GetStringAsync($"/api/v1/events/export?{filter}&format={format}", Ct);
+
+        var lines = body.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var exported = format == "ndjson"
+            ? lines.Select(l => JsonNode.Parse(l)!["id"]!.GetValue<string>()).ToList()
+            : lines.Skip(1).Select(l => l.Split(',')[0]).ToList();
+        Assert.Equal(expected, exported);
+    }
+
+    [Theory]
+    [InlineData("metric=leads.handled&dim.venue=community", "dim.venue")]
+    [InlineData("metric=leads.handled&dim.kind=gambling", "dim.kind")]
+    [InlineData("dim.nosuch=x", "dim.nosuch")]
+    [InlineData("dim.kind=fraud&dim.kind=infringement", "dim.kind")]
+    [InlineData("includeDescendants=no", "includeDescendants")]
+    public async Task Bad_dimension_and_descendant_filters_are_400_keyed_by_the_parameter_in_listing_and_export(string query, string field)
+    {
+        using var client = await app.ClientWithAsync(["events:read"]);
+        await (await client.GetAsync("/api/v1/events?" + query, Ct)).AssertValidationAsync(field);
+        await (await client.GetAsync("/api/v1/events/export?format=ndjson&" + query, Ct)).AssertValidationAsync(field);
+    }
+
+    [Theory]
+    [InlineData(1, "2024-05-02", "2024-05-02", null, "ix_events_day_id (occurred_on=?)")]
+    [InlineData(31, "2024-05-01", "2024-05-31", null, "ix_events_day_id (occurred_on>? AND occurred_on<?)")]
+    [InlineData(31, "2024-01-01", "2024-12-31", null, "sqlite_autoindex_events_1")]
+    [InlineData(1, "2024-01-01", "2024-12-31", "leads.handled", "ix_events_metric_id (metric=?)")]
+    public void A_dimension_filter_keeps_the_plan_of_the_other_filters(int daySeekSpan, string from, string to, string? metric, string index)
+    {
+        string PlanOf(IReadOnlyList<Tally.Api.Features.Events.DimensionFilter>? dimensions)
+        {
+            var filter = new Tally.Api.Features.Events.EventFilter(metric, null, false, null, null,
+                DateOnly.Parse(from, System.Globalization.CultureInfo.InvariantCulture),
+                DateOnly.Parse(to, System.Globalization.CultureInfo.InvariantCulture), Tally.Api.Features.Events.EventStatusFilter.Active,
+                null, dimensions);
+            var (where, parameters) = filter.ToSql(daySeekSpan: daySeekSpan);
+            using var db = app.OpenDatabase();
+            return string.Join("\n", db.Query($"EXPLAIN QUERY PLAN SELECT e.id FROM events e WHERE {where} ORDER BY e.id LIMIT 100",
+                new DynamicParameters(parameters)).Select(row => (string)row.detail));
+        }
+
+        var plan = PlanOf([new("kind", "fraud"), new("category", "gambling")]);
+
+        Assert.Contains(index, plan, StringComparison.Ordinal);
+        Assert.Equal(PlanOf(null), plan);
+    }
+
     [Theory]
     [InlineData(1, "2024-05-02", "2024-05-02", "ix_events_day_id (occurred_on=?)")]
     [InlineData(31, "2024-05-01", "2024-05-31", "ix_events_day_id (occurred_on>? AND occurred_on<?)")]

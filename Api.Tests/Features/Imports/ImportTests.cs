@@ -6,6 +6,7 @@ using System.Text.Json.Nodes;
 using Dapper;
 using MiniExcelLibs;
 using Tally.Api.Features.Imports;
+using Tally.Api.Ledger;
 using Tally.Api.Tests.Infrastructure;
 
 namespace Tally.Api.Tests.Features.Imports;
@@ -30,14 +31,28 @@ public sealed class ImportTests(TallyApp app)
         var id = accepted["id"]!.GetValue<string>();
         Assert.Equal($"/api/v1/imports/{id}", response.Headers.Location!.OriginalString);
         Assert.Contains(accepted["status"]!.GetValue<string>(), (string[])["queued", "running", "succeeded", "failed"]);
+        // Deadlines far past any import these tests make on a busy machine: a stuck import fails the test with what it
+        // last showed, when it has not moved for a minute or has run for ten.
+        var started = DateTime.UtcNow;
+        var (lastMoved, lastProgress) = (started, "");
         while (true)
         {
             var import = await (await client.GetAsync($"/api/v1/imports/{id}", Ct)).ReadJsonAsync();
-            if (import["status"]!.GetValue<string>() is "succeeded" or "failed")
+            var status = import["status"]!.GetValue<string>();
+            if (status is "succeeded" or "failed")
                 return import;
+            var progress = $"{status} {import["processed"]}";
+            if (progress != lastProgress)
+                (lastMoved, lastProgress) = (DateTime.UtcNow, progress);
+            if (DateTime.UtcNow - lastMoved > StalledDeadline || DateTime.UtcNow - started > ImportDeadline)
+                Assert.Fail($"Import {id} did not finish (no progress for {StalledDeadline.TotalSeconds} s, or past "
+                    + $"{ImportDeadline.TotalMinutes} min); it last showed {import.ToJsonString()}");
             await Task.Delay(20, Ct);
         }
     }
+
+    private static readonly TimeSpan StalledDeadline = TimeSpan.FromMinutes(1);
+    private static readonly TimeSpan ImportDeadline = TimeSpan.FromMinutes(10);
 
     private static void AssertSummary(JsonNode import, int created, int unchanged = 0, int superseded = 0, int invalid = 0,
         int conflicts = 0)

@@ -120,10 +120,54 @@ public sealed class GetAnnualReportTests(TallyApp app)
         // Whatever came later, the published instant gives the published figures and digest.
         var again = await reader.GetJsonAsync(atPublished);
         Assert.Equal(published["digest"]!.GetValue<string>(), again["digest"]!.GetValue<string>());
-        Assert.Equal(published["figures"]!.ToJsonString(), again["figures"]!.ToJsonString());
+        // Other test classes add metrics to this shared app meanwhile: the seeded metrics' figures are this test's.
+        Assert.Equal(SeededOrder.Select(m => Figure(published, m).ToJsonString()), SeededOrder.Select(m => Figure(again, m).ToJsonString()));
         Assert.Equal(59, Figure(again, "notices.issued")["value"]!.GetValue<long>());
         var atLater = await reader.GetJsonAsync(url + "&asOf=" + Uri.EscapeDataString(later["asOf"]!.GetValue<string>()));
         Assert.Equal(later["digest"]!.GetValue<string>(), atLater["digest"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_report_at_an_earlier_instant_keeps_its_catalog_through_deactivation_addition_and_renaming()
+    {
+        // Its own app: the test changes seeded metrics, which other tests on the shared app read.
+        await using var own = await TallyApp.StartAsync(new Dictionary<string, string?>());
+        using var writer = await own.ClientWithAsync(["events:write"]);
+        using var reader = await own.ClientWithAsync(["totals:read"]);
+        using var admin = own.Admin();
+        await writer.RecordAsync("notices.issued", "2024-03-01", 12, "hedong");
+        await writer.RecordAsync("websites.cleaned", "2024-04-01", 105, "hedong", new { category = "gambling" });
+        const string url = "/api/v1/reports/annual/2024?orgUnit=hedong";
+        var published = await reader.GetJsonAsync(url);
+        var atPublished = url + "&asOf=" + Uri.EscapeDataString(published["asOf"]!.GetValue<string>());
+        var publishedMarkdown = await reader.GetStringAsync(atPublished + "&format=markdown", Ct);
+        Assert.Contains("下发问题提示单12次", publishedMarkdown, StringComparison.Ordinal);
+
+        async Task PutMetricAsync(string code, object body) =>
+            Assert.Equal(HttpStatusCode.OK, (await admin.PutAsJsonAsync($"/api/v1/metrics/{code}", body, Ct)).StatusCode);
+        await PutMetricAsync("notices.issued", new { name = "下发问题提示单", unit = "次", reportTemplate = "下发问题提示单{value}次", active = false });
+        await PutMetricAsync("websites.cleaned", new
+        {
+            name = "清理违法网站", unit = "家", reportTemplate = "清理违法违规网站{value}家",
+            dimensions = new[] { new { key = "category", values = new[] { "pornography", "gambling" } } },
+        });
+        var added = Unique.Code("added");
+        Assert.Equal(HttpStatusCode.Created, (await admin.PostAsJsonAsync("/api/v1/metrics",
+            new { code = added, name = "新增指标", unit = "个", reportTemplate = "新增{value}个" }, Ct)).StatusCode);
+
+        // The changes hold now...
+        var now = await reader.GetJsonAsync(url);
+        var nowCodes = now["figures"]!.AsArray().Select(f => f!["metric"]!.GetValue<string>()).ToList();
+        Assert.DoesNotContain("notices.issued", nowCodes);
+        Assert.Contains(added, nowCodes);
+        Assert.Equal("清理违法违规网站105家", Figure(now, "websites.cleaned")["sentence"]!.GetValue<string>());
+        Assert.NotEqual(published["digest"]!.GetValue<string>(), now["digest"]!.GetValue<string>());
+
+        // ...and the published instant gives the published report, figure for figure, sentence for sentence.
+        var again = await reader.GetJsonAsync(atPublished);
+        Assert.Equal(published["figures"]!.ToJsonString(), again["figures"]!.ToJsonString());
+        Assert.Equal(published["digest"]!.GetValue<string>(), again["digest"]!.GetValue<string>());
+        Assert.Equal(publishedMarkdown, await reader.GetStringAsync(atPublished + "&format=markdown", Ct));
     }
 
     /// <summary>Sums per metric as CONTRACT.md defines them, recomputed from the stored events (metrics with events only).</summary>

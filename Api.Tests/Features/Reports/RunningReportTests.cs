@@ -5,7 +5,10 @@ using Tally.Api.Tests.Infrastructure;
 
 namespace Tally.Api.Tests.Features.Reports;
 
-/// <summary>A report of "now" asked again reads only the events recorded since, until something counted changes.</summary>
+/// <summary>
+/// A report of "now" is kept and brought forward between asks: each answer must equal the same report read whole from
+/// the ledger at its instant, through appends, voids, catalog changes and a restart.
+/// </summary>
 [Collection(nameof(SeparateApps))]
 public sealed class RunningReportTests
 {
@@ -19,10 +22,8 @@ public sealed class RunningReportTests
     public async Task New_events_are_appended_and_a_void_or_catalog_change_reads_the_year_again()
     {
         await using var app = await TallyApp.StartAsync(new Dictionary<string, string?>());
-        var counter = app.Services.GetRequiredService<CountedEvents>();
         // The count made ahead at start (none here: no events yet) is done before the test begins.
         await CountedAheadAsync(app);
-        Assert.Equal((0, 0), (counter.WholeReads, counter.SinceReads));
         using var writer = await app.ClientWithAsync(["events:write"]);
         using var reader = await app.ClientWithAsync(["totals:read"]);
         const string url = "/api/v1/reports/annual/2024?orgUnit=hedong";
@@ -32,29 +33,33 @@ public sealed class RunningReportTests
             var figure = report["figures"]!.AsArray().Single(f => f!["metric"]!.GetValue<string>() == "notices.issued")!;
             return (figure["value"]!.GetValue<long>(), report["digest"]!.GetValue<string>(), report["asOf"]!.GetValue<string>());
         }
+        // A report at an explicit instant is read whole from the ledger: the running one must equal it exactly.
         async Task AssertSameAtItsInstant((long Value, string Digest, string AsOf) running)
         {
             var whole = await reader.GetJsonAsync(url + "&asOf=" + Uri.EscapeDataString(running.AsOf));
             Assert.Equal(running.Digest, whole["digest"]!.GetValue<string>());
+            Assert.Equal(running.Value, Value(whole));
         }
 
         var first = await writer.RecordAsync("notices.issued", "2024-02-01", 5, "hedong");
-        Assert.Equal(5, (await Report()).Value);
-        Assert.Equal((1, 0), (counter.WholeReads, counter.SinceReads));
+        var counted = await Report();
+        Assert.Equal(5, counted.Value);
+        await AssertSameAtItsInstant(counted);
 
         await writer.RecordAsync("notices.issued", "2024-03-01", 7, "hedong");
         await writer.RecordAsync("notices.issued", "2023-03-01", 100, "hedong");
         var appended = await Report();
         Assert.Equal(12, appended.Value);
-        Assert.Equal((1, 1), (counter.WholeReads, counter.SinceReads));
+        Assert.NotEqual(counted.Digest, appended.Digest);
         await AssertSameAtItsInstant(appended);
-        Assert.Equal((2, 1), (counter.WholeReads, counter.SinceReads)); // an explicit asOf is always read whole
+        // The earlier instant still gives the earlier figure, whatever the running count has appended since.
+        await AssertSameAtItsInstant(counted);
 
         await app.VoidAsync(first);
         var afterVoid = await Report();
         Assert.Equal(7, afterVoid.Value);
-        Assert.Equal((3, 1), (counter.WholeReads, counter.SinceReads));
         await AssertSameAtItsInstant(afterVoid);
+        await AssertSameAtItsInstant(appended);
 
         using (var admin = app.Admin())
         {
@@ -64,11 +69,23 @@ public sealed class RunningReportTests
         await writer.RecordAsync("notices.issued", "2024-04-01", 1, "hedong-street");
         var afterCatalog = await Report();
         Assert.Equal(8, afterCatalog.Value);
-        Assert.Equal((5, 1), (counter.WholeReads, counter.SinceReads));
         await AssertSameAtItsInstant(afterCatalog);
 
-        Assert.Equal(8, (await Report()).Value);
-        Assert.Equal((6, 2), (counter.WholeReads, counter.SinceReads));
+        await writer.RecordAsync("notices.issued", "2024-04-02", 2, "hedong-street");
+        var appendedInNewUnit = await Report();
+        Assert.Equal(10, appendedInNewUnit.Value);
+        await AssertSameAtItsInstant(appendedInNewUnit);
+
+        // A metric deactivated leaves the running report at once; its figure no longer counts in the digest.
+        using (var admin = app.Admin())
+        {
+            var deactivated = await admin.PutAsJsonAsync("/api/v1/metrics/notices.issued",
+                new { name = "下发问题提示单", unit = "次", reportTemplate = "下发问题提示单{value}次", active = false }, Ct);
+            Assert.Equal(System.Net.HttpStatusCode.OK, deactivated.StatusCode);
+        }
+        var withoutMetric = await reader.GetJsonAsync(url);
+        Assert.DoesNotContain(withoutMetric["figures"]!.AsArray(), f => f!["metric"]!.GetValue<string>() == "notices.issued");
+        Assert.Equal("sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", withoutMetric["digest"]!.GetValue<string>());
     }
 
     [Fact]
@@ -77,18 +94,20 @@ public sealed class RunningReportTests
         await using var app = await TallyApp.StartAsync(new Dictionary<string, string?>());
         using var writer = await app.ClientWithAsync(["events:write"]);
         using var reader = await app.ClientWithAsync(["totals:read"]);
-        var counter = app.Services.GetRequiredService<CountedEvents>();
         await CountedAheadAsync(app);
         var old = await writer.RecordAsync("notices.issued", "2023-05-01", 3, "hedong");
         await writer.RecordAsync("notices.issued", "2024-05-01", 4, "hedong");
-        await reader.GetJsonAsync("/api/v1/reports/annual/2023");
-        await reader.GetJsonAsync("/api/v1/reports/annual/2024");
-        Assert.Equal((2, 0), (counter.WholeReads, counter.SinceReads));
+        Assert.Equal(3, Value(await reader.GetJsonAsync("/api/v1/reports/annual/2023")));
+        var before = await reader.GetJsonAsync("/api/v1/reports/annual/2024");
+        Assert.Equal(4, Value(before));
 
         await app.VoidAsync(old);
         Assert.Equal(0, Value(await reader.GetJsonAsync("/api/v1/reports/annual/2023")));
-        Assert.Equal(4, Value(await reader.GetJsonAsync("/api/v1/reports/annual/2024")));
-        Assert.Equal((3, 1), (counter.WholeReads, counter.SinceReads));
+        var after = await reader.GetJsonAsync("/api/v1/reports/annual/2024");
+        Assert.Equal(4, Value(after));
+        Assert.Equal(before["digest"]!.GetValue<string>(), after["digest"]!.GetValue<string>());
+        await writer.RecordAsync("notices.issued", "2024-05-02", 6, "hedong");
+        Assert.Equal(10, Value(await reader.GetJsonAsync("/api/v1/reports/annual/2024")));
 
         // Restarted on the same file, the service counts 2024 (the latest year with events) and 2023 by itself.
         await using var restarted = await TallyApp.StartAsync(new Dictionary<string, string?>
@@ -96,11 +115,15 @@ public sealed class RunningReportTests
             ["ConnectionStrings:Tally"] = $"Data Source={app.DatabasePath}",
         });
         await CountedAheadAsync(restarted);
-        var ahead = restarted.Services.GetRequiredService<CountedEvents>();
-        Assert.Equal((2, 0), (ahead.WholeReads, ahead.SinceReads));
-        using var again = restarted.Client(await restarted.KeyAsync(["totals:read"]));
-        Assert.Equal(4, Value(await again.GetJsonAsync("/api/v1/reports/annual/2024")));
-        Assert.Equal((2, 1), (ahead.WholeReads, ahead.SinceReads));
+        using var again = restarted.Client(await restarted.KeyAsync(["totals:read", "events:write"]));
+        var restartedReport = await again.GetJsonAsync("/api/v1/reports/annual/2024");
+        Assert.Equal(10, Value(restartedReport));
+        Assert.Equal(0, Value(await again.GetJsonAsync("/api/v1/reports/annual/2023")));
+        await again.RecordAsync("notices.issued", "2024-05-03", 1, "hedong");
+        var appended = await again.GetJsonAsync("/api/v1/reports/annual/2024");
+        Assert.Equal(11, Value(appended));
+        var whole = await again.GetJsonAsync("/api/v1/reports/annual/2024?asOf=" + Uri.EscapeDataString(appended["asOf"]!.GetValue<string>()));
+        Assert.Equal(whole["digest"]!.GetValue<string>(), appended["digest"]!.GetValue<string>());
     }
 
     private static long Value(System.Text.Json.Nodes.JsonNode report) =>

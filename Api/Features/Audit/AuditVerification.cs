@@ -20,7 +20,8 @@ public sealed record VerifyOutcome(bool Valid, long Entries, string? Head, long?
 /// <summary>
 /// Re-verifies the audit trail from the stored rows, streaming, inside one read snapshot:
 /// the hash chain (seq gaps, prevHash and hash), the chain's end against what this server committed, the events
-/// table against the event entries of the chain (replayed), and the daily rollups against the events.
+/// table against the event entries of the chain (replayed), and every rollup totals are read from (daily, monthly,
+/// monthly per unit) against the events.
 /// One verification runs at a time: it reads the whole ledger.
 /// </summary>
 public sealed class AuditVerification(Database database, LedgerWriter writer, ILogger<AuditVerification> logger) : IDisposable
@@ -166,32 +167,90 @@ public sealed class AuditVerification(Database database, LedgerWriter writer, IL
         return null;
     }
 
-    /// <summary>daily_rollups must hold exactly the sums of active events; totals are read from them.</summary>
+    /// <summary>
+    /// Every rollup a total is read from must hold exactly the sums of active events: daily_rollups against the events,
+    /// then monthly_rollups against the verified days and monthly_unit_rollups against the verified months, so each table
+    /// is checked against the events by one grouped pass over the table below it (SQLite sorts on disk past its cache).
+    /// The first differing row in key order is named.
+    /// </summary>
     private static async Task<VerifyOutcome?> VerifyRollupsAsync(SqliteConnection connection, SqliteTransaction snapshot, long entries,
         CancellationToken ct)
     {
-        await using var command = Command(connection, snapshot,
-            """
+        foreach (var check in RollupChecks)
+        {
+            await using var command = Command(connection, snapshot, check.Sql);
+            await using var reader = await command.ExecuteReaderAsync(ct);
+            if (await reader.ReadAsync(ct))
+                return VerifyOutcome.Broken(entries, null, check.Reason(reader));
+        }
+        return null;
+    }
+
+    private sealed record RollupCheck(string Sql, Func<DbDataReader, string> Reason);
+
+    private static string RowReason(string table, string period, DbDataReader row, string rest) =>
+        $"{table} row ({row.GetString(0)}, {row.GetString(1)}, {row.GetString(2)}{rest}) differs from the sum of its events "
+        + $"(stored {Figure(row, 3)} from {Figure(row, 4)} events, the events give {Figure(row, 5)} from {Figure(row, 6)}): "
+        + $"totals for that {period} would be wrong.";
+
+    private static string Figure(DbDataReader row, int ordinal) => row.IsDBNull(ordinal) ? "none" : row.GetInt64(ordinal).ToString(
+        System.Globalization.CultureInfo.InvariantCulture);
+
+    private static string CampaignAndDimensions(DbDataReader row) =>
+        (row.GetString(7).Length == 0 ? "" : ", campaign " + row.GetString(7)) + (row.GetString(8) == "{}" ? "" : ", " + row.GetString(8));
+
+    private static readonly RollupCheck[] RollupChecks =
+    [
+        new("""
             WITH sums AS (
                 SELECT metric, occurred_on AS day, org_unit, coalesce(campaign, '') AS campaign, dimensions,
                        sum(quantity) AS value, count(*) AS events
                 FROM events WHERE voided_at IS NULL
                 GROUP BY metric, occurred_on, org_unit, coalesce(campaign, ''), dimensions
             )
-            SELECT coalesce(s.metric, r.metric), coalesce(s.day, r.day), coalesce(s.org_unit, r.org_unit)
+            SELECT coalesce(s.metric, r.metric) AS metric, coalesce(s.day, r.day) AS day, coalesce(s.org_unit, r.org_unit) AS unit,
+                   r.value, r.events, s.value, s.events, coalesce(s.campaign, r.campaign) AS campaign,
+                   coalesce(s.dimensions, r.dimensions) AS dimensions
             FROM sums s
             FULL OUTER JOIN daily_rollups r
               ON r.metric = s.metric AND r.day = s.day AND r.org_unit = s.org_unit AND r.campaign = s.campaign
              AND r.dimensions = s.dimensions
             WHERE s.metric IS NULL OR r.metric IS NULL OR s.value IS NOT r.value OR s.events IS NOT r.events
+            ORDER BY metric, day, unit, campaign, dimensions
             LIMIT 1
-            """);
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        if (!await reader.ReadAsync(ct))
-            return null;
-        return VerifyOutcome.Broken(entries, null,
-            $"The daily totals of {reader.GetString(0)} on {reader.GetString(1)} in {reader.GetString(2)} differ from the sum of its events.");
-    }
+            """, row => RowReason("daily_rollups", "day", row, CampaignAndDimensions(row))),
+        new("""
+            WITH sums AS (
+                SELECT metric, substr(day, 1, 7) AS month, org_unit, campaign, dimensions, sum(value) AS value, sum(events) AS events
+                FROM daily_rollups
+                GROUP BY metric, substr(day, 1, 7), org_unit, campaign, dimensions
+            )
+            SELECT coalesce(s.metric, r.metric) AS metric, coalesce(s.month, r.month) AS month, coalesce(s.org_unit, r.org_unit) AS unit,
+                   r.value, r.events, s.value, s.events, coalesce(s.campaign, r.campaign) AS campaign,
+                   coalesce(s.dimensions, r.dimensions) AS dimensions
+            FROM sums s
+            FULL OUTER JOIN monthly_rollups r
+              ON r.metric = s.metric AND r.month = s.month AND r.org_unit = s.org_unit AND r.campaign = s.campaign
+             AND r.dimensions = s.dimensions
+            WHERE s.metric IS NULL OR r.metric IS NULL OR s.value IS NOT r.value OR s.events IS NOT r.events
+            ORDER BY metric, month, unit, campaign, dimensions
+            LIMIT 1
+            """, row => RowReason("monthly_rollups", "month", row, CampaignAndDimensions(row))),
+        new("""
+            WITH sums AS (
+                SELECT metric, month, org_unit, sum(value) AS value, sum(events) AS events
+                FROM monthly_rollups
+                GROUP BY metric, month, org_unit
+            )
+            SELECT coalesce(s.metric, r.metric) AS metric, coalesce(s.month, r.month) AS month, coalesce(s.org_unit, r.org_unit) AS unit,
+                   r.value, r.events, s.value, s.events
+            FROM sums s
+            FULL OUTER JOIN monthly_unit_rollups r ON r.metric = s.metric AND r.month = s.month AND r.org_unit = s.org_unit
+            WHERE s.metric IS NULL OR r.metric IS NULL OR s.value IS NOT r.value OR s.events IS NOT r.events
+            ORDER BY metric, month, unit
+            LIMIT 1
+            """, row => RowReason("monthly_unit_rollups", "month", row, "")),
+    ];
 
     private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction snapshot, string sql)
     {

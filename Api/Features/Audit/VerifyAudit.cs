@@ -52,7 +52,8 @@ public sealed class VerifyAudit(AuditVerification verification, Database databas
             s.Summary = "Verify the audit chain and the ledger against it";
             s.Description = "Recomputes every entry's hash from the stored rows and checks the chain has no gap, reordering or "
                 + "insertion and still ends where this server last wrote; then replays each event's audit entries and compares "
-                + "them with the events table, and the daily totals with the events. {valid: true, entries, head} or "
+                + "them with the events table, and every rollup totals are read from (daily, monthly, monthly per unit) with the "
+                + "events, naming the first row that differs. {valid: true, entries, head} or "
                 + "{valid: false, entries, firstInvalidSeq | firstInvalidEventId, reason}. Keep head outside the database and "
                 + "pass it back later as knownHead to prove the chain still contains it.";
         });

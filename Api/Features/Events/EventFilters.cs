@@ -2,13 +2,20 @@ using System.ComponentModel;
 using System.Globalization;
 using FluentValidation;
 using Tally.Api.Data;
+using Tally.Api.Http;
 using Tally.Api.Ledger;
 using Tally.Api.Problems;
 using Tally.Api.Security;
 
 namespace Tally.Api.Features.Events;
 
-/// <summary>The query filters GET /events and GET /events/export share (CONTRACT.md, Events).</summary>
+/// <summary>
+/// The query filters GET /events and GET /events/export share (CONTRACT.md, Events). Besides these properties the query
+/// takes <c>dim.&lt;key&gt;=&lt;value&gt;</c>, once per key, read by <see cref="EventFilters.Resolve"/>.
+/// </summary>
+[QueryPrefix(EventFilters.DimensionPrefix,
+    "dim.<key>=<value>: only events whose dimension <key> has that value (a code the metric declares); repeat for "
+    + "different keys, each key once.")]
 public abstract class EventFilterQuery
 {
     [Description("Metric code.")]
@@ -16,6 +23,9 @@ public abstract class EventFilterQuery
 
     [Description("Org unit code; its descendants are included. A key bound to an org unit defaults to its own.")]
     public string? OrgUnit { get; set; }
+
+    [Description("false: the org unit alone (given or the key's own), without its descendants; true (default): with them.")]
+    public string? IncludeDescendants { get; set; }
 
     [Description("Campaign code.")]
     public string? Campaign { get; set; }
@@ -38,10 +48,13 @@ public abstract class EventFilterQuery
 
 public enum EventStatusFilter { Active, Voided, All }
 
+/// <summary>One dim.&lt;key&gt;=&lt;value&gt; filter: the event's dimension key holds exactly that value code.</summary>
+public sealed record DimensionFilter(string Key, string Value);
+
 /// <summary>Validated filters, ready to become SQL.</summary>
 public sealed record EventFilter(
     string? Metric, string? OrgUnit, bool OrgUnitHasDescendants, string? Campaign, string? Source, DateOnly? From,
-    DateOnly? To, EventStatusFilter Status, DateTimeOffset? RecordedAfter)
+    DateOnly? To, EventStatusFilter Status, DateTimeOffset? RecordedAfter, IReadOnlyList<DimensionFilter>? Dimensions = null)
 {
     /// <summary>
     /// The WHERE clause (without the word) and its parameters; <paramref name="afterId"/> continues a page.
@@ -87,6 +100,12 @@ public sealed record EventFilter(
         }
         if (RecordedAfter is { } recordedAfter)
             Add("e.recorded_at > @recordedAfter", "recordedAfter", Instant.ToStorage(recordedAfter));
+        // No index holds dimensions: these terms only test rows the index chosen above yields, in id order.
+        for (var i = 0; i < (Dimensions?.Count ?? 0); i++)
+        {
+            Add($"json_extract(e.dimensions, @dimPath{i}) = @dimValue{i}", $"dimPath{i}", $"$.\"{Dimensions![i].Key}\"");
+            parameters[$"dimValue{i}"] = Dimensions[i].Value;
+        }
         if (Status == EventStatusFilter.Active)
             conditions.Add("e.voided_at IS NULL");
         else if (Status == EventStatusFilter.Voided)
@@ -98,6 +117,7 @@ public sealed record EventFilter(
 public static class EventFilters
 {
     public const int MaxSourceLength = 200;
+    public const string DimensionPrefix = "dim.";
 
     /// <summary>Rules for the shared filters: each bad value is a 400 keyed by its parameter.</summary>
     public static void AddEventFilterRules<T>(this AbstractValidator<T> validator, CatalogCache catalog) where T : EventFilterQuery
@@ -120,19 +140,55 @@ public static class EventFilters
             .WithMessage("status must be active, voided or all.");
         validator.RuleFor(x => x.RecordedAfter).Must(r => r is null || Instant.TryParse(r, out _))
             .WithMessage("recordedAfter must be an instant such as 2025-01-06T09:30:00Z.");
+        validator.RuleFor(x => x.IncludeDescendants).Must(i => i is null or "true" or "false")
+            .WithMessage("includeDescendants must be true or false.");
     }
 
-    /// <summary>The filter after validation, with the org unit a bound key defaults to (403 outside its subtree).</summary>
-    public static EventFilter Resolve(EventFilterQuery request, ApiKeyRecord caller, CatalogSnapshot catalog)
+    /// <summary>
+    /// The filter after validation, with the org unit a bound key defaults to (403 outside its subtree), and the
+    /// dim.&lt;key&gt; parameters of <paramref name="query"/> (400 keyed by the parameter when the metric, or without a
+    /// metric every metric, declares no such key or value).
+    /// </summary>
+    public static EventFilter Resolve(EventFilterQuery request, IQueryCollection query, ApiKeyRecord caller, CatalogSnapshot catalog)
     {
+        var dimensions = DimensionsOf(query, request.Metric, catalog);
         var orgUnit = OrgScope.Effective(caller, request.OrgUnit, catalog);
         // Validation has passed: every value present parses.
         var from = TryParseDay(request.From, out var first) ? first : null;
         var to = TryParseDay(request.To, out var last) ? last : null;
         var status = TryParseStatus(request.Status, out var parsed) ? parsed : EventStatusFilter.Active;
         DateTimeOffset? recordedAfter = Instant.TryParse(request.RecordedAfter, out var instant) ? instant : null;
-        return new EventFilter(request.Metric, orgUnit, orgUnit is not null && catalog.Subtree(orgUnit).Count > 1,
-            request.Campaign, request.Source, from, to, status, recordedAfter);
+        var descendants = request.IncludeDescendants != "false" && orgUnit is not null && catalog.Subtree(orgUnit).Count > 1;
+        return new EventFilter(request.Metric, orgUnit, descendants, request.Campaign, request.Source, from, to, status,
+            recordedAfter, dimensions);
+    }
+
+    private static List<DimensionFilter> DimensionsOf(IQueryCollection query, string? metric, CatalogSnapshot catalog)
+    {
+        var filters = new List<DimensionFilter>();
+        var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        var metrics = metric is not null && catalog.Metrics.TryGetValue(metric, out var named)
+            ? [named]
+            : catalog.Metrics.Values.ToList();
+        foreach (var (name, values) in query)
+        {
+            if (!name.StartsWith(DimensionPrefix, StringComparison.Ordinal))
+                continue;
+            var key = name[DimensionPrefix.Length..];
+            var value = values.ToString();
+            var declared = metrics.Select(m => m.Dimension(key)).OfType<DimensionDefinition>().ToList();
+            var scope = metric is null ? "any metric" : $"metric '{metric}'";
+            if (declared.Count == 0)
+                errors[name] = [$"Unknown dimension '{key}' for {scope}."];
+            else if (!declared.Any(d => d.Values.Contains(value, StringComparer.Ordinal)))
+                errors[name] = [$"Unknown value '{value}' of dimension '{key}' for {scope}; it takes: "
+                    + string.Join(", ", declared.SelectMany(d => d.Values).Distinct(StringComparer.Ordinal)) + "."];
+            else
+                filters.Add(new DimensionFilter(key, value));
+        }
+        if (errors.Count > 0)
+            throw ProblemException.Validation(errors);
+        return filters;
     }
 
     private static bool TryParseDay(string? text, out DateOnly? day)

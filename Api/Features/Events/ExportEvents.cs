@@ -66,7 +66,7 @@ public sealed class ExportEvents(Database database, CatalogCache catalog, ILogge
                 ? ExportFormat.CsvWithBom
                 : throw ProblemException.Validation("bom", "bom applies to CSV only; NDJSON and XLSX are never written with a byte-order mark.");
         }
-        var filter = EventFilters.Resolve(req, HttpContext.Caller(), catalog.Current);
+        var filter = EventFilters.Resolve(req, HttpContext.Request.Query, HttpContext.Caller(), catalog.Current);
 
         await using var connection = await database.OpenAsync(ct);
         // One read transaction: the dimension columns and the rows come from the same snapshot of the database.

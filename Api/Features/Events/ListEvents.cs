@@ -43,7 +43,7 @@ public sealed class ListEvents(Database database, CatalogCache catalog) : Endpoi
     {
         var after = Paging.DecodeOrThrow(CursorKind, req.Cursor);
         var limit = Paging.LimitOf(req);
-        var filter = EventFilters.Resolve(req, HttpContext.Caller(), catalog.Current);
+        var filter = EventFilters.Resolve(req, HttpContext.Request.Query, HttpContext.Caller(), catalog.Current);
         var (where, values) = filter.ToSql(after);
         var parameters = new DynamicParameters(values);
         parameters.Add("take", limit + 1);

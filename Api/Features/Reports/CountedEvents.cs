@@ -18,7 +18,8 @@ public sealed record CountedFigures(IReadOnlyDictionary<string, (long Value, lon
 /// since, instead of reading the whole year again: ids grow in commit order, so every new event sorts after every
 /// counted one and the digest, a hash over counted events in id order, only needs them appended. What would change an
 /// event already counted (a void or supersession in that year, a catalog change) moves <see cref="LedgerWriter.Rewrites"/>,
-/// and the year is then read whole again. A report at an explicit earlier instant is read whole each time.
+/// and the year is then read whole again. A report at an explicit earlier instant is read whole each time, over the
+/// metrics active at that instant.
 /// </summary>
 public sealed class CountedEvents(Database database, LedgerWriter writer, CatalogCache catalog, ILogger<CountedEvents> logger)
 {
@@ -26,23 +27,21 @@ public sealed class CountedEvents(Database database, LedgerWriter writer, Catalo
     public const int MaxKept = 32;
 
     private readonly ConcurrentDictionary<(int Year, string? OrgUnit), Running> _kept = new();
-    private long _wholeReads, _sinceReads;
-
-    /// <summary>Counts that read a whole year of events.</summary>
-    public long WholeReads => Interlocked.Read(ref _wholeReads);
-
-    /// <summary>Counts brought forward by the events recorded since the last one.</summary>
-    public long SinceReads => Interlocked.Read(ref _sinceReads);
 
     /// <summary>
-    /// The figures as the ledger stood at <paramref name="asOf"/>, which the caller has settled. <paramref name="latest"/>
-    /// says asOf is the instant of the request (no asOf was asked for): only then is the running count used.
+    /// The figures of an earlier instant asked for, which the caller has settled, over the metrics active then
+    /// (<see cref="MetricsAsOf"/>): read whole, so a later catalog change or write never changes them.
     /// </summary>
-    public async Task<CountedFigures> CountAsync(int year, string? orgUnit, DateTimeOffset asOf, bool latest, CancellationToken ct)
-    {
-        if (!latest)
-            return await CountWholeAsync(year, orgUnit, asOf, catalog.Current, ct);
+    public Task<CountedFigures> CountAtAsync(int year, string? orgUnit, DateTimeOffset asOf, IReadOnlyCollection<string> metricsThen,
+        CancellationToken ct) =>
+        CountWholeAsync(year, orgUnit, asOf, metricsThen, ct);
 
+    /// <summary>
+    /// The figures as the ledger stands at <paramref name="asOf"/>, the instant of the request (no asOf was asked for),
+    /// which the caller has settled: the running count, over the metrics active now.
+    /// </summary>
+    public async Task<CountedFigures> CountAsync(int year, string? orgUnit, DateTimeOffset asOf, CancellationToken ct)
+    {
         var running = _kept.GetOrAdd((year, orgUnit), _ => new Running());
         await running.Gate.WaitAsync(ct);
         try
@@ -60,7 +59,7 @@ public sealed class CountedEvents(Database database, LedgerWriter writer, Catalo
 
             // First ask, or something counted before has changed: read the year whole, and keep it if nothing moved meanwhile.
             running.Reset();
-            var whole = await CountWholeAsync(year, orgUnit, asOf, snapshot, ct, running);
+            var whole = await CountWholeAsync(year, orgUnit, asOf, ActiveMetrics(snapshot), ct, running);
             if (rewritesBefore.Settled && writer.Rewrites(year) == rewritesBefore)
             {
                 running.Rewrites = rewritesBefore;
@@ -81,11 +80,9 @@ public sealed class CountedEvents(Database database, LedgerWriter writer, Catalo
     }
 
     /// <summary>Every counted event of the year read in id order; with <paramref name="keep"/>, its running state set too.</summary>
-    private async Task<CountedFigures> CountWholeAsync(int year, string? orgUnit, DateTimeOffset asOf, CatalogSnapshot snapshot,
+    private async Task<CountedFigures> CountWholeAsync(int year, string? orgUnit, DateTimeOffset asOf, IReadOnlyCollection<string> metrics,
         CancellationToken ct, Running? keep = null)
     {
-        Interlocked.Increment(ref _wholeReads);
-        var metrics = snapshot.Metrics.Values.Where(m => m.Active).Select(m => m.Code).ToList();
         var sums = metrics.ToDictionary(m => m, _ => (Value: 0L, Events: 0L), StringComparer.Ordinal);
         var digest = new ReportDigest();
         var (from, to) = Period.YearOf(year);
@@ -133,10 +130,12 @@ public sealed class CountedEvents(Database database, LedgerWriter writer, Catalo
         return keep.Figures();
     }
 
+    private static List<string> ActiveMetrics(CatalogSnapshot snapshot) =>
+        snapshot.Metrics.Values.Where(m => m.Active).Select(m => m.Code).ToList();
+
     /// <summary>Appends the events recorded after the running count's high-water mark, up to asOf.</summary>
     private async Task CountSinceAsync(Running running, int year, string? orgUnit, DateTimeOffset asOf, CancellationToken ct)
     {
-        Interlocked.Increment(ref _sinceReads);
         var (from, to) = Period.YearOf(year);
         var (first, last) = (Day.ToStorage(from), Day.ToStorage(to));
         var subtree = orgUnit is null ? null : running.Catalog!.Subtree(orgUnit);

@@ -2,6 +2,7 @@ using System.ComponentModel;
 using FastEndpoints;
 using FluentValidation;
 using Microsoft.Net.Http.Headers;
+using Tally.Api.Data;
 using Tally.Api.Features.Totals;
 using Tally.Api.Ledger;
 using Tally.Api.OpenApi;
@@ -16,8 +17,9 @@ public sealed class GetAnnualReportRequest
     [Description("An org unit code: that unit and all its descendants. Default: the key's own org unit, or the whole tree.")]
     public string? OrgUnit { get; set; }
 
-    [Description("An instant (not in the future): the report exactly as the ledger stood then. Default: now; the "
-        + "answer's asOf reproduces the same figures and digest later, whatever is corrected meanwhile.")]
+    [Description("An instant (not in the future): the report exactly as the ledger and the catalog stood then (the "
+        + "metrics active then, their names and templates then). Default: now; the answer's asOf reproduces the same "
+        + "figures, sentences and digest later, whatever is corrected or changed in the catalog meanwhile.")]
     public DateTimeOffset? AsOf { get; set; }
 
     [Description("json (default) or markdown: the report as Chinese Markdown text. Accept: text/markdown does the same.")]
@@ -63,7 +65,8 @@ public sealed class ReportFigure
 
 [ProducesText(200, MarkdownType)]
 [OrgScoped(ScopedName.OrgUnit, ScopedIn.Query, "orgUnit")]
-public sealed class GetAnnualReport(CountedEvents counter, CatalogCache catalog, LedgerWriter writer, TimeProvider clock)
+public sealed class GetAnnualReport(CountedEvents counter, CatalogCache catalog, LedgerWriter writer, Database database,
+    TimeProvider clock)
     : Endpoint<GetAnnualReportRequest, AnnualReportResponse>
 {
     public const string MarkdownType = "text/markdown";
@@ -95,8 +98,13 @@ public sealed class GetAnnualReport(CountedEvents counter, CatalogCache catalog,
         var asOf = req.AsOf ?? generatedAt;
         await writer.SettleAsync(asOf, ct);
 
-        var metrics = current.Metrics.Values.Where(m => m.Active).OrderBy(m => m.Position).ToList();
-        var counted = await counter.CountAsync(req.Year, orgUnit, asOf, latest: req.AsOf is null, ct);
+        // A report of an earlier instant uses the catalog as it stood then: what was active, its names and templates.
+        var metrics = req.AsOf is null
+            ? current.Metrics.Values.Where(m => m.Active).OrderBy(m => m.Position).ToList()
+            : await MetricsAsOf.ActiveAsync(database, asOf, ct);
+        var counted = req.AsOf is null
+            ? await counter.CountAsync(req.Year, orgUnit, asOf, ct)
+            : await counter.CountAtAsync(req.Year, orgUnit, asOf, metrics.Select(m => m.Code).ToList(), ct);
 
         var report = new AnnualReportResponse
         {

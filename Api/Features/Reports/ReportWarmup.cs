@@ -30,7 +30,7 @@ public sealed class ReportWarmup(Database database, CountedEvents counter, Ledge
             {
                 var asOf = clock.GetUtcNow();
                 await writer.SettleAsync(asOf, stoppingToken);
-                await counter.CountAsync(year, null, asOf, latest: true, stoppingToken);
+                await counter.CountAsync(year, null, asOf, stoppingToken);
             }
             logger.LogInformation("Reports of {Latest} and {Previous} counted in {Elapsed} ms", latest, latest - 1,
                 (long)System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
