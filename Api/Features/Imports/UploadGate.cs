@@ -56,16 +56,19 @@ public sealed class UploadGate(IOptions<ImportLimitOptions> options) : IDisposab
     /// <summary>Counts bytes against the key's spool allowance; 429 when they would pass it (nothing is added then).</summary>
     public void Reserve(string keyId, long bytes)
     {
+        if (bytes <= 0)
+            return;
         var max = options.Value.MaxSpoolBytesPerKey;
         while (true)
         {
-            var held = _spooled.GetValueOrDefault(keyId);
+            var present = _spooled.TryGetValue(keyId, out var held);
             if (held + bytes > max)
                 throw new ProblemException(Problem.Make(StatusCodes.Status429TooManyRequests, ProblemTypes.RateLimited,
                     "Too many requests", string.Create(CultureInfo.InvariantCulture,
                         $"This API key's uploads and unfinished imports would hold more than {max} bytes ({ImportLimitOptions.Name(nameof(ImportLimitOptions.MaxSpoolBytesPerKey))}); nothing was imported. Retry when an import has finished.")),
                     RetryAfter);
-            if (held == 0 ? _spooled.TryAdd(keyId, bytes) : _spooled.TryUpdate(keyId, held + bytes, held))
+            // Keyed on presence, not on the amount: an entry left at 0 must not make TryAdd fail forever.
+            if (present ? _spooled.TryUpdate(keyId, held + bytes, held) : _spooled.TryAdd(keyId, bytes))
                 return;
         }
     }
