@@ -1,7 +1,6 @@
 using FastEndpoints;
 using Tally.Api.Ledger;
 using Tally.Api.OpenApi;
-using Tally.Api.Problems;
 using Tally.Api.Security;
 
 namespace Tally.Api.Features.Events;
@@ -28,24 +27,16 @@ public sealed class RecordEvent(LedgerWriter writer) : Endpoint<RecordEventReque
         var caller = HttpContext.Caller();
         var outcome = await writer.SubmitAsync(
             new RecordEventCommand(req.ToNewEvent(), new Recorder(caller.Actor, caller.Source)), ct);
-        switch (outcome.Status)
+        if (outcome.Status == RecordStatus.Created)
         {
-            case RecordStatus.Created:
-                HttpContext.Response.Headers.Location = $"/api/v1/events/{outcome.Event.Id}";
-                await Send.ResponseAsync(outcome.Event.ToResponse(), StatusCodes.Status201Created, ct);
-                break;
-            case RecordStatus.Unchanged:
-                await Send.OkAsync(outcome.Event.ToResponse(), ct);
-                break;
-            default:
-                throw IdempotencyConflict(req.ExternalId!, outcome.Event.Id);
+            HttpContext.Response.Headers.Location = $"/api/v1/events/{outcome.Event.Id}";
+            await Send.ResponseAsync(outcome.Event.ToResponse(), StatusCodes.Status201Created, ct);
+        }
+        else
+        {
+            await Send.OkAsync(outcome.Event.ToResponse(), ct);
         }
     }
-
-    public static ProblemException IdempotencyConflict(string externalId, string existingId) =>
-        new(Problem.Make(StatusCodes.Status409Conflict, ProblemTypes.IdempotencyConflict, "Idempotency conflict",
-            $"externalId '{externalId}' was already used by this source for event {existingId} with other content.",
-            new Dictionary<string, string[]> { ["externalId"] = ["Already used with other content."] }));
 }
 
 public sealed class RecordEventCommand(NewEvent input, Recorder recorder) : LedgerCommand<RecordOutcome>

@@ -187,7 +187,7 @@ public sealed class ImportWorker : BackgroundService
     /// <summary>Pass two: the spooled rows as one ledger command (a dry run only reads).</summary>
     private async Task StoreAsync(ImportJob job)
     {
-        var command = new StoreImportCommand(job, () => ImportSpool.Read(ImportSpool.PathFor(job.SpoolPath)),
+        var command = new StoreImportCommand(job, ImportSpool.PathFor(job.SpoolPath),
             job.CheckedAgainst ?? throw new InvalidOperationException("The checking pass runs first."), _clock);
         try
         {
