@@ -98,8 +98,6 @@ public sealed class LedgerWriter : IHostedLifecycleService, IDisposable
     /// <summary>The last audit entry this process committed (or found at start): the anchor verification compares with.</summary>
     public ChainHead CommittedHead => _committedHead;
 
-    public string AuditHead => _committedHead.Hash;
-
     /// <summary>True from a failed group whose storage failed until the next commit succeeds.</summary>
     public bool StorageFailed => _storageFault is not null;
 
