@@ -21,6 +21,14 @@ public sealed class FileExternalIds(int capacity)
 
     public void Set(string externalId, FileHead head) => _heads[KeyOf(externalId)] = head;
 
+    /// <summary>
+    /// Whether <paramref name="input"/> (whose fingerprint is <paramref name="content"/>) has the head row's content:
+    /// different fingerprints say no at once; equal ones are confirmed field by field against the head row as
+    /// <paramref name="spooledAt"/> reads it back, so two rows whose fingerprints collide are never the same.
+    /// </summary>
+    public static bool SameContent(FileHead head, ulong content, NewEvent input, Func<long, NewEvent> spooledAt) =>
+        head.Content == content && input.SameContentAs(spooledAt(head.Offset));
+
     /// <summary>What <see cref="NewEvent.SameContentAs(NewEvent)"/> compares, hashed: different fingerprints, different content.</summary>
     public ulong Fingerprint(NewEvent input)
     {

@@ -84,8 +84,7 @@ public sealed class StoreImportCommand(ImportJob job, string spoolPath, CatalogS
         EventRow? stored = null;
         if (earlier.TryGet(externalId, out var head))
         {
-            // Fingerprints only tell content apart; equal ones are compared field by field with the earlier row.
-            var same = head.Content == content && input.SameContentAs(ImportSpool.ReadAt(spool, head.Offset));
+            var same = FileExternalIds.SameContent(head, content, input, offset => ImportSpool.ReadAt(spool, offset));
             status = policy.DecideAfterEarlier(input, same, job.Upsert);
             if (status == RecordStatus.Conflict)
                 return Conflict(row.Number, EventWritePolicy.ConflictWithEarlier(externalId, $"row {head.Row} of this file"));
