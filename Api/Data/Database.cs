@@ -1,4 +1,3 @@
-using System.Data;
 using Microsoft.Data.Sqlite;
 
 namespace Tally.Api.Data;
@@ -47,6 +46,4 @@ public sealed class Database
         command.CommandText = "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; PRAGMA synchronous = FULL;";
         command.ExecuteNonQuery();
     }
-
-    public static bool IsOpen(IDbConnection connection) => connection.State == ConnectionState.Open;
 }

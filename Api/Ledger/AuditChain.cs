@@ -1,5 +1,3 @@
-using System.Buffers;
-using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -8,12 +6,6 @@ using Microsoft.Data.Sqlite;
 using Tally.Api.Data;
 
 namespace Tally.Api.Ledger;
-
-/// <summary>Who made a change: the API key (id and name), or the system itself.</summary>
-public sealed record Actor(string? KeyId, string Name)
-{
-    public static Actor System { get; } = new(null, "system");
-}
 
 /// <summary>One stored audit entry, as the chain hashes it.</summary>
 public sealed record AuditEntry(long Seq, string At, string? ActorKeyId, string? ActorName, string Action, string Entity,
@@ -25,6 +17,8 @@ public sealed record AuditEntry(long Seq, string At, string? ActorKeyId, string?
 /// </summary>
 public sealed class AuditChain
 {
+    private readonly AuditHasher _hasher = new();
+
     public const string Genesis = "0000000000000000000000000000000000000000000000000000000000000000";
 
     public long HeadSeq { get; private set; }
@@ -48,67 +42,25 @@ public sealed class AuditChain
         """;
 
     /// <summary>
-    /// Appends an entry whose data is already canonical JSON, with a prepared <see cref="InsertSql"/>: the hash is the
-    /// one <see cref="ComputeHash"/> gives, computed without parsing the data again.
+    /// Appends an entry whose data is already canonical JSON (see <see cref="Canonical"/>) with a prepared
+    /// <see cref="InsertSql"/>: the one INSERT of the audit log.
     /// </summary>
-    public void AppendCanonical(SqliteCommand insert, DateTimeOffset at, Actor actor, string action, string entity,
-        string canonicalData)
+    public void Append(SqliteCommand insert, DateTimeOffset at, Actor actor, string action, string entity, string canonicalData)
     {
         var seq = HeadSeq + 1;
         var atText = Instant.ToStorage(at);
-        var hash = ComputeHashOfCanonical(HeadHash, seq, atText, actor.KeyId, actor.Name, action, entity, canonicalData);
+        var hash = _hasher.Hash(HeadHash, seq, atText, actor.KeyId, actor.Name, action, entity, canonicalData);
         insert.Bind("$seq", seq).Bind("$at", atText).Bind("$actorKeyId", actor.KeyId).Bind("$actorName", actor.Name)
             .Bind("$action", action).Bind("$entity", entity).Bind("$data", canonicalData).Bind("$prevHash", HeadHash)
             .Bind("$hash", hash).ExecuteNonQuery();
         (HeadSeq, HeadHash) = (seq, hash);
     }
 
-    /// <summary>
-    /// <see cref="ComputeHash"/> for data known to be canonical: the entry's canonical JSON is written directly, its
-    /// keys in ordinal order (action, actor{keyId, name}, at, data, entity, seq), the data spliced in as it is.
-    /// </summary>
+    /// <summary>The hash of an entry whose data is canonical JSON (<see cref="AuditHasher"/>).</summary>
     public static string ComputeHashOfCanonical(string prevHash, long seq, string at, string? actorKeyId, string? actorName,
         string action, string entity, string canonicalData)
     {
-        var buffer = new ArrayBufferWriter<byte>(256 + (canonicalData.Length * 2));
-        buffer.Write(Encoding.UTF8.GetBytes(prevHash));
-        using (var writer = new Utf8JsonWriter(buffer))
-            WriteEntry(writer, seq, at, actorKeyId, actorName, action, entity, canonicalData);
-        return Convert.ToHexStringLower(SHA256.HashData(buffer.WrittenSpan));
-    }
-
-    /// <summary>
-    /// The canonical JSON of an entry, keys in ordinal order, around data that is already canonical: the bytes the
-    /// chain hashes after the previous hash. Appending and verification both write it here, so they cannot drift.
-    /// </summary>
-    public static void WriteEntry(Utf8JsonWriter writer, long seq, string at, string? actorKeyId, string? actorName,
-        string action, string entity, string canonicalData)
-    {
-        writer.WriteStartObject();
-        writer.WriteString("action", action);
-        writer.WriteStartObject("actor");
-        writer.WriteString("keyId", actorKeyId);
-        writer.WriteString("name", actorName);
-        writer.WriteEndObject();
-        writer.WriteString("at", at);
-        writer.WritePropertyName("data");
-        writer.WriteRawValue(canonicalData, skipInputValidation: true);
-        writer.WriteString("entity", entity);
-        writer.WriteNumber("seq", seq);
-        writer.WriteEndObject();
-    }
-
-    public void Append(SqliteConnection connection, SqliteTransaction transaction, DateTimeOffset at, Actor actor,
-        string action, string entity, JsonObject data)
-    {
-        var entry = Seal(HeadSeq + 1, Instant.ToStorage(at), actor.KeyId, actor.Name, action, entity,
-            Canonical(data), HeadHash);
-        connection.Execute(
-            """
-            INSERT INTO audit_log (seq, at, actor_key_id, actor_name, action, entity, data, prev_hash, hash)
-            VALUES (@Seq, @At, @ActorKeyId, @ActorName, @Action, @Entity, @Data, @PrevHash, @Hash)
-            """, entry, transaction);
-        (HeadSeq, HeadHash) = (entry.Seq, entry.Hash);
+        return new AuditHasher().Hash(prevHash, seq, at, actorKeyId, actorName, action, entity, canonicalData);
     }
 
     /// <summary>Builds an entry with its hash; verification recomputes exactly this from stored columns.</summary>
@@ -117,21 +69,10 @@ public sealed class AuditChain
         new(seq, at, actorKeyId, actorName, action, entity, data, prevHash,
             ComputeHash(prevHash, seq, at, actorKeyId, actorName, action, entity, data));
 
+    /// <summary>The exact definition for any stored data: made canonical first, then hashed as <see cref="ComputeHashOfCanonical"/>.</summary>
     public static string ComputeHash(string prevHash, long seq, string at, string? actorKeyId, string? actorName,
-        string action, string entity, string data)
-    {
-        var entry = new JsonObject
-        {
-            ["action"] = action,
-            ["actor"] = new JsonObject { ["keyId"] = actorKeyId, ["name"] = actorName },
-            ["at"] = at,
-            ["data"] = JsonNode.Parse(data),
-            ["entity"] = entity,
-            ["seq"] = seq,
-        };
-        var bytes = Encoding.UTF8.GetBytes(prevHash + Canonical(entry));
-        return Convert.ToHexStringLower(SHA256.HashData(bytes));
-    }
+        string action, string entity, string data) =>
+        ComputeHashOfCanonical(prevHash, seq, at, actorKeyId, actorName, action, entity, Canonical(JsonNode.Parse(data)));
 
     /// <summary>Canonical JSON: object keys sorted by ordinal, no insignificant white space, default escaping.</summary>
     public static string Canonical(JsonNode? node)

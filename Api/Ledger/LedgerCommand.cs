@@ -83,11 +83,11 @@ public sealed class LedgerContext
     internal IReadOnlyList<Action> AfterCommit => _afterCommit;
 
     public void Audit(Actor actor, string action, string entity, JsonObject data) =>
-        _chain.Append(Connection, Transaction, Now, actor, action, entity, data);
+        AuditCanonical(actor, action, entity, AuditChain.Canonical(data));
 
     /// <summary>Appends an audit entry whose data is already canonical JSON (see <see cref="AuditChain.Canonical"/>).</summary>
     public void AuditCanonical(Actor actor, string action, string entity, string canonicalData) =>
-        _chain.AppendCanonical(Prepared(AuditChain.InsertSql), Now, actor, action, entity, canonicalData);
+        _chain.Append(Prepared(AuditChain.InsertSql), Now, actor, action, entity, canonicalData);
 
     public void MarkCatalogChanged() => CatalogChanged = true;
 

@@ -3,38 +3,9 @@ using Dapper;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using Tally.Api.Data;
-using Tally.Api.Ledger;
 using Tally.Api.Problems;
 
 namespace Tally.Api.Ledger;
-
-public sealed class LedgerOptions
-{
-    /// <summary>Commands waiting for the writer before new requests are told to retry (503).</summary>
-    public int QueueCapacity { get; set; } = 4096;
-
-    /// <summary>How long a request waits for room in a full queue before it gets 503.</summary>
-    public TimeSpan QueueWait { get; set; } = TimeSpan.FromSeconds(2);
-
-    /// <summary>The most weight (events) one group commit takes.</summary>
-    public int MaxGroupWeight { get; set; } = 20_000;
-
-    /// <summary>
-    /// WAL pages after which the checkpointer waits briefly for readers of older snapshots so that the WAL starts over
-    /// (see <see cref="WalCheckpointer"/>); 8192 pages of 4 KiB are 32 MiB.
-    /// </summary>
-    public int WalRestartPages { get; set; } = 8192;
-}
-
-/// <summary>Where the rewrite sequence locks of a year stand (<see cref="LedgerWriter.Rewrites"/>).</summary>
-public readonly record struct RewriteMark(long Catalog, long Year)
-{
-    /// <summary>No rewriting group is committing (both locks even).</summary>
-    public bool Settled => Catalog % 2 == 0 && Year % 2 == 0;
-}
-
-/// <summary>An audit chain position: the sequence number and hash of an entry (0 and the genesis hash for none).</summary>
-public sealed record ChainHead(long Seq, string Hash);
 
 /// <summary>
 /// The one write path (DESIGN.md): a single connection drains a bounded queue, runs every waiting command in one
@@ -54,18 +25,13 @@ public sealed class LedgerWriter : IHostedLifecycleService, IDisposable
     private readonly AuditChain _chain = new();
     private SqliteConnection? _connection;
     private volatile ChainHead _committedHead = new(0, AuditChain.Genesis);
-    private const int YearsFrom = Years.First;
-    private const int YearsKept = Years.Count;
-    private long _catalogRewrites;
-    private readonly long[] _yearRewrites = new long[YearsKept];
+    private readonly GroupClock _groups;
+    private readonly StorageHealth _health;
+    private readonly RewriteVersions _rewrites = new();
     private long _commitCeiling;
     private PreparedStatements? _statements;
     private Task? _loop;
     private int _depth;
-    private long _lastGroupTicks;
-    private long _runningSinceTicks = long.MaxValue;
-    private volatile Exception? _storageFault;
-    private bool _reopen;
 
     public LedgerWriter(Database database, CatalogCache catalog, TimeProvider clock, IOptions<LedgerOptions> options,
         ILedgerFaults faults, LedgerMetrics metrics, ILogger<LedgerWriter> logger)
@@ -79,6 +45,8 @@ public sealed class LedgerWriter : IHostedLifecycleService, IDisposable
         _logger = logger;
         _options = options.Value;
         _ids = new IdGenerator(clock);
+        _groups = new GroupClock(clock);
+        _health = new StorageHealth(metrics, logger);
         _queue = Channel.CreateBounded<LedgerCommand>(new BoundedChannelOptions(_options.QueueCapacity)
         {
             SingleReader = true,
@@ -98,10 +66,8 @@ public sealed class LedgerWriter : IHostedLifecycleService, IDisposable
     /// <summary>The last audit entry this process committed (or found at start): the anchor verification compares with.</summary>
     public ChainHead CommittedHead => _committedHead;
 
-    public string AuditHead => _committedHead.Hash;
-
     /// <summary>True from a failed group whose storage failed until the next commit succeeds.</summary>
-    public bool StorageFailed => _storageFault is not null;
+    public bool StorageFailed => _health.Failed;
 
     /// <summary>
     /// Commits a write that stores nothing, through the queue like any command: true when storage takes writes again
@@ -122,29 +88,11 @@ public sealed class LedgerWriter : IHostedLifecycleService, IDisposable
     /// <summary>The highest seq this process has committed or is committing: no entry it wrote lies above it.</summary>
     public long CommitCeiling => Volatile.Read(ref _commitCeiling);
 
-    /// <summary>
-    /// Sequence locks over changes that alter what was already counted in a year: catalog changes (metrics and
-    /// subtrees change, every year) and voids and supersessions of that year's events (an event stops counting). Each
-    /// is odd while such a group commits and moves by two for each. A reader that sees the same settled mark before
-    /// and after reading knows nothing counted earlier in that year changed meanwhile, so sums kept from before need
-    /// only the events recorded since (see Features/Reports/CountedEvents).
-    /// </summary>
-    public RewriteMark Rewrites(int year) =>
-        new(Volatile.Read(ref _catalogRewrites), year is >= YearsFrom and < YearsFrom + YearsKept
-            ? Volatile.Read(ref _yearRewrites[year - YearsFrom]) : 0);
+    /// <summary>The versions the report cache checks for a year (<see cref="RewriteVersions"/>).</summary>
+    public RewriteMark Rewrites(int year) => _rewrites.Of(year);
 
-    /// <summary>
-    /// An instant through which the ledger is settled: every event recorded or voided at or before it is committed,
-    /// and nothing committed later can carry an instant at or before it. Reads "as of" this instant are final.
-    /// </summary>
-    public DateTimeOffset SettledThrough()
-    {
-        // The clock first, then the running group: a group publishes its lower bound before it reads the clock for
-        // its own instant, so either we see it here or its instant is later than the clock we read.
-        var now = _clock.GetUtcNow().UtcTicks;
-        var running = Volatile.Read(ref _runningSinceTicks);
-        return new DateTimeOffset(Math.Min(now, running) - 1, TimeSpan.Zero);
-    }
+    /// <inheritdoc cref="GroupClock.SettledThrough"/>
+    public DateTimeOffset SettledThrough() => _groups.SettledThrough();
 
     /// <summary>Returns once everything recorded or voided at or before <paramref name="instant"/> is committed.</summary>
     public async Task SettleAsync(DateTimeOffset instant, CancellationToken ct)
@@ -195,7 +143,7 @@ public sealed class LedgerWriter : IHostedLifecycleService, IDisposable
         _ids.Observe(connection.ExecuteScalar<string?>("SELECT max(id) FROM events"));
         // Every write audits, so the chain head carries the last group's instant: new groups come strictly after it.
         if (connection.ExecuteScalar<string?>("SELECT at FROM audit_log ORDER BY seq DESC LIMIT 1") is { } lastAt)
-            _lastGroupTicks = Instant.FromStorage(lastAt).UtcTicks;
+            _groups.Observe(Instant.FromStorage(lastAt));
         _catalog.Replace(CatalogSnapshot.Load(connection));
         _logger.LogInformation("Ledger writer started; audit chain head {Seq} {Hash}", _chain.HeadSeq, _chain.HeadHash);
         _loop = Task.Factory.StartNew(RunLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
@@ -218,10 +166,7 @@ public sealed class LedgerWriter : IHostedLifecycleService, IDisposable
         return _connection;
     }
 
-    /// <summary>
-    /// After a storage failure SQLite may have rolled the transaction back by itself (SQLITE_FULL, IOERR) and the
-    /// connection's prepared statements and transaction object may disagree with it: start again on a fresh connection.
-    /// </summary>
+    /// <summary>Starts again on a fresh connection after a storage failure (<see cref="StorageHealth.NeedsReopen"/>).</summary>
     private bool TryReopen(List<LedgerCommand> group)
     {
         try
@@ -231,14 +176,14 @@ public sealed class LedgerWriter : IHostedLifecycleService, IDisposable
             _statements = null;
             _connection = null;
             OpenConnection();
-            _reopen = false;
+            _health.Reopened();
             _logger.LogInformation("Ledger writer reopened its connection after a storage failure");
             return true;
         }
         catch (Exception ex) when (ex is SqliteException or IOException or UnauthorizedAccessException)
         {
             _logger.LogError(ex, "Ledger writer could not reopen the database; failing {Count} commands", group.Count);
-            _storageFault = ex;
+            _health.ReopenFailed(ex);
             FailAll(group, ex);
             return false;
         }
@@ -286,7 +231,7 @@ public sealed class LedgerWriter : IHostedLifecycleService, IDisposable
             }
             finally
             {
-                Volatile.Write(ref _runningSinceTicks, long.MaxValue);
+                _groups.GroupEnded();
                 Interlocked.Add(ref _depth, -group.Count);
             }
         }
@@ -294,7 +239,7 @@ public sealed class LedgerWriter : IHostedLifecycleService, IDisposable
 
     private void RunGroup(List<LedgerCommand> group)
     {
-        if (_reopen && !TryReopen(group))
+        if (_health.NeedsReopen && !TryReopen(group))
             return;
         var connection = _connection!;
         var executed = new List<LedgerCommand>(group.Count);
@@ -306,12 +251,12 @@ public sealed class LedgerWriter : IHostedLifecycleService, IDisposable
         {
             _faults.BeforeGroup(group);
             transaction = connection.BeginTransaction(deferred: false);
-            context = new LedgerContext(connection, transaction, _ids, _chain, _catalog, NextGroupInstant(), _statements!);
+            context = new LedgerContext(connection, transaction, _ids, _chain, _catalog, _groups.Next(), _statements!);
         }
         catch (Exception ex)
         {
             if (ex is not ProblemException)
-                MarkStorageFailed(ex);
+                _health.StorageFailed(ex);
             FailAll(group, ex);
             return;
         }
@@ -363,7 +308,7 @@ public sealed class LedgerWriter : IHostedLifecycleService, IDisposable
 
             rewrites = context.VoidedYears.Count > 0 || context.CatalogChanged;
             if (rewrites)
-                MoveRewrites(context);
+                _rewrites.Move(context.CatalogChanged, context.VoidedYears);
             try
             {
                 Volatile.Write(ref _commitCeiling, _chain.HeadSeq);
@@ -374,19 +319,15 @@ public sealed class LedgerWriter : IHostedLifecycleService, IDisposable
             {
                 AbortGroup(transaction, executed, ex);
                 if (rewrites)
-                    MoveRewrites(context);
+                    _rewrites.Move(context.CatalogChanged, context.VoidedYears);
                 return;
             }
-            Volatile.Write(ref _runningSinceTicks, long.MaxValue);
+            _groups.GroupEnded();
         }
 
         _committedHead = new ChainHead(_chain.HeadSeq, _chain.HeadHash);
         _metrics.Committed(executed.Count, context.EventsInserted, System.Diagnostics.Stopwatch.GetElapsedTime(started));
-        if (_storageFault is not null)
-        {
-            _storageFault = null;
-            _logger.LogInformation("Ledger writer committed again; storage has recovered");
-        }
+        _health.Committed();
         try
         {
             foreach (var action in context.AfterCommit)
@@ -398,23 +339,10 @@ public sealed class LedgerWriter : IHostedLifecycleService, IDisposable
         {
             // Even again only once the new catalog is in place: a reader pairs the catalog with the sequence.
             if (rewrites)
-                MoveRewrites(context);
+                _rewrites.Move(context.CatalogChanged, context.VoidedYears);
         }
         foreach (var command in executed)
             command.Complete();
-    }
-
-    /// <summary>
-    /// The instant of a new group (its recordedAt and voidedAt): strictly later than the previous group's even if the
-    /// clock steps back, and announced before it is taken, so <see cref="SettledThrough"/> never passes a running group.
-    /// </summary>
-    private DateTimeOffset NextGroupInstant()
-    {
-        var floor = Math.Max(_clock.GetUtcNow().UtcTicks, _lastGroupTicks + 1);
-        Volatile.Write(ref _runningSinceTicks, floor);
-        var ticks = Math.Max(_clock.GetUtcNow().UtcTicks, floor);
-        _lastGroupTicks = ticks;
-        return new DateTimeOffset(ticks, TimeSpan.Zero);
     }
 
     private sealed class SettleCommand : LedgerCommand<bool>
@@ -444,18 +372,6 @@ public sealed class LedgerWriter : IHostedLifecycleService, IDisposable
         }
     }
 
-    /// <summary>Odd before the commit of a group that rewrites what was counted, even again after it (see <see cref="Rewrites"/>).</summary>
-    private void MoveRewrites(LedgerContext context)
-    {
-        if (context.CatalogChanged)
-            Interlocked.Increment(ref _catalogRewrites);
-        foreach (var year in context.VoidedYears)
-        {
-            if (year is >= YearsFrom and < YearsFrom + YearsKept)
-                Interlocked.Increment(ref _yearRewrites[year - YearsFrom]);
-        }
-    }
-
     private void AbortGroup(SqliteTransaction transaction, List<LedgerCommand> commands, Exception error)
     {
         _logger.LogError(error, "Ledger group of {Count} commands rolled back", commands.Count);
@@ -472,15 +388,8 @@ public sealed class LedgerWriter : IHostedLifecycleService, IDisposable
         var committed = _committedHead;
         _chain.Reset((committed.Seq, committed.Hash));
         Volatile.Write(ref _commitCeiling, committed.Seq);
-        MarkStorageFailed(error);
+        _health.StorageFailed(error);
         FailAll(commands, error);
-    }
-
-    private void MarkStorageFailed(Exception error)
-    {
-        _metrics.StorageFailed();
-        _storageFault = error;
-        _reopen = true;
     }
 
     private static void FailAll(IEnumerable<LedgerCommand> commands, Exception error)

@@ -1,7 +1,4 @@
-using System.Buffers;
 using System.Data.Common;
-using System.Security.Cryptography;
-using System.Text;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using Tally.Api.Data;
@@ -266,8 +263,7 @@ public sealed class AuditVerification(Database database, LedgerWriter writer, IL
     /// </summary>
     private sealed class EntryHasher
     {
-        private readonly ArrayBufferWriter<byte> _buffer = new(4096);
-        private readonly IncrementalHash _sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        private readonly AuditHasher _hasher = new();
 
         public bool Matches(string stored, string prevHash, long seq, string at, string? keyId, string? name, string action,
             string entity, string data)
@@ -287,20 +283,15 @@ public sealed class AuditVerification(Database database, LedgerWriter writer, IL
 
         private string? Fast(string prevHash, long seq, string at, string? keyId, string? name, string action, string entity, string data)
         {
-            _buffer.ResetWrittenCount();
             try
             {
                 // Unvalidated data: data that is not JSON cannot hash to the stored value; the exact path then says so.
-                using (var json = new Utf8JsonWriter(_buffer))
-                    AuditChain.WriteEntry(json, seq, at, keyId, name, action, entity, data);
+                return _hasher.Hash(prevHash, seq, at, keyId, name, action, entity, data);
             }
             catch (Exception ex) when (ex is JsonException or InvalidOperationException or ArgumentException)
             {
                 return null;
             }
-            _sha.AppendData(Encoding.UTF8.GetBytes(prevHash));
-            _sha.AppendData(_buffer.WrittenSpan);
-            return Convert.ToHexStringLower(_sha.GetHashAndReset());
         }
     }
 }

@@ -36,8 +36,6 @@ public class EventInput : EventFields
 /// <summary>Every rule CONTRACT.md sets on an event, checked against the in-memory catalog.</summary>
 public sealed class EventInputRules : AbstractValidator<EventInput>
 {
-    public const long MaxQuantity = EventFieldRules.MaxQuantity;
-    public static readonly DateOnly FirstDay = EventFieldRules.FirstDay;
     public const string ExternalIdMessage = "externalId must be 1 to 200 characters without control characters.";
 
     public EventInputRules(CatalogCache catalog, TimeProvider clock)

@@ -1,7 +1,6 @@
 using FastEndpoints;
 using Tally.Api.Ledger;
 using Tally.Api.OpenApi;
-using Tally.Api.Problems;
 using Tally.Api.Security;
 
 namespace Tally.Api.Features.Events;
@@ -27,30 +26,22 @@ public sealed class RecordEvent(LedgerWriter writer, CatalogCache catalog) : End
     {
         var caller = HttpContext.Caller();
         var outcome = await writer.SubmitAsync(
-            new RecordEventCommand(req.ToNewEvent(), new Recorder(caller.Actor, caller.Source)), ct);
-        switch (outcome.Status)
+            new RecordEventCommand(req.ToNewEvent(), new Recorder(caller.Actor, caller.Source),
+                unit => OrgScope.CanReach(caller, unit, catalog.Current)), ct);
+        if (outcome.Status == RecordStatus.Created)
         {
-            case RecordStatus.Created:
-                HttpContext.Response.Headers.Location = $"/api/v1/events/{outcome.Event.Id}";
-                await Send.ResponseAsync(outcome.Event.ToResponse(), StatusCodes.Status201Created, ct);
-                break;
-            case RecordStatus.Unchanged:
-                await Send.OkAsync(outcome.Event.ToResponse(), ct);
-                break;
-            default:
-                // The original is named only when this key may see it: another unit's event stays unnamed.
-                throw IdempotencyConflict(req.ExternalId!,
-                    OrgScope.CanReach(caller, outcome.Event.OrgUnit, catalog.Current) ? outcome.Event.Id : null);
+            HttpContext.Response.Headers.Location = $"/api/v1/events/{outcome.Event.Id}";
+            await Send.ResponseAsync(outcome.Event.ToResponse(), StatusCodes.Status201Created, ct);
+        }
+        else
+        {
+            await Send.OkAsync(outcome.Event.ToResponse(), ct);
         }
     }
-
-    public static ProblemException IdempotencyConflict(string externalId, string? existingId) =>
-        new(Problem.Make(StatusCodes.Status409Conflict, ProblemTypes.IdempotencyConflict, "Idempotency conflict",
-            $"externalId '{externalId}' was already used by this source {(existingId is null ? "" : $"for event {existingId} ")}with other content.",
-            new Dictionary<string, string[]> { ["externalId"] = ["Already used with other content."] }));
 }
 
-public sealed class RecordEventCommand(NewEvent input, Recorder recorder) : LedgerCommand<RecordOutcome>
+/// <remarks><paramref name="canReach"/>: the org units the caller may see, so a conflict names only events it may see.</remarks>
+public sealed class RecordEventCommand(NewEvent input, Recorder recorder, Func<string, bool> canReach) : LedgerCommand<RecordOutcome>
 {
-    protected override RecordOutcome Run(LedgerContext context) => EventLedger.Record(context, input, recorder);
+    protected override RecordOutcome Run(LedgerContext context) => EventLedger.Record(context, input, recorder, canReach);
 }

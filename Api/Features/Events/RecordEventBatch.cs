@@ -35,7 +35,7 @@ public sealed record RecordEventBatchResponse(int Created, int Unchanged, IReadO
 [ProblemResponse(409, "An item reuses an externalId with other content (errors name every such item), "
     + "or an item's year is locked; nothing of the batch was stored.")]
 [OrgScoped(ScopedName.OrgUnit, ScopedIn.Body, "events[].orgUnit")]
-public sealed class RecordEventBatch(LedgerWriter writer) : Endpoint<RecordEventBatchRequest, RecordEventBatchResponse>
+public sealed class RecordEventBatch(LedgerWriter writer, CatalogCache catalog) : Endpoint<RecordEventBatchRequest, RecordEventBatchResponse>
 {
     public override void Configure()
     {
@@ -56,7 +56,8 @@ public sealed class RecordEventBatch(LedgerWriter writer) : Endpoint<RecordEvent
         var caller = HttpContext.Caller();
         var inputs = req.Events!.Select(e => e!.ToNewEvent()).ToList();
         var outcomes = await writer.SubmitAsync(
-            new RecordEventBatchCommand(inputs, new Recorder(caller.Actor, caller.Source)), ct);
+            new RecordEventBatchCommand(inputs, new Recorder(caller.Actor, caller.Source),
+                unit => OrgScope.CanReach(caller, unit, catalog.Current)), ct);
         var items = outcomes.Select((o, i) => new EventBatchItem(i, o.Id,
             o.Status == RecordStatus.Created ? "created" : "unchanged")).ToList();
         var created = outcomes.Count(o => o.Status == RecordStatus.Created);
@@ -65,11 +66,11 @@ public sealed class RecordEventBatch(LedgerWriter writer) : Endpoint<RecordEvent
 }
 
 /// <summary>The whole batch as one command: it commits with its group or, on any refusal, leaves nothing behind.</summary>
-public sealed class RecordEventBatchCommand(IReadOnlyList<NewEvent> inputs, Recorder recorder)
+public sealed class RecordEventBatchCommand(IReadOnlyList<NewEvent> inputs, Recorder recorder, Func<string, bool> canReach)
     : LedgerCommand<IReadOnlyList<BatchOutcome>>
 {
     public override int Weight => inputs.Count;
 
     protected override IReadOnlyList<BatchOutcome> Run(LedgerContext context) =>
-        EventLedger.RecordBatch(context, inputs, recorder);
+        EventLedger.RecordBatch(context, inputs, recorder, canReach);
 }

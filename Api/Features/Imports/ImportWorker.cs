@@ -222,7 +222,7 @@ public sealed class ImportWorker : BackgroundService
     /// <summary>Pass two: the spooled rows as one ledger command (a dry run only reads).</summary>
     private async Task StoreAsync(ImportJob job, CancellationToken budget)
     {
-        var command = new StoreImportCommand(job, () => WithinBudget(ImportSpool.Read(ImportSpool.PathFor(job.SpoolPath)), budget),
+        var command = new StoreImportCommand(job, ImportSpool.PathFor(job.SpoolPath), rows => WithinBudget(rows, budget),
             job.CheckedAgainst ?? throw new InvalidOperationException("The checking pass runs first."), _clock);
         try
         {

@@ -10,8 +10,6 @@ public sealed record TotalsGroup(TotalsGroupKind Kind, string Name, string? Dime
     public const string DimensionPrefix = "dim.";
     public const int MaxGroups = 8;
 
-    public static IReadOnlyList<string> FixedNames { get; } = ["quarter", "month", "orgUnit", "campaign"];
-
     /// <summary>
     /// Parses a comma list. A <c>dim.&lt;key&gt;</c> must be declared by at least one of <paramref name="metrics"/>;
     /// on failure returns null and says why in <paramref name="error"/>.

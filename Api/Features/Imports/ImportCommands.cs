@@ -1,0 +1,61 @@
+using Dapper;
+using Tally.Api.Data;
+using Tally.Api.Ledger;
+
+namespace Tally.Api.Features.Imports;
+
+// The import's own rows in the imports table, written through the ledger like every write.
+
+/// <summary>Records a newly accepted import as queued.</summary>
+public sealed class QueueImportCommand(ImportJob job, DateTimeOffset at) : LedgerCommand<bool>
+{
+    protected override bool Run(LedgerContext context)
+    {
+        context.Connection.Execute(
+            """
+            INSERT INTO imports (id, name, key_id, format, status, dry_run, mode, created_at)
+            VALUES (@Id, @Name, @keyId, @format, 'queued', @DryRun, @mode, @createdAt)
+            """,
+            new
+            {
+                job.Id, job.Name, keyId = job.Caller.Id, format = job.Format.ToString().ToLowerInvariant(), job.DryRun,
+                mode = job.Upsert ? "upsert" : "create", createdAt = Instant.ToStorage(at),
+            }, context.Transaction);
+        return true;
+    }
+}
+
+/// <summary>Stores an import's outcome (succeeded or failed, its counts and first errors).</summary>
+public sealed class FinishImportCommand(ImportResponse outcome) : LedgerCommand<bool>
+{
+    protected override bool Run(LedgerContext context)
+    {
+        context.Connection.Execute(
+            """
+            UPDATE imports SET status = @Status, rows = @Rows, processed = @Processed, created = @created,
+                unchanged = @unchanged, superseded = @superseded, invalid = @invalid, conflicts = @conflicts,
+                errors = @errors, detail = @Detail, finished_at = @finishedAt
+            WHERE id = @Id
+            """,
+            new
+            {
+                outcome.Id, outcome.Status, outcome.Rows, outcome.Processed, created = outcome.Summary.Created,
+                unchanged = outcome.Summary.Unchanged, superseded = outcome.Summary.Superseded,
+                invalid = outcome.Summary.Invalid, conflicts = outcome.Summary.Conflicts,
+                errors = System.Text.Json.JsonSerializer.Serialize(outcome.Errors, TallyJson.Options), outcome.Detail,
+                finishedAt = Instant.ToStorage(context.Now),
+            }, context.Transaction);
+        return true;
+    }
+}
+
+/// <summary>At start: an import that was queued or running when the server stopped can never finish; say so.</summary>
+public sealed class FailInterruptedImportsCommand : LedgerCommand<int>
+{
+    protected override int Run(LedgerContext context) => context.Connection.Execute(
+        """
+        UPDATE imports SET status = 'failed', finished_at = @at,
+            detail = 'The server stopped before this import finished; nothing of it was stored. Start it again.'
+        WHERE status IN ('queued', 'running')
+        """, new { at = Instant.ToStorage(context.Now) }, context.Transaction);
+}

@@ -1,0 +1,111 @@
+using Tally.Api.Data;
+using Tally.Api.Problems;
+
+namespace Tally.Api.Ledger;
+
+/// <summary>
+/// The one decision of what becomes of an event that comes in, whichever door it came by (a single POST, a batch item,
+/// an upsert, an import row): created, unchanged, an idempotency conflict, or a supersede of the event its
+/// (source, externalId) names; refused when a year it writes is locked, or when it would supersede an event in an org
+/// unit the caller cannot reach. It decides only (reading what it must); the caller writes what it decided. One
+/// instance per command: period locks are looked up once per year, since they cannot change inside one command. The
+/// messages of its refusals are written only here.
+/// </summary>
+public sealed class EventWritePolicy(LedgerContext context, Recorder recorder, Func<string, bool>? canReach = null)
+{
+    private readonly Dictionary<int, bool> _lockedYears = [];
+
+    public Recorder Recorder => recorder;
+
+    /// <summary>The current (not superseded) stored event of the caller's source under this externalId.</summary>
+    public EventRow? StoredHead(string externalId) => EventLedger.FindHead(context, recorder.Source, externalId);
+
+    /// <summary>
+    /// The decision against the stored event the input's externalId names (null: none). <paramref name="mayReplace"/>
+    /// (an upsert) turns other content from a conflict into a supersede.
+    /// </summary>
+    public RecordStatus Decide(NewEvent input, EventRow? stored, bool mayReplace)
+    {
+        if (stored is null)
+        {
+            RequireWritable(input);
+            return RecordStatus.Created;
+        }
+        if (input.SameContentAs(stored))
+            return RecordStatus.Unchanged;
+        if (!mayReplace)
+            return RecordStatus.Conflict;
+        var reach = canReach ?? throw new InvalidOperationException("A policy that may supersede knows the caller's reach.");
+        if (!reach(stored.OrgUnit))
+            throw Unreachable(input.ExternalId!);
+        RequireWritable(stored);
+        RequireWritable(input);
+        return RecordStatus.Superseded;
+    }
+
+    /// <summary>
+    /// The decision against an earlier item of the same request under the same externalId, whose reach and year were
+    /// checked when it was decided. <paramref name="sameContent"/> must come from an exact comparison
+    /// (<see cref="NewEvent.SameContentAs(NewEvent)"/> or <see cref="NewEvent.SameContentAs(EventRow)"/>), never from a hash alone.
+    /// </summary>
+    public RecordStatus DecideAfterEarlier(NewEvent input, bool sameContent, bool mayReplace)
+    {
+        if (sameContent)
+            return RecordStatus.Unchanged;
+        if (!mayReplace)
+            return RecordStatus.Conflict;
+        RequireWritable(input);
+        return RecordStatus.Superseded;
+    }
+
+    /// <summary>A new event may be written: its period is open.</summary>
+    public void RequireWritable(NewEvent input) => RequireOpenYear(input.OccurredOn.Year);
+
+    /// <summary>A stored event may be rewritten (voided or superseded): its period is open.</summary>
+    public void RequireWritable(EventRow stored) => RequireOpenYear(Day.FromStorage(stored.OccurredOn).Year);
+
+    private void RequireOpenYear(int year)
+    {
+        if (!_lockedYears.TryGetValue(year, out var locked))
+            _lockedYears[year] = locked = IsLocked(context, year);
+        if (locked)
+            throw PeriodLocked(year);
+    }
+
+    internal static bool IsLocked(LedgerContext context, int year) =>
+        context.Prepared("SELECT EXISTS (SELECT 1 FROM periods WHERE year = $year AND locked = 1)")
+            .Bind("$year", year).ExecuteScalar() is long and not 0;
+
+    /// <summary>409 period-locked: a write into a locked year.</summary>
+    public static ProblemException PeriodLocked(int year) =>
+        new(Problem.Make(StatusCodes.Status409Conflict, ProblemTypes.PeriodLocked,
+            "Period locked", $"The year {year} is locked; nothing of this request was stored."));
+
+    /// <summary>403: a supersede would rewrite an event in an org unit the key cannot reach (named neither: it learns nothing).</summary>
+    public static ProblemException Unreachable(string externalId) => ProblemException.Forbidden(
+        $"externalId '{externalId}' of this source names an event outside this API key's org unit; this key cannot supersede it.");
+
+    /// <summary>
+    /// Why an input conflicts with the stored event its externalId names. The event is named only when the caller can
+    /// reach it: keys of one source may sit in sibling units, and a refusal never reveals another unit's events.
+    /// </summary>
+    public string ConflictWithStored(string externalId, EventRow stored) =>
+        canReach?.Invoke(stored.OrgUnit) == true
+            ? $"externalId '{externalId}' was already used by this source for event {stored.Id} with other content."
+            : $"externalId '{externalId}' was already used by this source with other content.";
+
+    /// <summary>Why an input conflicts with an earlier item of the same request ("events[2] of this batch").</summary>
+    public static string ConflictWithEarlier(string externalId, string earlier) =>
+        $"externalId '{externalId}' is used by {earlier} with other content.";
+
+    /// <summary>
+    /// 409 idempotency-conflict: errors name each conflicting input by its field (externalId, events[i].externalId) with
+    /// its message; nothing of the request was stored.
+    /// </summary>
+    public static ProblemException IdempotencyConflict(IReadOnlyDictionary<string, string[]> conflicts) =>
+        new(Problem.Make(StatusCodes.Status409Conflict, ProblemTypes.IdempotencyConflict, "Idempotency conflict",
+            conflicts.Count == 1
+                ? conflicts.Values.Single()[0]
+                : $"{conflicts.Count} item(s) reuse an externalId of this source with other content; nothing was stored.",
+            conflicts.ToDictionary()));
+}
