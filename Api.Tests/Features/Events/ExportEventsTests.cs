@@ -115,13 +115,16 @@ public sealed class ExportEventsTests(TallyApp app)
                 {
                     null => "",
                     JsonValue v when v.TryGetValue<long>(out var number) => number.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                    _ => value.GetValue<string>(),
+                    _ => Guarded(value.GetValue<string>()),
                 };
                 Assert.True(expected == row[field], $"row {i} {field}: '{row[field]}' vs '{expected}'");
             }
         }
         Assert.Contains(records, r => r.Contains(TrickyNote));
     }
+
+    /// <summary>A spreadsheet text cell that would start a formula carries a leading ' (CONTRACT.md, export formats).</summary>
+    internal static string Guarded(string text) => text.Length > 0 && "=+-@\t\r".Contains(text[0]) ? "'" + text : text;
 
     [Fact]
     public async Task Bom_true_starts_the_csv_with_a_byte_order_mark_and_chinese_stays_intact()

@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using ExcelDataReader;
 using Sylvan.Data.Csv;
+using Tally.Api.Features.Events;
 
 namespace Tally.Api.Features.Imports;
 
@@ -76,7 +77,7 @@ public static class ImportFiles
             for (var i = 0; i < headers.Length && i < csv.RowFieldCount; i++)
             {
                 var value = csv.GetString(i);
-                cells[i] = value.Length == 0 ? null : value;
+                cells[i] = value.Length == 0 ? null : SpreadsheetText.Unguarded(value);
                 empty &= string.IsNullOrWhiteSpace(value);
             }
             if (empty)
@@ -174,11 +175,11 @@ public static class ImportFiles
         }
     }
 
-    /// <summary>A cell as text: dates as ISO days, numbers without exponent or culture.</summary>
+    /// <summary>A cell as text: dates as ISO days, numbers without exponent or culture, an export's formula guard taken off.</summary>
     private static string? CellText(object? value) => value switch
     {
         null => null,
-        string text => text.Length == 0 ? null : text,
+        string text => text.Length == 0 ? null : SpreadsheetText.Unguarded(text),
         DateTime day => day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
         DateOnly day => day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
         double number when number == Math.Floor(number) && Math.Abs(number) < 1e15 =>
