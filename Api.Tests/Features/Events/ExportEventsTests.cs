@@ -146,6 +146,11 @@ public sealed class ExportEventsTests(TallyApp app)
     [InlineData("text/csv;q=0.5, application/x-ndjson;q=0.8", "application/x-ndjson")]
     [InlineData("*/*", "text/csv")]
     [InlineData(null, "text/csv")]
+    [InlineData("application/x-ndjson, text/csv", "application/x-ndjson")]
+    [InlineData("text/csv;q=0, */*", "application/x-ndjson")]
+    [InlineData("application/*", "application/x-ndjson")]
+    [InlineData("text/*", "text/csv")]
+    [InlineData("*/*;q=0.5, application/vnd.openxmlformats-officedocument.spreadsheetml.sheet;q=0.5", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")]
     public async Task The_accept_header_chooses_the_format_when_format_is_absent(string? accept, string expected)
     {
         using var client = await app.ClientWithAsync(["events:read"]);
