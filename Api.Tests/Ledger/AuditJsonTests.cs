@@ -51,5 +51,5 @@ public sealed class AuditJsonTests
     [InlineData("2024-03-05T01:02:03.1234567Z")]
     [InlineData("2024-03-05T01:02:03.0000010Z")]
     public void Stored_instants_are_shown_as_the_api_shows_them(string stored) =>
-        Assert.Equal(Instant.ToJson(Instant.FromStorage(stored)), EventAuditJson.ApiInstant(stored));
+        Assert.Equal(Instant.ToJson(Instant.FromStorage(stored)), EventFieldList.ApiInstant(stored));
 }

@@ -1,9 +1,9 @@
-using Dapper;
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
+using Dapper;
 using Tally.Api.Tests.Infrastructure;
 
 namespace Tally.Api.Tests.Features.Events;
@@ -115,13 +115,16 @@ public sealed class ExportEventsTests(TallyApp app)
                 {
                     null => "",
                     JsonValue v when v.TryGetValue<long>(out var number) => number.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                    _ => value.GetValue<string>(),
+                    _ => Guarded(value.GetValue<string>()),
                 };
                 Assert.True(expected == row[field], $"row {i} {field}: '{row[field]}' vs '{expected}'");
             }
         }
         Assert.Contains(records, r => r.Contains(TrickyNote));
     }
+
+    /// <summary>A spreadsheet text cell that would start a formula carries a leading ' (CONTRACT.md, export formats).</summary>
+    internal static string Guarded(string text) => text.Length > 0 && "=+-@\t\r".Contains(text[0]) ? "'" + text : text;
 
     [Fact]
     public async Task Bom_true_starts_the_csv_with_a_byte_order_mark_and_chinese_stays_intact()
@@ -143,6 +146,11 @@ public sealed class ExportEventsTests(TallyApp app)
     [InlineData("text/csv;q=0.5, application/x-ndjson;q=0.8", "application/x-ndjson")]
     [InlineData("*/*", "text/csv")]
     [InlineData(null, "text/csv")]
+    [InlineData("application/x-ndjson, text/csv", "application/x-ndjson")]
+    [InlineData("text/csv;q=0, */*", "application/x-ndjson")]
+    [InlineData("application/*", "application/x-ndjson")]
+    [InlineData("text/*", "text/csv")]
+    [InlineData("*/*;q=0.5, application/vnd.openxmlformats-officedocument.spreadsheetml.sheet;q=0.5", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")]
     public async Task The_accept_header_chooses_the_format_when_format_is_absent(string? accept, string expected)
     {
         using var client = await app.ClientWithAsync(["events:read"]);

@@ -53,7 +53,7 @@ public sealed class ExportEventsXlsxTests(TallyApp app)
         {
             foreach (var field in (string[])["id", "metric", "occurredOn", "orgUnit", "campaign", "externalId", "note", "source",
                          "recordedAt", "status", "voidedAt", "voidReason", "supersedes", "supersededBy"])
-                Assert.Equal(expected[field]?.GetValue<string>(), row[field] as string);
+                Assert.Equal(expected[field]?.GetValue<string>() is { } text ? ExportEventsTests.Guarded(text) : null, row[field] as string);
             Assert.Equal(expected["quantity"]!.GetValue<long>(), Convert.ToInt64(row["quantity"], System.Globalization.CultureInfo.InvariantCulture));
             foreach (var key in (string[])["category", "kind", "venue"])
                 Assert.Equal(expected["dimensions"]![key]?.GetValue<string>(), row["dim." + key] as string);

@@ -57,7 +57,7 @@ public sealed class ExportEvents(Database database, CatalogCache catalog, ILogge
 
     public override async Task HandleAsync(ExportEventsRequest req, CancellationToken ct)
     {
-        var format = EventExport.ChooseFormat(req.Format, HttpContext.Request.GetTypedHeaders().Accept);
+        var format = ChooseFormat(req.Format, HttpContext.Request);
         if (req.Headers is not null && format == ExportFormat.Ndjson)
             throw ProblemException.Validation("headers", "headers applies to CSV and XLSX; NDJSON uses the field names.");
         if (req.Bom == "true")
@@ -96,10 +96,14 @@ public sealed class ExportEvents(Database database, CatalogCache catalog, ILogge
         var chinese = req.Headers == "zh";
         try
         {
-            if (format == ExportFormat.Xlsx)
-                await EventExport.WriteXlsxAsync(response.Body, reader, dimensionKeys, chinese, ct);
-            else
-                await EventExport.WriteAsync(response.BodyWriter, reader, format, dimensionKeys, ct, chinese);
+            var write = format switch
+            {
+                ExportFormat.Xlsx => XlsxEventWriter.WriteAsync(response.Body, reader, dimensionKeys, chinese, ct),
+                ExportFormat.Ndjson => NdjsonEventWriter.WriteAsync(response.BodyWriter, reader, ct),
+                _ => CsvEventWriter.WriteAsync(response.BodyWriter, reader, dimensionKeys,
+                    bom: format == ExportFormat.CsvWithBom, chinese, ct),
+            };
+            await write;
         }
         catch (Exception ex) when (ex is not OperationCanceledException && response.HasStarted)
         {
@@ -107,5 +111,21 @@ public sealed class ExportEvents(Database database, CatalogCache catalog, ILogge
             logger.LogError(ex, "Event export failed mid-stream; the connection was aborted");
             HttpContext.Abort();
         }
+    }
+
+    private static readonly (string, ExportFormat)[] Offers =
+    [
+        (EventExport.CsvType, ExportFormat.Csv), (EventExport.NdjsonType, ExportFormat.Ndjson),
+        ("application/ndjson", ExportFormat.Ndjson), (EventExport.XlsxType, ExportFormat.Xlsx),
+    ];
+
+    /// <summary>?format wins; else the Accept header (no header: CSV); 406 when Accept admits none of the three.</summary>
+    private static ExportFormat ChooseFormat(string? format, HttpRequest request)
+    {
+        if (format is not null)
+            return format switch { "ndjson" => ExportFormat.Ndjson, "xlsx" => ExportFormat.Xlsx, _ => ExportFormat.Csv };
+        return ContentNegotiation.Choose(request, Offers)
+            ?? throw new ProblemException(Problem.Make(StatusCodes.Status406NotAcceptable, ProblemTypes.NotAcceptable, "Not acceptable",
+                "The export is written as text/csv, application/x-ndjson or an XLSX workbook; ask for one in Accept, or use ?format=csv|ndjson|xlsx."));
     }
 }

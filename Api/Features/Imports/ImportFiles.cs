@@ -4,6 +4,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using ExcelDataReader;
 using Sylvan.Data.Csv;
+using Tally.Api.Features.Events;
 
 namespace Tally.Api.Features.Imports;
 
@@ -128,7 +129,7 @@ public static class ImportFiles
                 var value = csv.GetString(i);
                 if (value.Length > limits.MaxCellChars)
                     throw CellTooLong(limits, line);
-                cells[i] = value.Length == 0 ? null : value;
+                cells[i] = value.Length == 0 ? null : SpreadsheetText.Unguarded(value);
                 empty &= string.IsNullOrWhiteSpace(value);
             }
             if (empty)
@@ -243,11 +244,11 @@ public static class ImportFiles
         }
     }
 
-    /// <summary>A cell as text: dates as ISO days, numbers without exponent or culture.</summary>
+    /// <summary>A cell as text: dates as ISO days, numbers without exponent or culture, an export's formula guard taken off.</summary>
     private static string? CellText(object? value) => value switch
     {
         null => null,
-        string text => text.Length == 0 ? null : text,
+        string text => text.Length == 0 ? null : SpreadsheetText.Unguarded(text),
         DateTime day => day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
         DateOnly day => day.ToString("yyyy-MM-dd", CultureInfo.InvariantCulture),
         double number when number == Math.Floor(number) && Math.Abs(number) < 1e15 =>

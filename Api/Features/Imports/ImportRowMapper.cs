@@ -17,16 +17,18 @@ public sealed record MappedRow(int Number, NewEvent? Event, IReadOnlyList<Import
 /// </summary>
 public sealed class ImportRowMapper(CatalogSnapshot catalog, TimeProvider clock, ApiKeyRecord caller, string? name)
 {
-    private static readonly Dictionary<string, string> FieldsByHeader = new(StringComparer.OrdinalIgnoreCase)
-    {
-        ["metric"] = "metric", ["指标"] = "metric",
-        ["occurredOn"] = "occurredOn", ["日期"] = "occurredOn",
-        ["quantity"] = "quantity", ["数量"] = "quantity",
-        ["orgUnit"] = "orgUnit", ["填报单位"] = "orgUnit",
-        ["campaign"] = "campaign", ["专项行动"] = "campaign",
-        ["externalId"] = "externalId", ["外部编号"] = "externalId",
-        ["note"] = "note", ["备注"] = "note",
-    };
+    /// <summary>The header vocabulary: each imported field by its JSON name or its Chinese header.</summary>
+    private static readonly Dictionary<string, string> FieldsByHeader = EventFieldList.All
+        .Where(f => f.Imported && f.Kind != EventFieldKind.Dimensions)
+        .SelectMany(f => (string[])[f.Name, f.ChineseHeader], (f, header) => (Header: header, Field: f.Name))
+        .ToDictionary(p => p.Header, p => p.Field, StringComparer.OrdinalIgnoreCase);
+
+    /// <summary>Columns read and ignored: a row number (序号) and the fields an export adds (id, source, status, ...).</summary>
+    private static readonly HashSet<string> IgnoredHeaders = EventFieldList.All.Where(f => !f.Imported)
+        .SelectMany(f => (string[])[f.Name, f.ChineseHeader]).Append("序号").ToHashSet(StringComparer.OrdinalIgnoreCase);
+
+    private static readonly string KnownHeaders = string.Join(", ",
+        EventFieldList.All.Where(f => f.Imported && f.Kind != EventFieldKind.Dimensions).Select(f => f.ChineseHeader));
 
     private static readonly string[] DateFormats = ["yyyy-MM-dd", "yyyy-M-d", "yyyy/M/d", "yyyy.M.d", "yyyy年M月d日"];
 
@@ -47,12 +49,12 @@ public sealed class ImportRowMapper(CatalogSnapshot catalog, TimeProvider clock,
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var header in headers)
         {
-            if (header.Length == 0)
+            if (header.Length == 0 || IgnoredHeaders.Contains(header))
                 continue;
             var field = FieldOf(header);
             if (field is null)
                 errors.Add(new ImportError(row, header,
-                    $"Unknown column '{header}': use the event field names, dim.<key>, or 指标, 日期, 数量, 填报单位, 专项行动, 外部编号, 备注."));
+                    $"Unknown column '{header}': use the event field names, {EventFieldList.DimensionPrefix}<key>, or {KnownHeaders}."));
             else if (!seen.Add(field))
                 errors.Add(new ImportError(row, header, $"Column '{header}' gives {field} a second time."));
         }
@@ -69,7 +71,8 @@ public sealed class ImportRowMapper(CatalogSnapshot catalog, TimeProvider clock,
     {
         if (FieldsByHeader.TryGetValue(header, out var field))
             return field;
-        return header.StartsWith("dim.", StringComparison.Ordinal) && header.Length > 4 ? header : null;
+        return header.StartsWith(EventFieldList.DimensionPrefix, StringComparison.Ordinal)
+            && header.Length > EventFieldList.DimensionPrefix.Length ? header : null;
     }
 
     public MappedRow Map(SourceRow row)
@@ -82,6 +85,8 @@ public sealed class ImportRowMapper(CatalogSnapshot catalog, TimeProvider clock,
         for (var i = 0; i < row.Headers.Count && i < row.Cells.Count; i++)
         {
             var header = row.Headers[i];
+            if (IgnoredHeaders.Contains(header))
+                continue;
             var value = row.Cells[i]?.Trim();
             var field = FieldOf(header);
             if (field is null)
@@ -126,7 +131,7 @@ public sealed class ImportRowMapper(CatalogSnapshot catalog, TimeProvider clock,
                     break;
                 default:
                     input.Dimensions ??= new Dictionary<string, string?>(StringComparer.Ordinal);
-                    input.Dimensions[field[4..]] = value;
+                    input.Dimensions[field[EventFieldList.DimensionPrefix.Length..]] = value;
                     break;
             }
         }

@@ -4,6 +4,7 @@ using FluentValidation;
 using Microsoft.Net.Http.Headers;
 using Tally.Api.Data;
 using Tally.Api.Features.Totals;
+using Tally.Api.Http;
 using Tally.Api.Ledger;
 using Tally.Api.OpenApi;
 using Tally.Api.Security;
@@ -131,16 +132,9 @@ public sealed class GetAnnualReport(CountedEvents counter, CatalogCache catalog,
         await Send.OkAsync(report, ct);
     }
 
-    /// <summary>format=markdown, or an Accept header that prefers text/markdown to JSON.</summary>
-    private static bool WantsMarkdown(string? format, HttpRequest request)
-    {
-        if (format is not null)
-            return format == "markdown";
-        if (!MediaTypeHeaderValue.TryParseList(request.Headers.Accept, out var accepted))
-            return false;
-        double Quality(string type) => accepted.Where(a => a.MediaType.Equals(type, StringComparison.OrdinalIgnoreCase))
-            .Select(a => a.Quality ?? 1).DefaultIfEmpty(0).Max();
-        var markdown = Quality(MarkdownType);
-        return markdown > 0 && markdown > Quality("application/json");
-    }
+    private static readonly (string, bool Markdown)[] Offers = [("application/json", false), (MarkdownType, true)];
+
+    /// <summary>format=markdown, or an Accept header that prefers text/markdown to JSON (anything else: JSON).</summary>
+    private static bool WantsMarkdown(string? format, HttpRequest request) =>
+        format is not null ? format == "markdown" : ContentNegotiation.Choose(request, Offers) ?? false;
 }
