@@ -1,4 +1,5 @@
 using FastEndpoints;
+using Tally.Api.Http;
 using Prometheus;
 using Tally.Api.Security;
 
@@ -14,6 +15,7 @@ public sealed class ScrapeMetrics : EndpointWithoutRequest
         RoutePrefixOverride(string.Empty);
         AllowAnonymous();
         Tags("Operations");
+        Options(b => b.ForOperations());
         Description(b => b.Produces<string>(200, "text/plain"));
         Summary(s =>
         {
