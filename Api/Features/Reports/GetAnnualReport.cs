@@ -5,6 +5,7 @@ using Microsoft.Net.Http.Headers;
 using Tally.Api.Features.Totals;
 using Tally.Api.Ledger;
 using Tally.Api.OpenApi;
+using Tally.Api.Http;
 using Tally.Api.Security;
 
 namespace Tally.Api.Features.Reports;
@@ -62,6 +63,7 @@ public sealed class ReportFigure
 }
 
 [ProducesText(200, MarkdownType)]
+[ExpensiveRead(WhenQuery = "asOf")]
 [OrgScoped(ScopedName.OrgUnit, ScopedIn.Query, "orgUnit")]
 public sealed class GetAnnualReport(CountedEvents counter, CatalogCache catalog, LedgerWriter writer, TimeProvider clock)
     : Endpoint<GetAnnualReportRequest, AnnualReportResponse>

@@ -5,6 +5,7 @@ using FluentValidation;
 using Tally.Api.Data;
 using Tally.Api.Ledger;
 using Tally.Api.OpenApi;
+using Tally.Api.Http;
 using Tally.Api.Security;
 
 namespace Tally.Api.Features.Totals;
@@ -118,6 +119,7 @@ public sealed class TotalsRow
 }
 
 [ProblemResponse(400, "Invalid period, an unknown metric, org unit, campaign or group, or an asOf in the future.")]
+[ExpensiveRead(WhenQuery = "asOf")]
 [OrgScoped(ScopedName.OrgUnit, ScopedIn.Query, "orgUnit")]
 public sealed class GetTotals(Database database, CatalogCache catalog, LedgerWriter writer)
     : Endpoint<GetTotalsRequest, TotalsResponse>
