@@ -4,6 +4,7 @@ using Tally.Api.Data;
 using Tally.Api.Ledger;
 using Tally.Api.Problems;
 using Tally.Api.Security;
+using Tally.Api.OpenApi;
 
 namespace Tally.Api.Features.Catalog;
 
@@ -16,6 +17,7 @@ public sealed class UpdateMetricValidator : Validator<UpdateMetricRequest>
     public UpdateMetricValidator() => this.AddMetricFieldRules();
 }
 
+[ProblemResponse(409, "The update removes a dimension value that events use (conflict).")]
 [UnboundKeysOnly("metrics are shared by all org units; only a key bound to none may change them.")]
 public sealed class UpdateMetric(LedgerWriter writer) : Endpoint<UpdateMetricRequest, MetricResponse>
 {

@@ -1,6 +1,7 @@
 using FastEndpoints;
 using Tally.Api.Http;
 using Tally.Api.Ledger;
+using Tally.Api.OpenApi;
 using Tally.Api.Problems;
 
 namespace Tally.Api.Features.Operations;
@@ -10,6 +11,7 @@ namespace Tally.Api.Features.Operations;
 /// the write lock itself (a pooled BEGIN IMMEDIATE waits behind a large import for up to 30 s), so it answers within a
 /// second whatever the writer is doing.
 /// </summary>
+[ProblemResponse(503, "Not ready (storage failed, or the ledger writer has stopped): retry after Retry-After.")]
 public sealed class GetReadiness(LedgerWriter writer) : EndpointWithoutRequest<HealthResponse>
 {
     /// <summary>How long a recovery probe may wait for the writer before readiness answers 503 anyway.</summary>
@@ -28,7 +30,6 @@ public sealed class GetReadiness(LedgerWriter writer) : EndpointWithoutRequest<H
             s.Description = "Answers from the ledger writer's state within a second: ready once migrations ran and while its last "
                 + "commit succeeded. After a failed write (disk full, read-only file, I/O error) each call commits a probe write "
                 + "through the writer; the service is ready again as soon as one commits. A query string is ignored.";
-            s.Responses[503] = "Not ready (storage failed, or the writer has stopped); retry after Retry-After.";
         });
     }
 
