@@ -129,6 +129,54 @@ public sealed class LimitTests(TallyApp shared)
     }
 
     [Fact]
+    public async Task Probes_and_metrics_answer_200_when_bad_keys_have_emptied_the_anonymous_bucket()
+    {
+        await using var app = await TallyApp.StartAsync(new Dictionary<string, string?>
+        {
+            ["Tally:RateLimit:PermitsPerSecond"] = "1",
+            ["Tally:RateLimit:Burst"] = "2",
+        });
+        using var guessing = app.Client("tly_guessing-keys-one-after-another");
+        using var keyless = app.Client(key: null);
+        using var probe = app.Client(key: null);
+        probe.Timeout = TimeSpan.FromSeconds(5);
+        HttpResponseMessage? limited = null;
+        for (var i = 0; i < 20 && limited is null; i++)
+        {
+            var response = await guessing.GetAsync("/api/v1/metrics", Ct);
+            if (response.StatusCode == HttpStatusCode.TooManyRequests)
+                limited = response;
+        }
+        Assert.NotNull(limited);
+        HttpResponseMessage? keylessLimited = null;
+        for (var i = 0; i < 20 && keylessLimited is null; i++)
+        {
+            var response = await keyless.GetAsync("/api/v1/metrics", Ct);
+            if (response.StatusCode == HttpStatusCode.TooManyRequests)
+                keylessLimited = response;
+        }
+        Assert.NotNull(keylessLimited);
+
+        foreach (var path in new[] { "/health/live", "/health/ready", "/metrics" })
+        {
+            for (var i = 0; i < 5; i++)
+            {
+                Assert.Equal(HttpStatusCode.OK, (await probe.GetAsync(path, Ct)).StatusCode);
+                Assert.Equal(HttpStatusCode.OK, (await guessing.GetAsync(path, Ct)).StatusCode);
+            }
+        }
+        // The bucket is still empty for everything else without a valid key, and it does not blame a key nobody sent.
+        foreach (var response in new[] { limited, keylessLimited })
+        {
+            var problem = await response.AssertProblemAsync(429, "/problems/rate-limited");
+            var detail = problem["detail"]!.GetValue<string>();
+            Assert.DoesNotContain("This API key", detail, StringComparison.Ordinal);
+            Assert.Contains("without a valid API key", detail, StringComparison.Ordinal);
+            Assert.NotNull(response.Headers.RetryAfter);
+        }
+    }
+
+    [Fact]
     public async Task A_request_that_runs_past_its_timeout_is_answered_with_a_problem_not_left_hanging()
     {
         await using var app = await TallyApp.StartAsync(new Dictionary<string, string?> { ["Tally:Limits:RequestTimeout"] = "00:00:00.300" });

@@ -28,20 +28,26 @@ public static class HttpPipeline
         // counters count from the start rather than from the first scrape.
         Metrics.DefaultRegistry.CollectAndExportAsTextAsync(Stream.Null).GetAwaiter().GetResult();
         app.UseMiddleware<RequestIds>();
-        // Outermost but for the request id, so every answer is counted with its final status; WebApplication routes first,
-        // so requests are labelled by route template, not raw path.
-        app.UseHttpMetrics();
+        // Outermost but for the request id, so every answer is counted with its final status; it reads the route
+        // template once the request is done.
+        app.UseMiddleware<RequestMetrics>();
         app.UseMiddleware<SecurityHeaders>();
+        // Before routing: routing already looks at the URL and Content-Type.
+        app.UseMiddleware<RequestLineLimits>();
+        app.UseMiddleware<BodylessRequests>();
+        app.UseRouting();
         // Timeouts wrap the problem writer, so a request stopped by its timeout is still answered with a problem.
         app.UseRequestTimeouts();
         app.UseMiddleware<ProblemMiddleware>();
         app.UseDefaultFiles();
         app.UseStaticFiles();
         app.UseTallyBodyLimit();
+        app.UseMiddleware<BodylessRequests.OnBodyRoutes>();
         app.UseAuthentication();
         // After authentication: each key has its own bucket.
         app.UseRateLimiter();
         app.UseAuthorization();
+        app.UseMiddleware<ExpensiveReads>();
         app.UseMiddleware<QueryParameterGuard>();
         app.UseFastEndpoints(c =>
         {

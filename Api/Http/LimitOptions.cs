@@ -15,8 +15,14 @@ public sealed class LimitOptions
     /// <summary>Most items in one POST /events/batch.</summary>
     public int MaxBatchItems { get; set; } = 10_000;
 
-    /// <summary>Largest total size of a request's headers (Kestrel answers 431 above it).</summary>
+    /// <summary>Largest total size of a request's headers (431 headers-too-large above it; Kestrel's own limit is set above).</summary>
     public int MaxHeaderBytes { get; set; } = 32 * 1024;
+
+    /// <summary>Longest request target, path and query (414 uri-too-long above it; Kestrel's own limit is set above).</summary>
+    public int MaxUrlBytes { get; set; } = 8 * 1024;
+
+    /// <summary>Expensive reads (exports, audit verification, asOf totals and reports) one key may run at once (429 above).</summary>
+    public int MaxExpensiveReadsPerKey { get; set; } = 2;
 
     /// <summary>How long a request may run before it is stopped with 504 timeout.</summary>
     public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(30);

@@ -34,7 +34,8 @@ public sealed partial class QueryParameterGuard(RequestDelegate next)
     public Task InvokeAsync(HttpContext context)
     {
         var definition = context.GetEndpoint()?.Metadata.GetMetadata<EndpointDefinition>();
-        if (definition is null || context.Request.Query.Count == 0)
+        if (definition is null || context.Request.Query.Count == 0
+            || context.GetEndpoint()?.Metadata.GetMetadata<IgnoresQueryString>() is not null)
             return next(context);
 
         var allowed = Declared.GetOrAdd(definition, Describe);

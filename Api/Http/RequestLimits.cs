@@ -26,7 +26,13 @@ public static class RequestLimits
         {
             kestrel.AddServerHeader = false;
             kestrel.Limits.MaxRequestBodySize = limits.Value.MaxBodyBytes;
-            kestrel.Limits.MaxRequestHeadersTotalSize = limits.Value.MaxHeaderBytes;
+            // Kestrel's own limits sit above the application's (RequestLineLimits), so an oversized URL or header block is
+            // refused by the application, as a problem with the security headers; only far larger ones are Kestrel's.
+            kestrel.Limits.MaxRequestHeadersTotalSize = WebServerCeiling(limits.Value.MaxHeaderBytes);
+            kestrel.Limits.MaxRequestLineSize = WebServerCeiling(limits.Value.MaxUrlBytes);
+            kestrel.Limits.MaxRequestHeaderCount = 1000;
+            // Non-ASCII header bytes reach the application (as Latin-1, which never fails to decode) to be refused there.
+            kestrel.RequestHeaderEncodingSelector = _ => System.Text.Encoding.Latin1;
         });
         services.AddOptions<RequestTimeoutOptions>().Configure<IOptions<LimitOptions>>((timeouts, limits) =>
         {
@@ -51,16 +57,23 @@ public static class RequestLimits
                 var retryAfter = rejected.Lease.TryGetMetadata(MetadataName.RetryAfter, out var wait) && wait > TimeSpan.Zero
                     ? wait
                     : TimeSpan.FromSeconds(1);
+                var who = rejected.HttpContext.TryGetCaller() is null
+                    ? "Requests from this address without a valid API key"
+                    : "This API key";
                 return new ValueTask(ProblemMiddleware.WriteAsync(rejected.HttpContext, Problem.Make(
                     StatusCodes.Status429TooManyRequests, ProblemTypes.RateLimited, "Too many requests",
                     string.Create(CultureInfo.InvariantCulture,
-                        $"This API key sent more than {rate.Value.PermitsPerSecond} requests per second (bursts up to {rate.Value.Burst}). Retry after the Retry-After delay.")),
+                        $"{who} sent more than {rate.Value.PermitsPerSecond} requests per second (bursts up to {rate.Value.Burst}). Retry after the Retry-After delay.")),
                     retryAfter));
             };
         });
         services.AddRateLimiter(_ => { });
         return services;
     }
+
+    /// <summary>Kestrel's limit for one of the application's: twice it and at least 16 KiB more.</summary>
+    private static int WebServerCeiling(int applicationLimit) =>
+        (int)Math.Min(int.MaxValue, Math.Max(2L * applicationLimit, applicationLimit + 16L * 1024));
 
     /// <summary>Before authentication: refuses bodies over the limit (413) whatever the server.</summary>
     public static IApplicationBuilder UseTallyBodyLimit(this IApplicationBuilder app) => app.UseMiddleware<RequestBodyLimit>();

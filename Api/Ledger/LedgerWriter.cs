@@ -69,6 +69,9 @@ public sealed class LedgerWriter : IHostedLifecycleService, IDisposable
     /// <summary>True from a failed group whose storage failed until the next commit succeeds.</summary>
     public bool StorageFailed => _health.Failed;
 
+    /// <summary>Readiness accessor: migrations ran and the loop is draining the queue (it has not stopped).</summary>
+    public bool Running => _loop is { IsCompleted: false };
+
     /// <summary>
     /// Commits a write that stores nothing, through the queue like any command: true when storage takes writes again
     /// (which also clears <see cref="StorageFailed"/>).

@@ -165,10 +165,15 @@ public sealed partial class FastEndpointsOperationFilter : IOperationFilter
             operation.Responses[key] = response;
         }
 
+        // Every route: the application's own limits on the request line and headers (Kestrel's sit above them).
+        Add(414, "The URL is longer than Tally:Limits:MaxUrlBytes (uri-too-long).");
+        Add(431, "The request headers are larger than Tally:Limits:MaxHeaderBytes (headers-too-large).");
         if (anonymous)
         {
-            if (operation.Responses.ContainsKey("503"))
-                Add(503, "Not ready.");
+            // Operations routes are never rate limited and ignore a query string: only a header can be refused.
+            Add(400, "A header value is not ASCII.");
+            foreach (var (status, description) in ProblemDocs.For(context.ApiDescription))
+                Add(status, description);
             return;
         }
         Add(400, "The request is invalid: see errors.");
@@ -176,11 +181,13 @@ public sealed partial class FastEndpointsOperationFilter : IOperationFilter
         Add(403, "The key lacks the scope, or reaches outside its org unit.");
         if (hasRouteParams)
             Add(404, "Nothing has that id or code.");
-        Add(429, "Too many requests for this key: retry after Retry-After.");
+        Add(429, "Too many requests for this key (or too many expensive reads at once): retry after Retry-After.");
         Add(504, "The request ran past its time limit (Tally:Limits:RequestTimeout) and was stopped.");
         if (method is "POST" or "PUT" or "DELETE")
         {
             Add(413, "The body is larger than the configured limit.");
+            if (operation.RequestBody?.Content?.Count > 0)
+                Add(415, "A body without a Content-Type, or of a type this route does not take (unsupported-media-type).");
             Add(503, "The write queue is full or storage failed: nothing was stored; retry after Retry-After.");
         }
         foreach (var (status, description) in ProblemDocs.For(context.ApiDescription))

@@ -42,5 +42,7 @@ public static class ProblemTypes
     public const string MethodNotAllowed = "/problems/method-not-allowed";
     public const string UnsupportedMediaType = "/problems/unsupported-media-type";
     public const string NotAcceptable = "/problems/not-acceptable";
+    public const string UriTooLong = "/problems/uri-too-long";
+    public const string HeadersTooLarge = "/problems/headers-too-large";
     public const string Internal = "/problems/internal";
 }

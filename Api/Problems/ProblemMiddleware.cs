@@ -9,6 +9,7 @@ public sealed class ProblemMiddleware(RequestDelegate next, ILogger<ProblemMiddl
 {
     public async Task InvokeAsync(HttpContext context)
     {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             await next(context);
@@ -30,6 +31,8 @@ public sealed class ProblemMiddleware(RequestDelegate next, ILogger<ProblemMiddl
         }
         catch (OperationCanceledException) when (TimedOut(context) && !context.Response.HasStarted)
         {
+            logger.LogWarning("Request {Method} {Route} stopped by its time limit after {ElapsedMs} ms",
+                context.Request.Method, RouteOf(context), (long)System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             await WriteAsync(context, Problem.Make(StatusCodes.Status504GatewayTimeout, ProblemTypes.Timeout, "Timeout",
                 "The request did not finish in the time this server allows and was stopped. A write that was already "
                 + "accepted may still have been stored: read it back, or retry with the same externalId."));
@@ -67,6 +70,10 @@ public sealed class ProblemMiddleware(RequestDelegate next, ILogger<ProblemMiddl
         await JsonSerializer.SerializeAsync(response.Body, problem, TallyJson.Options, CancellationToken.None);
     }
 
+    /// <summary>The route template (bounded, and free of ids) rather than the raw path.</summary>
+    private static string RouteOf(HttpContext context) =>
+        context.GetEndpoint() is RouteEndpoint { RoutePattern.RawText: { } template } ? "/" + template.TrimStart('/') : "(no route)";
+
     private static bool TimedOut(HttpContext context) =>
         context.Features.Get<IHttpRequestTimeoutFeature>()?.RequestTimeoutToken.IsCancellationRequested == true;
 
@@ -92,8 +99,11 @@ public sealed class ProblemMiddleware(RequestDelegate next, ILogger<ProblemMiddl
                 $"{context.Request.Method} is not allowed on {context.Request.Path}."),
             413 => Problem.Make(413, ProblemTypes.PayloadTooLarge, "Payload too large",
                 "The request body is larger than this server accepts."),
+            414 => Problem.Make(414, ProblemTypes.UriTooLong, "URI too long", "The request's URL is longer than this server accepts."),
             415 => Problem.Make(415, ProblemTypes.UnsupportedMediaType, "Unsupported media type",
                 "Send the body as application/json."),
+            431 => Problem.Make(431, ProblemTypes.HeadersTooLarge, "Request headers too large",
+                "The request's headers are larger than this server accepts."),
             401 => Problem.Make(401, ProblemTypes.Unauthorized, "Unauthorized", "A valid API key is required."),
             403 => Problem.Make(403, ProblemTypes.Forbidden, "Forbidden", "The API key may not do this."),
             _ => Problem.Make(status, status >= 500 ? ProblemTypes.Internal : ProblemTypes.Validation,

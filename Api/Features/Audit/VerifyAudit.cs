@@ -38,6 +38,7 @@ public sealed class VerifyAuditResponse
     public required string? Reason { get; init; }
 }
 
+[ExpensiveRead]
 [NotOrgScoped("The chain is one for the whole tree; a bound key is not told ids of events outside its subtree.")]
 public sealed class VerifyAudit(AuditVerification verification, Database database, CatalogCache catalog)
     : Endpoint<VerifyAuditRequest, VerifyAuditResponse>

@@ -23,6 +23,7 @@ public sealed class CreateCampaignValidator : Validator<CreateCampaignRequest>
     }
 }
 
+[ProblemResponse(409, "A campaign with that code exists (conflict).")]
 [UnboundKeysOnly("campaigns are shared by all org units; only a key bound to none may change them.")]
 public sealed class CreateCampaign(LedgerWriter writer) : Endpoint<CreateCampaignRequest, CampaignResponse>
 {

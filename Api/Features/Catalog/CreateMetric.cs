@@ -22,6 +22,7 @@ public sealed class CreateMetricValidator : Validator<CreateMetricRequest>
     }
 }
 
+[ProblemResponse(409, "A metric with that code exists (conflict).")]
 [UnboundKeysOnly("metrics are shared by all org units; only a key bound to none may change them.")]
 public sealed class CreateMetric(LedgerWriter writer) : Endpoint<CreateMetricRequest, MetricResponse>
 {

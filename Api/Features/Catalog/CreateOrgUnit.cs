@@ -29,6 +29,7 @@ public sealed class CreateOrgUnitValidator : Validator<CreateOrgUnitRequest>
 }
 
 // A bound key creates units only below its own.
+[ProblemResponse(409, "An org unit with that code exists (conflict).")]
 [OrgScoped(ScopedName.OrgUnit, ScopedIn.Body, "parent", AbsentMeansWholeTree = true)]
 public sealed class CreateOrgUnit(LedgerWriter writer) : Endpoint<CreateOrgUnitRequest, OrgUnitResponse>
 {

@@ -2,6 +2,7 @@ using Dapper;
 using FastEndpoints;
 using Tally.Api.Data;
 using Tally.Api.Ledger;
+using Tally.Api.OpenApi;
 using Tally.Api.Problems;
 using Tally.Api.Security;
 
@@ -16,6 +17,7 @@ public sealed class UpdateMetricValidator : Validator<UpdateMetricRequest>
     public UpdateMetricValidator() => this.AddMetricFieldRules();
 }
 
+[ProblemResponse(409, "The update removes a dimension value that events use (conflict).")]
 [UnboundKeysOnly("metrics are shared by all org units; only a key bound to none may change them.")]
 public sealed class UpdateMetric(LedgerWriter writer) : Endpoint<UpdateMetricRequest, MetricResponse>
 {

@@ -36,6 +36,7 @@ public sealed class ExportEventsValidator : Validator<ExportEventsRequest>
 }
 
 [ProblemResponse(406, "The Accept header names none of text/csv, application/x-ndjson and the XLSX type (and no format parameter was given).")]
+[ExpensiveRead]
 [OrgScoped(ScopedName.OrgUnit, ScopedIn.Query, "orgUnit")]
 public sealed class ExportEvents(Database database, CatalogCache catalog, ILogger<ExportEvents> logger) : Endpoint<ExportEventsRequest>
 {

@@ -1,4 +1,5 @@
 using FastEndpoints;
+using Tally.Api.Http;
 
 namespace Tally.Api.Features.Operations;
 
@@ -11,6 +12,7 @@ public sealed class GetLiveness : EndpointWithoutRequest<HealthResponse>
         RoutePrefixOverride(string.Empty);
         AllowAnonymous();
         Tags("Operations");
+        Options(b => b.ForOperations());
         Summary(s => s.Summary = "Liveness: the process answers");
     }
 

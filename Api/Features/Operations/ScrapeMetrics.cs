@@ -1,5 +1,6 @@
 using FastEndpoints;
 using Prometheus;
+using Tally.Api.Http;
 using Tally.Api.Security;
 
 namespace Tally.Api.Features.Operations;
@@ -14,6 +15,7 @@ public sealed class ScrapeMetrics : EndpointWithoutRequest
         RoutePrefixOverride(string.Empty);
         AllowAnonymous();
         Tags("Operations");
+        Options(b => b.ForOperations());
         Description(b => b.Produces<string>(200, "text/plain"));
         Summary(s =>
         {

@@ -65,6 +65,7 @@ public sealed class ReportFigure
 }
 
 [ProducesText(200, MarkdownType)]
+[ExpensiveRead(WhenQuery = "asOf")]
 [OrgScoped(ScopedName.OrgUnit, ScopedIn.Query, "orgUnit")]
 public sealed class GetAnnualReport(CountedEvents counter, CatalogCache catalog, LedgerWriter writer, Database database,
     TimeProvider clock)

@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using FastEndpoints;
 using FluentValidation;
 using Tally.Api.Data;
+using Tally.Api.Http;
 using Tally.Api.Ledger;
 using Tally.Api.OpenApi;
 using Tally.Api.Security;
@@ -118,6 +119,7 @@ public sealed class TotalsRow
 }
 
 [ProblemResponse(400, "Invalid period, an unknown metric, org unit, campaign or group, or an asOf in the future.")]
+[ExpensiveRead(WhenQuery = "asOf")]
 [OrgScoped(ScopedName.OrgUnit, ScopedIn.Query, "orgUnit")]
 public sealed class GetTotals(Database database, CatalogCache catalog, LedgerWriter writer)
     : Endpoint<GetTotalsRequest, TotalsResponse>
