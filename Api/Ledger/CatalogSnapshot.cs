@@ -71,7 +71,8 @@ public sealed class CatalogSnapshot
     public static IReadOnlyList<DimensionDefinition> ParseDimensions(string json) =>
         JsonSerializer.Deserialize<List<DimensionDefinition>>(json, TallyJson.Options) ?? [];
 
-    private sealed class MetricRow
+    /// <summary>A metrics row as stored (also a row of metric_history): the one mapping to a definition.</summary>
+    public sealed class MetricRow
     {
         public string Code { get; init; } = "";
         public int Position { get; init; }

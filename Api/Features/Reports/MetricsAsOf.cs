@@ -14,7 +14,7 @@ public static class MetricsAsOf
     public static async Task<IReadOnlyList<MetricDefinition>> ActiveAsync(Database database, DateTimeOffset asOf, CancellationToken ct)
     {
         await using var connection = await database.OpenAsync(ct);
-        var rows = await connection.QueryAsync<MetricState>(new CommandDefinition(
+        var rows = await connection.QueryAsync<CatalogSnapshot.MetricRow>(new CommandDefinition(
             """
             SELECT h.code, h.position, h.name, h.name_en AS NameEn, h.unit, h.description, h.dimensions,
                    h.report_template AS ReportTemplate, h.approximate, h.active
@@ -24,22 +24,5 @@ public static class MetricsAsOf
             ORDER BY h.position
             """, new { asOf = Instant.ToStorage(asOf) }, cancellationToken: ct));
         return rows.Select(r => r.ToDefinition()).ToList();
-    }
-
-    private sealed class MetricState
-    {
-        public string Code { get; init; } = "";
-        public int Position { get; init; }
-        public string Name { get; init; } = "";
-        public string? NameEn { get; init; }
-        public string Unit { get; init; } = "";
-        public string? Description { get; init; }
-        public string Dimensions { get; init; } = "[]";
-        public string? ReportTemplate { get; init; }
-        public bool Approximate { get; init; }
-        public bool Active { get; init; }
-
-        public MetricDefinition ToDefinition() => new(Code, Position, Name, NameEn, Unit, Description,
-            CatalogSnapshot.ParseDimensions(Dimensions), ReportTemplate, Approximate, Active);
     }
 }
