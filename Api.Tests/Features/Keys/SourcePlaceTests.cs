@@ -144,8 +144,11 @@ public sealed class SourcePlaceTests(TallyApp app)
         var hiddenId = await parentClient.RecordAsync("reports.tianjin", "2024-03-05", 10, other, externalId: externalId);
         using var bound = await app.ClientWithAsync(["events:write"], orgUnit: mine, source: source);
         using var importer = await app.ClientWithAsync(["events:write"], orgUnit: mine, source: source);
-        var eventsBefore = await CountAsync("SELECT count(*) FROM events");
-        var auditBefore = await CountAsync("SELECT count(*) FROM audit_log");
+        // Counted for this test's own source: other tests write to the shared app at the same time.
+        const string OwnEvents = "SELECT count(*) FROM events WHERE source = @source";
+        const string OwnAudit = "SELECT count(*) FROM audit_log WHERE data LIKE '%' || @source || '%'";
+        var eventsBefore = await CountAsync(OwnEvents, new { source });
+        var auditBefore = await CountAsync(OwnAudit, new { source });
 
         var single = await bound.PostAsJsonAsync("/api/v1/events", Figure(mine, 11, externalId), Ct);
         await AssertRevealsNothingAsync(single, 409, "/problems/idempotency-conflict", hiddenId, other);
@@ -162,8 +165,8 @@ public sealed class SourcePlaceTests(TallyApp app)
         Assert.DoesNotContain(hiddenId, imported.ToJsonString(), StringComparison.Ordinal);
         Assert.DoesNotContain(other, imported.ToJsonString(), StringComparison.Ordinal);
 
-        Assert.Equal(eventsBefore, await CountAsync("SELECT count(*) FROM events"));
-        Assert.Equal(auditBefore, await CountAsync("SELECT count(*) FROM audit_log"));
+        Assert.Equal(eventsBefore, await CountAsync(OwnEvents, new { source }));
+        Assert.Equal(auditBefore, await CountAsync(OwnAudit, new { source }));
 
         // The key that can see the original is still told which event it is.
         var own = await parentClient.PostAsJsonAsync("/api/v1/events", Figure(other, 11, externalId), Ct);
