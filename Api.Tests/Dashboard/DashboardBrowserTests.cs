@@ -143,7 +143,7 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
         {
             metric = "outreach.sessions", occurredOn = "2024-06-02", quantity = 2, orgUnit = child, dimensions = new { venue = "community" },
         }, Ct);
-        Assert.True(recorded.IsSuccessStatusCode);
+        Assert.True(recorded.IsSuccessStatusCode, $"{(int)recorded.StatusCode}: {await recorded.Content.ReadAsStringAsync(Ct)}");
         var page = await OpenSignedInAsync(TallyApp.AdminKey);
         await page.SelectOptionAsync("#trend-metric", "outreach.sessions");
         await page.Locator("#dim-chart canvas").WaitForAsync();
@@ -197,7 +197,7 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
         using var admin = _app!.Admin();
         var recorded = await admin.PostAsJsonAsync("/api/v1/events",
             new { metric = "notices.issued", occurredOn = "2024-12-30", quantity = 1, orgUnit = "hedong", externalId = "refresh-test" }, Ct);
-        Assert.True(recorded.IsSuccessStatusCode);
+        Assert.True(recorded.IsSuccessStatusCode, $"{(int)recorded.StatusCode}: {await recorded.Content.ReadAsStringAsync(Ct)}");
         var expected = (long.Parse(before!, System.Globalization.CultureInfo.InvariantCulture) + 1).ToString(System.Globalization.CultureInfo.InvariantCulture);
         await page.WaitForSelectorAsync($".card[data-metric='notices.issued'] .figure[data-value='{expected}']",
             new PageWaitForSelectorOptions { Timeout = 15_000 });
@@ -213,7 +213,7 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
         var key = await _app.KeyAsync(["totals:read", "events:read"], orgUnit: unit);
         var recorded = await admin.PostAsJsonAsync("/api/v1/events",
             new { metric = "accounts.interviewed", occurredOn = "2024-06-01", quantity = 3, orgUnit = unit }, Ct);
-        Assert.True(recorded.IsSuccessStatusCode);
+        Assert.True(recorded.IsSuccessStatusCode, $"{(int)recorded.StatusCode}: {await recorded.Content.ReadAsStringAsync(Ct)}");
 
         var page = await OpenSignedInAsync(key, width: 820, height: 1100);
         var options = await page.Locator("#org-select option").AllInnerTextsAsync();
