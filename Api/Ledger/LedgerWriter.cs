@@ -16,19 +16,16 @@ public sealed class LedgerWriter : IHostedLifecycleService, IDisposable
     private readonly Channel<LedgerCommand> _queue;
     private readonly Database _database;
     private readonly CatalogCache _catalog;
-    private readonly TimeProvider _clock;
     private readonly ILogger<LedgerWriter> _logger;
     private readonly LedgerOptions _options;
     private readonly IdGenerator _ids;
     private readonly ILedgerFaults _faults;
-    private readonly LedgerMetrics _metrics;
-    private readonly AuditChain _chain = new();
+    private readonly CommittedChain _chain = new();
     private SqliteConnection? _connection;
-    private volatile ChainHead _committedHead = new(0, AuditChain.Genesis);
     private readonly GroupClock _groups;
     private readonly StorageHealth _health;
     private readonly RewriteVersions _rewrites = new();
-    private long _commitCeiling;
+    private readonly GroupRun _run;
     private PreparedStatements? _statements;
     private Task? _loop;
     private int _depth;
@@ -37,16 +34,15 @@ public sealed class LedgerWriter : IHostedLifecycleService, IDisposable
         ILedgerFaults faults, LedgerMetrics metrics, ILogger<LedgerWriter> logger)
     {
         _faults = faults;
-        _metrics = metrics;
         metrics.ObserveQueueDepth(() => QueueDepth);
         _database = database;
         _catalog = catalog;
-        _clock = clock;
         _logger = logger;
         _options = options.Value;
         _ids = new IdGenerator(clock);
         _groups = new GroupClock(clock);
         _health = new StorageHealth(metrics, logger);
+        _run = new GroupRun(_ids, _chain, catalog, _groups, _rewrites, _health, faults, metrics, logger);
         _queue = Channel.CreateBounded<LedgerCommand>(new BoundedChannelOptions(_options.QueueCapacity)
         {
             SingleReader = true,
@@ -64,7 +60,7 @@ public sealed class LedgerWriter : IHostedLifecycleService, IDisposable
     public int QueueDepth => Volatile.Read(ref _depth);
 
     /// <summary>The last audit entry this process committed (or found at start): the anchor verification compares with.</summary>
-    public ChainHead CommittedHead => _committedHead;
+    public ChainHead CommittedHead => _chain.Head;
 
     /// <summary>True from a failed group whose storage failed until the next commit succeeds.</summary>
     public bool StorageFailed => _health.Failed;
@@ -89,7 +85,7 @@ public sealed class LedgerWriter : IHostedLifecycleService, IDisposable
     }
 
     /// <summary>The highest seq this process has committed or is committing: no entry it wrote lies above it.</summary>
-    public long CommitCeiling => Volatile.Read(ref _commitCeiling);
+    public long CommitCeiling => _chain.Ceiling;
 
     /// <summary>The versions the report cache checks for a year (<see cref="RewriteVersions"/>).</summary>
     public RewriteMark Rewrites(int year) => _rewrites.Of(year);
@@ -141,14 +137,12 @@ public sealed class LedgerWriter : IHostedLifecycleService, IDisposable
         Migrator.Migrate(_database, _logger);
         var connection = OpenConnection();
         _chain.Load(connection);
-        _committedHead = new ChainHead(_chain.HeadSeq, _chain.HeadHash);
-        Volatile.Write(ref _commitCeiling, _chain.HeadSeq);
         _ids.Observe(connection.ExecuteScalar<string?>("SELECT max(id) FROM events"));
         // Every write audits, so the chain head carries the last group's instant: new groups come strictly after it.
         if (connection.ExecuteScalar<string?>("SELECT at FROM audit_log ORDER BY seq DESC LIMIT 1") is { } lastAt)
             _groups.Observe(Instant.FromStorage(lastAt));
         _catalog.Replace(CatalogSnapshot.Load(connection));
-        _logger.LogInformation("Ledger writer started; audit chain head {Seq} {Hash}", _chain.HeadSeq, _chain.HeadHash);
+        _logger.LogInformation("Ledger writer started; audit chain head {Seq} {Hash}", _chain.Head.Seq, _chain.Head.Hash);
         _loop = Task.Factory.StartNew(RunLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
         return Task.CompletedTask;
     }
@@ -187,7 +181,7 @@ public sealed class LedgerWriter : IHostedLifecycleService, IDisposable
         {
             _logger.LogError(ex, "Ledger writer could not reopen the database; failing {Count} commands", group.Count);
             _health.ReopenFailed(ex);
-            FailAll(group, ex);
+            GroupRun.FailAll(group, ex);
             return false;
         }
     }
@@ -244,162 +238,11 @@ public sealed class LedgerWriter : IHostedLifecycleService, IDisposable
     {
         if (_health.NeedsReopen && !TryReopen(group))
             return;
-        var connection = _connection!;
-        var executed = new List<LedgerCommand>(group.Count);
-        LedgerContext context;
-        SqliteTransaction transaction;
-        var started = System.Diagnostics.Stopwatch.GetTimestamp();
-        var rewrites = false;
-        try
-        {
-            _faults.BeforeGroup(group);
-            transaction = connection.BeginTransaction(deferred: false);
-            context = new LedgerContext(connection, transaction, _ids, _chain, _catalog, _groups.Next(), _statements!);
-        }
-        catch (Exception ex)
-        {
-            if (ex is not ProblemException)
-                _health.StorageFailed(ex);
-            FailAll(group, ex);
-            return;
-        }
-
-        using (transaction)
-        {
-            foreach (var command in group)
-            {
-                var mark = _chain.Mark();
-                var callbacks = context.AfterCommitCount;
-                var inserted = context.EventsInserted;
-                try
-                {
-                    context.Prepared("SAVEPOINT command").ExecuteNonQuery();
-                    command.Execute(context);
-                    if (command.RollsBack)
-                    {
-                        _chain.Reset(mark);
-                        context.DropAfterCommitFrom(callbacks);
-                        context.Prepared("ROLLBACK TO command; RELEASE command").ExecuteNonQuery();
-                    }
-                    else
-                    {
-                        context.Prepared("RELEASE command").ExecuteNonQuery();
-                    }
-                    executed.Add(command);
-                }
-                catch (Exception ex) when (!IsStorageFailure(ex))
-                {
-                    // A refusal (or a fault of this command's own): undo this command alone; the rest of the group goes on.
-                    _chain.Reset(mark);
-                    context.DropAfterCommitFrom(callbacks);
-                    context.EventsInserted = inserted;
-                    if (!TryRollbackTo(context))
-                    {
-                        AbortGroup(transaction, group, new InvalidOperationException("Savepoint rollback failed.", ex));
-                        return;
-                    }
-                    if (ex is not ProblemException)
-                        _logger.LogError(ex, "Ledger command {Command} failed; it alone was rolled back", command.GetType().Name);
-                    command.Fail(ex);
-                }
-                catch (Exception ex)
-                {
-                    AbortGroup(transaction, group, ex);
-                    return;
-                }
-            }
-
-            rewrites = context.VoidedYears.Count > 0 || context.CatalogChanged;
-            if (rewrites)
-                _rewrites.Move(context.CatalogChanged, context.VoidedYears);
-            try
-            {
-                Volatile.Write(ref _commitCeiling, _chain.HeadSeq);
-                _faults.BeforeCommit(executed);
-                transaction.Commit();
-            }
-            catch (Exception ex)
-            {
-                AbortGroup(transaction, executed, ex);
-                if (rewrites)
-                    _rewrites.Move(context.CatalogChanged, context.VoidedYears);
-                return;
-            }
-            _groups.GroupEnded();
-        }
-
-        _committedHead = new ChainHead(_chain.HeadSeq, _chain.HeadHash);
-        _metrics.Committed(executed.Count, context.EventsInserted, System.Diagnostics.Stopwatch.GetElapsedTime(started));
-        _health.Committed();
-        try
-        {
-            foreach (var action in context.AfterCommit)
-                action();
-            if (context.CatalogChanged)
-                _catalog.Replace(CatalogSnapshot.Load(connection));
-        }
-        finally
-        {
-            // Even again only once the new catalog is in place: a reader pairs the catalog with the sequence.
-            if (rewrites)
-                _rewrites.Move(context.CatalogChanged, context.VoidedYears);
-        }
-        foreach (var command in executed)
-            command.Complete();
+        _run.Run(_connection!, _statements!, group);
     }
 
     private sealed class SettleCommand : LedgerCommand<bool>
     {
         protected override bool Run(LedgerContext context) => true;
-    }
-
-    /// <summary>
-    /// Storage itself failed (I/O, disk full, corruption, a lost lock): the transaction cannot be trusted, so the whole
-    /// group is rolled back. A constraint violation is a statement's alone and stays with its command.
-    /// </summary>
-    private static bool IsStorageFailure(Exception ex) =>
-        ex is SqliteException { SqliteErrorCode: not SqliteConstraint } or IOException;
-
-    private const int SqliteConstraint = 19;
-
-    private static bool TryRollbackTo(LedgerContext context)
-    {
-        try
-        {
-            context.Prepared("ROLLBACK TO command; RELEASE command").ExecuteNonQuery();
-            return true;
-        }
-        catch (SqliteException)
-        {
-            return false;
-        }
-    }
-
-    private void AbortGroup(SqliteTransaction transaction, List<LedgerCommand> commands, Exception error)
-    {
-        _logger.LogError(error, "Ledger group of {Count} commands rolled back", commands.Count);
-        try
-        {
-            transaction.Rollback();
-        }
-        catch (Exception rollbackError)
-        {
-            _logger.LogError(rollbackError, "Rollback failed");
-        }
-        // Back to the last committed head this process knows, never to whatever the file now ends with:
-        // a row slipped into the file behind the writer's back must not become part of the chain.
-        var committed = _committedHead;
-        _chain.Reset((committed.Seq, committed.Hash));
-        Volatile.Write(ref _commitCeiling, committed.Seq);
-        _health.StorageFailed(error);
-        FailAll(commands, error);
-    }
-
-    private static void FailAll(IEnumerable<LedgerCommand> commands, Exception error)
-    {
-        var problem = error as ProblemException ?? ProblemException.Unavailable(
-            "Storage failed; nothing of this request was stored. Retry shortly.", TimeSpan.FromSeconds(2));
-        foreach (var command in commands)
-            command.Fail(problem);
     }
 }

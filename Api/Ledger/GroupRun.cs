@@ -1,0 +1,201 @@
+using Microsoft.Data.Sqlite;
+using Tally.Api.Problems;
+
+namespace Tally.Api.Ledger;
+
+/// <summary>
+/// One group of commands in one BEGIN IMMEDIATE transaction (DESIGN.md): each command in its own savepoint, so a
+/// refusal undoes that command alone; one commit; then the after-commit work and the answers. A storage failure rolls
+/// the whole group back and fails every command in it with 503. Runs on the writer's thread only.
+/// </summary>
+internal sealed class GroupRun(
+    IdGenerator ids,
+    CommittedChain chain,
+    CatalogCache catalog,
+    GroupClock groups,
+    RewriteVersions rewrites,
+    StorageHealth health,
+    ILedgerFaults faults,
+    LedgerMetrics metrics,
+    ILogger logger)
+{
+    private const int SqliteConstraint = 19;
+
+    public void Run(SqliteConnection connection, PreparedStatements statements, List<LedgerCommand> group)
+    {
+        var executed = new List<LedgerCommand>(group.Count);
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        LedgerContext context;
+        SqliteTransaction transaction;
+        try
+        {
+            faults.BeforeGroup(group);
+            transaction = connection.BeginTransaction(deferred: false);
+            context = new LedgerContext(connection, transaction, ids, chain.Chain, catalog, groups.Next(), statements);
+        }
+        catch (Exception ex)
+        {
+            if (ex is not ProblemException)
+                health.StorageFailed(ex);
+            FailAll(group, ex);
+            return;
+        }
+
+        bool rewritten;
+        using (transaction)
+        {
+            foreach (var command in group)
+            {
+                if (!RunInSavepoint(context, command, executed, out var storageFailure))
+                {
+                    Abort(transaction, group, storageFailure!);
+                    return;
+                }
+            }
+            if (!Commit(transaction, context, executed, out rewritten))
+                return;
+        }
+
+        metrics.Committed(executed.Count, context.EventsInserted, System.Diagnostics.Stopwatch.GetElapsedTime(started));
+        health.Committed();
+        try
+        {
+            foreach (var action in context.AfterCommit)
+                action();
+            if (context.CatalogChanged)
+                catalog.Replace(CatalogSnapshot.Load(connection));
+        }
+        finally
+        {
+            // Even again only once the new catalog is in place: a reader pairs the catalog with the sequence.
+            if (rewritten)
+                rewrites.Move(context.CatalogChanged, context.VoidedYears);
+        }
+        foreach (var command in executed)
+            command.Complete();
+    }
+
+    /// <summary>
+    /// Runs one command in its savepoint. A refusal (or a fault of the command's own) undoes it alone and fails it; the
+    /// group goes on. False, with the error, when storage failed and the group must be rolled back whole.
+    /// </summary>
+    private bool RunInSavepoint(LedgerContext context, LedgerCommand command, List<LedgerCommand> executed,
+        out Exception? storageFailure)
+    {
+        storageFailure = null;
+        var mark = chain.Chain.Mark();
+        var callbacks = context.AfterCommitCount;
+        var inserted = context.EventsInserted;
+        try
+        {
+            context.Prepared("SAVEPOINT command").ExecuteNonQuery();
+            command.Execute(context);
+            if (command.RollsBack)
+            {
+                Undo(context, mark, callbacks, inserted: null);
+                context.Prepared("ROLLBACK TO command; RELEASE command").ExecuteNonQuery();
+            }
+            else
+            {
+                context.Prepared("RELEASE command").ExecuteNonQuery();
+            }
+            executed.Add(command);
+            return true;
+        }
+        catch (Exception ex) when (!IsStorageFailure(ex))
+        {
+            Undo(context, mark, callbacks, inserted);
+            if (!TryRollbackTo(context))
+            {
+                storageFailure = new InvalidOperationException("Savepoint rollback failed.", ex);
+                return false;
+            }
+            if (ex is not ProblemException)
+                logger.LogError(ex, "Ledger command {Command} failed; it alone was rolled back", command.GetType().Name);
+            command.Fail(ex);
+            return true;
+        }
+        catch (Exception ex)
+        {
+            storageFailure = ex;
+            return false;
+        }
+    }
+
+    private void Undo(LedgerContext context, (long Seq, string Hash) mark, int callbacks, int? inserted)
+    {
+        chain.Chain.Reset(mark);
+        context.DropAfterCommitFrom(callbacks);
+        if (inserted is { } count)
+            context.EventsInserted = count;
+    }
+
+    /// <summary>Commits the group; false (the group failed with 503) when the commit itself fails.</summary>
+    private bool Commit(SqliteTransaction transaction, LedgerContext context, List<LedgerCommand> executed, out bool rewritten)
+    {
+        rewritten = context.VoidedYears.Count > 0 || context.CatalogChanged;
+        if (rewritten)
+            rewrites.Move(context.CatalogChanged, context.VoidedYears);
+        try
+        {
+            chain.Committing();
+            faults.BeforeCommit(executed);
+            transaction.Commit();
+        }
+        catch (Exception ex)
+        {
+            Abort(transaction, executed, ex);
+            if (rewritten)
+                rewrites.Move(context.CatalogChanged, context.VoidedYears);
+            return false;
+        }
+        groups.GroupEnded();
+        chain.Committed();
+        return true;
+    }
+
+    /// <summary>
+    /// Storage itself failed (I/O, disk full, corruption, a lost lock): the transaction cannot be trusted, so the whole
+    /// group is rolled back. A constraint violation is a statement's alone and stays with its command.
+    /// </summary>
+    private static bool IsStorageFailure(Exception ex) =>
+        ex is SqliteException { SqliteErrorCode: not SqliteConstraint } or IOException;
+
+    private static bool TryRollbackTo(LedgerContext context)
+    {
+        try
+        {
+            context.Prepared("ROLLBACK TO command; RELEASE command").ExecuteNonQuery();
+            return true;
+        }
+        catch (SqliteException)
+        {
+            return false;
+        }
+    }
+
+    private void Abort(SqliteTransaction transaction, List<LedgerCommand> commands, Exception error)
+    {
+        logger.LogError(error, "Ledger group of {Count} commands rolled back", commands.Count);
+        try
+        {
+            transaction.Rollback();
+        }
+        catch (Exception rollbackError)
+        {
+            logger.LogError(rollbackError, "Rollback failed");
+        }
+        chain.RolledBack();
+        health.StorageFailed(error);
+        FailAll(commands, error);
+    }
+
+    /// <summary>Fails every command with the refusal it raised, or with 503 for a storage failure.</summary>
+    public static void FailAll(IEnumerable<LedgerCommand> commands, Exception error)
+    {
+        var problem = error as ProblemException ?? ProblemException.Unavailable(
+            "Storage failed; nothing of this request was stored. Retry shortly.", TimeSpan.FromSeconds(2));
+        foreach (var command in commands)
+            command.Fail(problem);
+    }
+}
