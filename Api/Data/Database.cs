@@ -7,6 +7,7 @@ public sealed class Database
 {
     public Database(IConfiguration configuration)
     {
+        StorageTypes.Register();
         var raw = configuration.GetConnectionString("Tally") ?? "Data Source=data/tally.db";
         var builder = new SqliteConnectionStringBuilder(raw) { Pooling = true };
         if (builder.Mode != SqliteOpenMode.Memory && !string.IsNullOrEmpty(builder.DataSource)

@@ -61,7 +61,7 @@ public sealed class CatalogSnapshot
         var campaigns = connection.Query<CampaignRow>(
             "SELECT code, name, starts_on AS StartsOn, ends_on AS EndsOn, position FROM campaigns ORDER BY position",
             transaction: transaction)
-            .Select(r => new CampaignDefinition(r.Code, r.Name, Day.FromStorage(r.StartsOn), Day.FromStorage(r.EndsOn), r.Position))
+            .Select(r => new CampaignDefinition(r.Code, r.Name, r.StartsOn, r.EndsOn, r.Position))
             .ToList();
         var closure = connection.Query<(string, string)>(
             "SELECT ancestor, descendant FROM org_unit_closure", transaction: transaction).ToList();
@@ -101,8 +101,8 @@ public sealed class CatalogSnapshot
     {
         public string Code { get; init; } = "";
         public string Name { get; init; } = "";
-        public string StartsOn { get; init; } = "";
-        public string EndsOn { get; init; } = "";
+        public DateOnly StartsOn { get; init; }
+        public DateOnly EndsOn { get; init; }
         public int Position { get; init; }
     }
 }

@@ -139,8 +139,8 @@ public sealed class LedgerWriter : IHostedLifecycleService, IDisposable
         _chain.Load(connection);
         _ids.Observe(connection.ExecuteScalar<string?>("SELECT max(id) FROM events"));
         // Every write audits, so the chain head carries the last group's instant: new groups come strictly after it.
-        if (connection.ExecuteScalar<string?>("SELECT at FROM audit_log ORDER BY seq DESC LIMIT 1") is { } lastAt)
-            _groups.Observe(Instant.FromStorage(lastAt));
+        if (connection.ExecuteScalar<DateTimeOffset?>("SELECT at FROM audit_log ORDER BY seq DESC LIMIT 1") is { } lastAt)
+            _groups.Observe(lastAt);
         _catalog.Replace(CatalogSnapshot.Load(connection));
         _logger.LogInformation("Ledger writer started; audit chain head {Seq} {Hash}", _chain.Head.Seq, _chain.Head.Hash);
         _loop = Task.Factory.StartNew(RunLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();

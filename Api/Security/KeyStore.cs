@@ -49,7 +49,7 @@ public sealed class KeyStore
             var record = row.ToRecord();
             map[Convert.ToHexString(record.KeyHash)] = record;
             if (row.LastUsedAt is { } used)
-                _lastUsed[record.Id] = Instant.FromStorage(used);
+                _lastUsed[record.Id] = used;
         }
         _byHash = map;
     }
@@ -97,12 +97,11 @@ public sealed class KeyStore
         public string Scopes { get; init; } = "";
         public string? OrgUnit { get; init; }
         public byte[] KeyHash { get; init; } = [];
-        public string CreatedAt { get; init; } = "";
-        public string? RevokedAt { get; init; }
-        public string? LastUsedAt { get; init; }
+        public DateTimeOffset CreatedAt { get; init; }
+        public DateTimeOffset? RevokedAt { get; init; }
+        public DateTimeOffset? LastUsedAt { get; init; }
 
         public ApiKeyRecord ToRecord() => new(Id, Name, Source,
-            Scopes.Split(' ', StringSplitOptions.RemoveEmptyEntries), OrgUnit, Instant.FromStorage(CreatedAt),
-            RevokedAt is null ? null : Instant.FromStorage(RevokedAt), KeyHash);
+            Scopes.Split(' ', StringSplitOptions.RemoveEmptyEntries), OrgUnit, CreatedAt, RevokedAt, KeyHash);
     }
 }

@@ -33,6 +33,6 @@ public sealed class KeyUsageFlusher(KeyStore keys, LedgerWriter writer, ILogger<
         // Bookkeeping, not a change of the ledger: no audit entry.
         protected override int Run(LedgerContext context) => context.Connection.Execute(
             "UPDATE api_keys SET last_used_at = @At WHERE id = @KeyId",
-            used.Select(u => new { u.KeyId, At = Instant.ToStorage(u.At) }), context.Transaction);
+            used.Select(u => new { u.KeyId, u.At }), context.Transaction);
     }
 }

@@ -64,9 +64,9 @@ public sealed class ListAudit(Database database) : Endpoint<ListAuditRequest, Pa
             throw Problems.ProblemException.Validation("cursor", "The cursor is not valid for this list.");
         var limit = Paging.LimitOf(req);
         var caller = HttpContext.Caller();
-        string? after = null;
+        DateTimeOffset? after = null;
         if (req.After is not null && Instant.TryParse(req.After, out var instant))
-            after = Instant.ToStorage(instant);
+            after = instant;
 
         var sql = new StringBuilder($"SELECT {AuditRow.Columns} FROM audit_log WHERE seq > @afterSeq");
         // Conditions are added only when asked for, so SQLite can walk the (action, seq) or (entity, seq) index.

@@ -57,8 +57,8 @@ public sealed class CreateCampaignCommand(CreateCampaignRequest req, Actor actor
             """,
             new
             {
-                code, req.Name, startsOn = Day.ToStorage(req.StartsOn!.Value), endsOn = Day.ToStorage(req.EndsOn!.Value),
-                now = Instant.ToStorage(context.Now),
+                code, req.Name, startsOn = req.StartsOn!.Value, endsOn = req.EndsOn!.Value,
+                now = context.Now,
             }, context.Transaction);
         if (inserted == 0)
             throw ProblemException.Conflict($"Campaign '{code}' already exists.");

@@ -62,7 +62,7 @@ public sealed class CreateMetricCommand(CreateMetricRequest req, Actor actor) : 
             {
                 code, position, req.Name, req.NameEn, req.Unit, req.Description, dimensions = req.DimensionsJson(),
                 req.ReportTemplate, approximate = req.Approximate ?? false, active = req.Active ?? true,
-                now = Instant.ToStorage(context.Now),
+                now = context.Now,
             }, context.Transaction);
         if (inserted == 0)
             throw ProblemException.Conflict($"Metric '{code}' already exists.");

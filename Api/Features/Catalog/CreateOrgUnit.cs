@@ -64,7 +64,7 @@ public sealed class CreateOrgUnitCommand(CreateOrgUnitRequest req, Actor actor) 
             INSERT INTO org_units (code, name, parent, position, created_at, updated_at)
             VALUES (@code, @Name, @parent, (SELECT coalesce(max(position), 0) + 1 FROM org_units), @now, @now)
             ON CONFLICT (code) DO NOTHING
-            """, new { code, req.Name, parent, now = Instant.ToStorage(context.Now) }, context.Transaction);
+            """, new { code, req.Name, parent, now = context.Now }, context.Transaction);
         if (inserted == 0)
             throw ProblemException.Conflict($"Org unit '{code}' already exists.");
         connection.Execute(

@@ -41,8 +41,8 @@ public sealed class UpdateCampaignCommand(string code, UpdateCampaignRequest req
             "UPDATE campaigns SET name = @Name, starts_on = @startsOn, ends_on = @endsOn, updated_at = @now WHERE code = @Code",
             new
             {
-                Code = code, req.Name, startsOn = Day.ToStorage(req.StartsOn!.Value), endsOn = Day.ToStorage(req.EndsOn!.Value),
-                now = Instant.ToStorage(context.Now),
+                Code = code, req.Name, startsOn = req.StartsOn!.Value, endsOn = req.EndsOn!.Value,
+                now = context.Now,
             }, context.Transaction);
         if (updated == 0)
             throw ProblemException.NotFound($"No campaign '{code}'.");

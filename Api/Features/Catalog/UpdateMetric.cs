@@ -75,7 +75,7 @@ public sealed class UpdateMetricCommand(string code, UpdateMetricRequest req, Ac
             {
                 code, req.Name, req.NameEn, req.Unit, req.Description, dimensions = req.DimensionsJson(),
                 req.ReportTemplate, approximate = req.Approximate ?? false, active = req.Active ?? true,
-                now = Instant.ToStorage(context.Now),
+                now = context.Now,
             }, context.Transaction);
         context.Audit(actor, "metric.updated", "metric:" + code, req.ToAudit(code));
         context.MarkCatalogChanged();

@@ -69,7 +69,7 @@ public sealed class UpdateOrgUnitCommand(string code, UpdateOrgUnitRequest req, 
         }
 
         connection.Execute("UPDATE org_units SET name = @Name, parent = @parent, updated_at = @now WHERE code = @code",
-            new { code, req.Name, parent, now = Instant.ToStorage(context.Now) }, context.Transaction);
+            new { code, req.Name, parent, now = context.Now }, context.Transaction);
         if (current[0] != parent)
             RebuildClosure(context);
         context.Audit(actor, "org-unit.updated", "org-unit:" + code,

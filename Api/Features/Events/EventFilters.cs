@@ -88,18 +88,18 @@ public sealed record EventFilter(
         if (Source is not null)
             Add("e.source = @source", "source", Source);
         if (From is { } day && To == day)
-            Add("e.occurred_on = @day", "day", Day.ToStorage(day));
+            Add("e.occurred_on = @day", "day", day);
         else
         {
             // A unary + keeps a term out of index choice (https://sqlite.org/optoverview.html#disqualifying_where_clause_terms_using_unary_).
             var seek = From is { } first && To is { } last && last.DayNumber - first.DayNumber < daySeekSpan ? "" : "+";
             if (From is { } from)
-                Add($"{seek}e.occurred_on >= @from", "from", Day.ToStorage(from));
+                Add($"{seek}e.occurred_on >= @from", "from", from);
             if (To is { } to)
-                Add($"{seek}e.occurred_on <= @to", "to", Day.ToStorage(to));
+                Add($"{seek}e.occurred_on <= @to", "to", to);
         }
         if (RecordedAfter is { } recordedAfter)
-            Add("e.recorded_at > @recordedAfter", "recordedAfter", Instant.ToStorage(recordedAfter));
+            Add("e.recorded_at > @recordedAfter", "recordedAfter", recordedAfter);
         // No index holds dimensions: these terms only test rows the index chosen above yields, in id order.
         for (var i = 0; i < (Dimensions?.Count ?? 0); i++)
         {

@@ -19,7 +19,7 @@ public sealed class QueueImportCommand(ImportJob job, DateTimeOffset at) : Ledge
             new
             {
                 job.Id, job.Name, keyId = job.Caller.Id, format = job.Format.ToString().ToLowerInvariant(), job.DryRun,
-                mode = job.Upsert ? "upsert" : "create", createdAt = Instant.ToStorage(at),
+                mode = job.Upsert ? "upsert" : "create", createdAt = at,
             }, context.Transaction);
         return true;
     }
@@ -43,7 +43,7 @@ public sealed class FinishImportCommand(ImportResponse outcome) : LedgerCommand<
                 unchanged = outcome.Summary.Unchanged, superseded = outcome.Summary.Superseded,
                 invalid = outcome.Summary.Invalid, conflicts = outcome.Summary.Conflicts,
                 errors = System.Text.Json.JsonSerializer.Serialize(outcome.Errors, TallyJson.Options), outcome.Detail,
-                finishedAt = Instant.ToStorage(context.Now),
+                finishedAt = context.Now,
             }, context.Transaction);
         return true;
     }
@@ -57,5 +57,5 @@ public sealed class FailInterruptedImportsCommand : LedgerCommand<int>
         UPDATE imports SET status = 'failed', finished_at = @at,
             detail = 'The server stopped before this import finished; nothing of it was stored. Start it again.'
         WHERE status IN ('queued', 'running')
-        """, new { at = Instant.ToStorage(context.Now) }, context.Transaction);
+        """, new { at = context.Now }, context.Transaction);
 }

@@ -96,7 +96,7 @@ public sealed class CreateApiKeyCommand(NewKey key, Actor actor, KeyStore keys, 
             new
             {
                 record.Id, record.Name, record.Source, Scopes = string.Join(' ', record.Scopes), record.OrgUnit,
-                record.KeyHash, CreatedAt = Instant.ToStorage(record.CreatedAt),
+                record.KeyHash, record.CreatedAt,
             }, context.Transaction);
         context.Audit(actor, "key.created", "api-key:" + record.Id, new JsonObject
         {

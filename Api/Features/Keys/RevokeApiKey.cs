@@ -43,7 +43,7 @@ public sealed class RevokeApiKeyCommand(string keyId, Actor actor, KeyStore keys
     {
         var changed = context.Connection.Execute(
             "UPDATE api_keys SET revoked_at = @at WHERE id = @keyId AND revoked_at IS NULL",
-            new { at = Instant.ToStorage(context.Now), keyId }, context.Transaction);
+            new { at = context.Now, keyId }, context.Transaction);
         if (changed == 0)
             return false;
         context.Audit(actor, "key.revoked", "api-key:" + keyId, new JsonObject { ["id"] = keyId });

@@ -26,7 +26,7 @@ public static class SourcePlaces
         {
             context.Connection.Execute(
                 "INSERT INTO sources (source, org_unit, placed_at, placed_by) VALUES (@Source, @OrgUnit, @at, @Id)",
-                new { key.Source, key.OrgUnit, at = Instant.ToStorage(key.CreatedAt), key.Id }, context.Transaction);
+                new { key.Source, key.OrgUnit, at = key.CreatedAt, key.Id }, context.Transaction);
             return;
         }
         if (place.OrgUnit is null || (key.OrgUnit is not null && context.Catalog.IsWithin(place.OrgUnit, key.OrgUnit)))

@@ -67,7 +67,7 @@ public sealed class LockPeriodCommand(int year, string reason, Actor actor) : Le
         var existing = PeriodRow.Find(context.Connection, context.Transaction, year);
         if (existing.Locked)
             return existing.ToResponse();
-        var now = Instant.ToStorage(context.Now);
+        var now = context.Now;
         context.Connection.Execute(
             """
             INSERT INTO periods (year, locked, locked_at, lock_reason, updated_at) VALUES (@year, 1, @now, @reason, @now)

@@ -20,12 +20,12 @@ public sealed class PeriodRow
 
     public int Year { get; init; }
     public bool Locked { get; init; }
-    public string? LockedAt { get; init; }
+    public DateTimeOffset? LockedAt { get; init; }
     public string? LockReason { get; init; }
 
     public PeriodResponse ToResponse() => new()
     {
-        Year = Year, Locked = Locked, LockedAt = LockedAt is null ? null : Instant.FromStorage(LockedAt), LockReason = LockReason,
+        Year = Year, Locked = Locked, LockedAt = LockedAt, LockReason = LockReason,
     };
 
     public static PeriodRow Find(SqliteConnection connection, SqliteTransaction transaction, int year) =>

@@ -40,9 +40,9 @@ public sealed class UnlockPeriodCommand(int year, string reason, Actor actor) : 
             return existing.ToResponse();
         context.Connection.Execute(
             "UPDATE periods SET locked = 0, locked_at = NULL, lock_reason = NULL, updated_at = @now WHERE year = @year",
-            new { year, now = Instant.ToStorage(context.Now) }, context.Transaction);
+            new { year, now = context.Now }, context.Transaction);
         context.Audit(actor, "period.unlocked", $"period:{year}",
-            new JsonObject { ["year"] = year, ["reason"] = reason, ["lockedAt"] = existing.LockedAt, ["lockReason"] = existing.LockReason });
+            new JsonObject { ["year"] = year, ["reason"] = reason, ["lockedAt"] = existing.LockedAt is { } lockedAt ? Instant.ToStorage(lockedAt) : null, ["lockReason"] = existing.LockReason });
         return PeriodRow.Find(context.Connection, context.Transaction, year).ToResponse();
     }
 }

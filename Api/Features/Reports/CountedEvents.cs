@@ -107,7 +107,7 @@ public sealed class CountedEvents(Database database, LedgerWriter writer, Catalo
               {(orgUnit is null ? "" : $"AND {seek}org_unit IN (SELECT descendant FROM org_unit_closure WHERE ancestor = @orgUnit)")}
             ORDER BY id
             """,
-            new { metrics, from = Day.ToStorage(from), to = Day.ToStorage(to), asOf = asOfText, orgUnit }, transaction,
+            new { metrics, from, to, asOf, orgUnit }, transaction,
             cancellationToken: ct)))
         {
             while (await reader.ReadAsync(ct))

@@ -22,7 +22,7 @@ public static class MetricsAsOf
             WHERE h.valid_from = (SELECT max(valid_from) FROM metric_history WHERE code = h.code AND valid_from <= @asOf)
               AND h.active = 1
             ORDER BY h.position
-            """, new { asOf = Instant.ToStorage(asOf) }, cancellationToken: ct));
+            """, new { asOf }, cancellationToken: ct));
         return rows.Select(r => r.ToDefinition()).ToList();
     }
 }

@@ -73,9 +73,9 @@ public sealed record TotalsQuery(
     /// <summary>The raw ledger as of an instant; for a subtree, "+metric" steers SQLite to the (org_unit, occurred_on) index.</summary>
     private string EventsSource(DynamicParameters parameters, DateTimeOffset asOf)
     {
-        parameters.Add("from", Day.ToStorage(From));
-        parameters.Add("to", Day.ToStorage(To));
-        parameters.Add("asOf", Instant.ToStorage(asOf));
+        parameters.Add("from", From);
+        parameters.Add("to", To);
+        parameters.Add("asOf", asOf);
         return $"""
             SELECT metric, substr(occurred_on, 1, 7) AS month, org_unit, campaign, dimensions, quantity AS value, 1 AS events
             FROM events
