@@ -67,7 +67,7 @@ public sealed class MerkleTreeTests
     }
 
     [Fact]
-    public void Every_path_of_every_size_folds_to_its_root_and_a_wrong_index_or_size_does_not()
+    public void Every_path_of_every_size_folds_to_its_root_and_a_wrong_index_leaf_or_sibling_does_not()
     {
         var leaves = Enumerable.Range(0, 40).Select(i => MerkleTree.LeafHash(Encoding.UTF8.GetBytes($"leaf {i}"))).ToList();
         for (var n = 1; n <= leaves.Count; n++)
@@ -83,7 +83,15 @@ public sealed class MerkleTreeTests
                     Assert.NotEqual(root, MerkleTree.RootFromPath(tree[i], (i + 1) % n, n, path));
                     Assert.NotEqual(root, MerkleTree.RootFromPath(tree[(i + 1) % n], i, n, path));
                 }
-                Assert.NotEqual(root, MerkleTree.RootFromPath(tree[i], i, n + 1, path));
+                if (path.Count > 0)
+                {
+                    // A tampered sibling, or a path cut short, leads elsewhere. (The size itself is bound by the entry,
+                    // which records it: a leaf of a complete left subtree has the same path in sizes that share it.)
+                    var tampered = path.Select(p => p.ToArray()).ToList();
+                    tampered[^1][0] ^= 1;
+                    Assert.NotEqual(root, MerkleTree.RootFromPath(tree[i], i, n, tampered));
+                    Assert.NotEqual(root, MerkleTree.RootFromPath(tree[i], i, n, path.Take(path.Count - 1).ToList()));
+                }
             }
         }
     }
