@@ -92,7 +92,10 @@ public static class IndependentProof
         return hash == entry["hash"]!.GetValue<string>() ? null : "the entry's hash does not match its content";
     }
 
-    /// <summary>The entry's canonical JSON as GET /audit documents it: keys sorted, no spaces, non-ASCII as \uXXXX.</summary>
+    /// <summary>
+    /// The entry's canonical JSON as GET /audit documents it: keys sorted, no spaces, non-ASCII, the quote and the
+    /// HTML-sensitive characters as \uXXXX (upper-case hex).
+    /// </summary>
     private static string EntryJson(JsonNode node) => node switch
     {
         JsonObject o => "{" + string.Join(",", o.OrderBy(p => p.Key, StringComparer.Ordinal)
@@ -108,7 +111,7 @@ public static class IndependentProof
         var text = new StringBuilder("\"");
         foreach (var c in s)
             text.Append(c is '"' or '\\' or '<' or '>' or '&' or '\'' or '+' or '`' || c < 0x20 || c > 0x7e
-                ? c switch { '"' => "\\\"", '\\' => "\\\\", '\n' => "\\n", '\r' => "\\r", '\t' => "\\t", '\b' => "\\b", '\f' => "\\f",
+                ? c switch { '\\' => "\\\\", '\n' => "\\n", '\r' => "\\r", '\t' => "\\t", '\b' => "\\b", '\f' => "\\f",
                     _ => "\\u" + ((int)c).ToString("X4", CultureInfo.InvariantCulture) }
                 : c.ToString());
         return text.Append('"').ToString();
