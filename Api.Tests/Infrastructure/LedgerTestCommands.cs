@@ -29,16 +29,12 @@ public static class LedgerTestCommands
         protected override EventRow Run(LedgerContext context)
         {
             var old = EventRow.Find(context.Connection, id, context.Transaction)!;
-            var replacement = new EventRow
-            {
-                Id = context.Ids.Next("evt_"), Metric = old.Metric, OccurredOn = old.OccurredOn, Quantity = quantity,
-                OrgUnit = old.OrgUnit, Campaign = old.Campaign, Dimensions = old.Dimensions, Note = old.Note,
-                Source = old.Source, RecordedAt = Instant.ToStorage(context.Now), Supersedes = old.Id,
-            };
-            // The replacement first: the old event's superseded_by refers to it.
-            EventLedger.Insert(context, replacement, null);
-            EventLedger.Void(context, old, "superseded", Actor.System, supersededBy: replacement.Id);
-            return replacement;
+            return EventLedger.Supersede(context, old, old.WithQuantity(quantity), new Recorder(Actor.System, old.Source));
         }
     }
+
+    /// <summary>The event's content with another quantity, as an upsert would post it.</summary>
+    public static NewEvent WithQuantity(this EventRow row, long quantity) => new(
+        row.Metric, Day.FromStorage(row.OccurredOn), quantity, row.OrgUnit, row.Campaign,
+        System.Text.Json.JsonSerializer.Deserialize<SortedDictionary<string, string>>(row.Dimensions)!, row.ExternalId, row.Note);
 }

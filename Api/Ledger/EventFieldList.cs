@@ -47,8 +47,8 @@ public sealed class EventField
     internal static EventField OfText(string name, string chineseHeader, Func<EventRow, string?> read, bool imported = false) =>
         new(name, chineseHeader, EventFieldKind.Text, imported, read, null);
 
-    internal static EventField OfNumber(string name, string chineseHeader, Func<EventRow, long> read) =>
-        new(name, chineseHeader, EventFieldKind.Number, imported: true, null, read);
+    internal static EventField OfNumber(string name, string chineseHeader, Func<EventRow, long> read, bool imported = true) =>
+        new(name, chineseHeader, EventFieldKind.Number, imported, null, read);
 
     internal static EventField OfDimensions(string name) =>
         new(name, name, EventFieldKind.Dimensions, imported: true, null, null);
@@ -84,6 +84,7 @@ public static class EventFieldList
         EventField.OfText("voidReason", "作废原因", r => r.VoidReason),
         EventField.OfText("supersedes", "取代", r => r.Supersedes),
         EventField.OfText("supersededBy", "被取代于", r => r.SupersededBy),
+        EventField.OfNumber("auditSeq", "审计序号", r => r.AuditSeq, imported: false),
     ];
 
     /// <summary>The fields with their keys in ordinal order, as canonical JSON (the audit entry) writes them.</summary>

@@ -33,8 +33,7 @@ public static class EventLedger
                 });
         }
         var row = NewRow(context, input, recorder, Instant.ToStorage(context.Now));
-        Insert(context, row, recorder.Actor.KeyId);
-        AuditCreated(context, recorder.Actor, row);
+        Insert(context, row, recorder.Actor);
         return new RecordOutcome(RecordStatus.Created, row);
     }
 
@@ -105,9 +104,8 @@ public static class EventLedger
 
     private static void InsertCreated(LedgerContext context, EventRow row, Actor actor, RollupDeltas rollups)
     {
-        InsertRow(context, row, actor.KeyId);
+        InsertRow(context, row, actor);
         rollups.Add(row, +1);
-        AuditCreated(context, actor, row);
     }
 
     /// <summary>
@@ -127,14 +125,16 @@ public static class EventLedger
                 return new RecordOutcome(RecordStatus.Superseded, Supersede(context, existing!, input, recorder));
         }
         var row = NewRow(context, input, recorder, Instant.ToStorage(context.Now));
-        Insert(context, row, recorder.Actor.KeyId);
-        AuditCreated(context, recorder.Actor, row);
+        Insert(context, row, recorder.Actor);
         return new RecordOutcome(RecordStatus.Created, row);
     }
 
     /// <summary>
     /// Replaces <paramref name="existing"/> (the head of the input's externalId) with a new event, as the policy decided
     /// (its reach and both years checked): the old one voided with reason "superseded" (or, voided already, linked).
+    /// The void has no audit entry of its own: the new event's leaf names the old one (<c>supersedes</c>) in the
+    /// command's events.created entry, which records both (the old event voided at that entry's instant, reason
+    /// "superseded", unless it was voided before).
     /// </summary>
     public static EventRow Supersede(LedgerContext context, EventRow existing, NewEvent input, Recorder recorder)
     {
@@ -147,25 +147,22 @@ public static class EventLedger
             if (existing.VoidedAt is null)
                 VoidChecked(context, existing, SupersededReason, recorder.Actor, supersededBy: replacement.Id);
             else
-                MarkSuperseded(context, existing, replacement.Id, recorder.Actor);
-            Insert(context, replacement, recorder.Actor.KeyId);
+                MarkSuperseded(context, existing, replacement.Id);
+            Insert(context, replacement, recorder.Actor);
         }
         finally
         {
             context.Connection.Execute("PRAGMA defer_foreign_keys = OFF", transaction: context.Transaction);
         }
-        AuditCreated(context, recorder.Actor, replacement);
         return replacement;
     }
 
     /// <summary>An event voided earlier and now superseded as well: it keeps its void, and gains the link to its successor.</summary>
-    private static void MarkSuperseded(LedgerContext context, EventRow row, string supersededBy, Actor actor)
+    private static void MarkSuperseded(LedgerContext context, EventRow row, string supersededBy)
     {
         context.VoidedYears.Add(Day.FromStorage(row.OccurredOn).Year);
         context.Connection.Execute("UPDATE events SET superseded_by = @supersededBy WHERE id = @Id AND superseded_by IS NULL",
             new { supersededBy, row.Id }, context.Transaction);
-        context.Audit(actor, "event.superseded", "event:" + row.Id,
-            new JsonObject { ["id"] = row.Id, ["reason"] = row.VoidReason, ["supersededBy"] = supersededBy, ["voidedAt"] = row.VoidedAt });
     }
 
     private static EventRow NewRow(LedgerContext context, NewEvent input, Recorder recorder, string recordedAt,
@@ -174,7 +171,7 @@ public static class EventLedger
         Id = context.Ids.Next("evt_"), Metric = input.Metric, OccurredOn = Day.ToStorage(input.OccurredOn),
         Quantity = input.Quantity, OrgUnit = input.OrgUnit, Campaign = input.Campaign, Dimensions = input.DimensionsJson,
         ExternalId = input.ExternalId, Note = input.Note, Source = recorder.Source, RecordedAt = recordedAt,
-        Supersedes = supersedes,
+        Supersedes = supersedes, AuditSeq = context.CreationSeq,
     };
 
     /// <summary>The current (not superseded) event for a source and externalId.</summary>
@@ -192,13 +189,13 @@ public static class EventLedger
             .ExecuteScalar() is long and not 0;
 
     /// <summary>Voids an active event (kept, excluded from totals) and takes it out of the rollups; 409 when its year is locked.</summary>
-    public static EventRow Void(LedgerContext context, EventRow row, string reason, Actor actor, string? supersededBy = null)
+    public static EventRow Void(LedgerContext context, EventRow row, string reason, Actor actor)
     {
         if (row.VoidedAt is not null)
             throw new ProblemException(Problem.Make(StatusCodes.Status409Conflict, ProblemTypes.AlreadyVoided,
                 "Already voided", $"Event {row.Id} was voided at {Instant.ToJson(Instant.FromStorage(row.VoidedAt))}."));
         new EventWritePolicy(context, new Recorder(actor, row.Source)).RequireWritable(row);
-        return VoidChecked(context, row, reason, actor, supersededBy);
+        return VoidChecked(context, row, reason, actor, supersededBy: null);
     }
 
     private static EventRow VoidChecked(LedgerContext context, EventRow row, string reason, Actor actor, string? supersededBy)
@@ -216,38 +213,38 @@ public static class EventLedger
             Id = row.Id, Metric = row.Metric, OccurredOn = row.OccurredOn, Quantity = row.Quantity, OrgUnit = row.OrgUnit,
             Campaign = row.Campaign, Dimensions = row.Dimensions, ExternalId = row.ExternalId, Note = row.Note,
             Source = row.Source, RecordedAt = row.RecordedAt, VoidedAt = at, VoidReason = reason,
-            Supersedes = row.Supersedes, SupersededBy = supersededBy ?? row.SupersededBy,
+            Supersedes = row.Supersedes, SupersededBy = supersededBy ?? row.SupersededBy, AuditSeq = row.AuditSeq,
         };
-        context.Audit(actor, supersededBy is null ? "event.voided" : "event.superseded", "event:" + row.Id,
-            new JsonObject { ["id"] = row.Id, ["reason"] = reason, ["supersededBy"] = supersededBy, ["voidedAt"] = at });
+        // A supersede is recorded by the successor's leaf in the command's events.created entry; a void by its own entry.
+        if (supersededBy is null)
+            context.Audit(actor, "event.voided", "event:" + row.Id,
+                new JsonObject { ["id"] = row.Id, ["reason"] = reason, ["supersededBy"] = null, ["voidedAt"] = at });
         return voided;
     }
 
     /// <summary>Inserts a new event row and adds it to the rollups.</summary>
-    public static void Insert(LedgerContext context, EventRow row, string? keyId)
+    private static void Insert(LedgerContext context, EventRow row, Actor actor)
     {
-        InsertRow(context, row, keyId);
+        InsertRow(context, row, actor);
         Rollups.Add(context, row, +1);
     }
 
-    private static void InsertRow(LedgerContext context, EventRow row, string? keyId)
+    /// <summary>The insert of a new event, which joins the command's events.created entry (its auditSeq).</summary>
+    private static void InsertRow(LedgerContext context, EventRow row, Actor actor)
     {
         context.EventsInserted++;
         context.Prepared(
             """
             INSERT INTO events (id, metric, occurred_on, quantity, org_unit, campaign, dimensions, external_id, note,
-                                source, key_id, recorded_at, supersedes)
+                                source, key_id, recorded_at, supersedes, audit_seq)
             VALUES ($id, $metric, $occurredOn, $quantity, $orgUnit, $campaign, $dimensions, $externalId, $note,
-                    $source, $keyId, $recordedAt, $supersedes)
+                    $source, $keyId, $recordedAt, $supersedes, $auditSeq)
             """)
             .Bind("$id", row.Id).Bind("$metric", row.Metric).Bind("$occurredOn", row.OccurredOn).Bind("$quantity", row.Quantity)
             .Bind("$orgUnit", row.OrgUnit).Bind("$campaign", row.Campaign).Bind("$dimensions", row.Dimensions)
             .Bind("$externalId", row.ExternalId).Bind("$note", row.Note).Bind("$source", row.Source)
-            .Bind("$keyId", keyId ?? "").Bind("$recordedAt", row.RecordedAt).Bind("$supersedes", row.Supersedes)
-            .ExecuteNonQuery();
+            .Bind("$keyId", actor.KeyId ?? "").Bind("$recordedAt", row.RecordedAt).Bind("$supersedes", row.Supersedes)
+            .Bind("$auditSeq", row.AuditSeq).ExecuteNonQuery();
+        context.RecordCreated(row, actor);
     }
-
-    /// <summary>The audit entry of a new event: the event as the API shows it, as canonical JSON.</summary>
-    private static void AuditCreated(LedgerContext context, Actor actor, EventRow row) =>
-        context.AuditCanonical(actor, "event.created", "event:" + row.Id, EventAuditJson.Canonical(row));
 }

@@ -10,7 +10,7 @@ public sealed class EventRow
         """
         id, metric, occurred_on AS OccurredOn, quantity, org_unit AS OrgUnit, campaign, dimensions,
         external_id AS ExternalId, note, source, recorded_at AS RecordedAt, voided_at AS VoidedAt,
-        void_reason AS VoidReason, supersedes, superseded_by AS SupersededBy
+        void_reason AS VoidReason, supersedes, superseded_by AS SupersededBy, audit_seq AS AuditSeq
         """;
 
     public string Id { get; init; } = "";
@@ -29,6 +29,9 @@ public sealed class EventRow
     public string? Supersedes { get; init; }
     public string? SupersededBy { get; init; }
 
+    /// <summary>The audit entry that records the event's creation (0 for a row that names none).</summary>
+    public long AuditSeq { get; init; }
+
     /// <summary>Reads a row selected with <see cref="Columns"/>, in that order, straight from a data reader.</summary>
     public static EventRow Read(System.Data.Common.DbDataReader reader) => new()
     {
@@ -37,6 +40,7 @@ public sealed class EventRow
         ExternalId = NullableString(reader, 7), Note = NullableString(reader, 8), Source = reader.GetString(9),
         RecordedAt = reader.GetString(10), VoidedAt = NullableString(reader, 11), VoidReason = NullableString(reader, 12),
         Supersedes = NullableString(reader, 13), SupersededBy = NullableString(reader, 14),
+        AuditSeq = reader.IsDBNull(15) ? 0 : reader.GetInt64(15),
     };
 
     private static string? NullableString(System.Data.Common.DbDataReader reader, int ordinal) =>

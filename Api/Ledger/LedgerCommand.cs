@@ -33,7 +33,12 @@ public abstract class LedgerCommand<TResult> : LedgerCommand
 
     protected abstract TResult Run(LedgerContext context);
 
-    internal sealed override void Execute(LedgerContext context) => _result = Run(context);
+    internal sealed override void Execute(LedgerContext context)
+    {
+        context.BeginCommand();
+        _result = Run(context);
+        context.EndCommand();
+    }
 
     internal sealed override void Complete() => _completion.TrySetResult(_result!);
 
@@ -45,6 +50,7 @@ public sealed class LedgerContext
 {
     private readonly AuditChain _chain;
     private readonly List<Action> _afterCommit = [];
+    private CreatedEvents? _created;
 
     internal LedgerContext(SqliteConnection connection, SqliteTransaction transaction, IdGenerator ids, AuditChain chain,
         CatalogCache catalog, DateTimeOffset now, PreparedStatements statements)
@@ -85,9 +91,39 @@ public sealed class LedgerContext
     public void Audit(Actor actor, string action, string entity, JsonObject data) =>
         AuditCanonical(actor, action, entity, AuditChain.Canonical(data));
 
-    /// <summary>Appends an audit entry whose data is already canonical JSON (see <see cref="AuditChain.Canonical"/>).</summary>
-    public void AuditCanonical(Actor actor, string action, string entity, string canonicalData) =>
+    /// <summary>
+    /// Appends an audit entry whose data is already canonical JSON (see <see cref="AuditChain.Canonical"/>). Events this
+    /// command created before it get their entry first (so they keep the seq they were given).
+    /// </summary>
+    public void AuditCanonical(Actor actor, string action, string entity, string canonicalData)
+    {
+        SealCreated();
         _chain.Append(Prepared(AuditChain.InsertSql), Now, actor, action, entity, canonicalData);
+    }
+
+    /// <summary>The seq of the audit entry that will record the events this command creates (their auditSeq).</summary>
+    public long CreationSeq => _created?.Seq ?? _chain.HeadSeq + 1;
+
+    /// <summary>A new event row, just inserted: its leaf joins the command's one <c>events.created</c> entry.</summary>
+    internal void RecordCreated(EventRow row, Actor actor)
+    {
+        _created ??= new CreatedEvents(_chain.HeadSeq + 1, actor);
+        _created.Add(row);
+    }
+
+    internal void BeginCommand() => _created = null;
+
+    /// <summary>The command ran: the events it created get their audit entry.</summary>
+    internal void EndCommand() => SealCreated();
+
+    private void SealCreated()
+    {
+        var created = _created;
+        if (created is null)
+            return;
+        _created = null;
+        created.Seal(this, _chain);
+    }
 
     public void MarkCatalogChanged() => CatalogChanged = true;
 

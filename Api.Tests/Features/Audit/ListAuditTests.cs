@@ -25,7 +25,7 @@ public sealed class ListAuditTests(TallyApp app)
     }
 
     [Fact]
-    public async Task Recording_an_event_appends_an_entry_with_the_whole_event_that_anyone_can_rehash()
+    public async Task Recording_an_event_appends_an_entry_with_its_root_that_anyone_can_rehash()
     {
         var unit = await app.OrgUnitAsync();
         var (keyId, secret) = await app.CreateKeyAsync(["events:write"], source: "audit-src");
@@ -36,19 +36,23 @@ public sealed class ListAuditTests(TallyApp app)
         var id = created["id"]!.GetValue<string>();
 
         using var auditor = await app.ClientWithAsync(["audit:read"]);
-        var entry = Assert.Single(await ItemsAsync(auditor, "entity=event:" + id))!;
-        Console.Error.WriteLine("DEBUG " + entry.ToJsonString());
+        var entry = Assert.Single(await ItemsAsync(auditor, "entity=events:" + id))!;
 
-        Assert.Equal("event.created", entry["action"]!.GetValue<string>());
-        Assert.Equal("event:" + id, entry["entity"]!.GetValue<string>());
+        Assert.Equal("events.created", entry["action"]!.GetValue<string>());
+        Assert.Equal(created["auditSeq"]!.GetValue<long>(), entry["seq"]!.GetValue<long>());
         Assert.Equal(keyId, entry["actor"]!["keyId"]!.GetValue<string>());
         Assert.Equal("test events:write", entry["actor"]!["name"]!.GetValue<string>());
-        Assert.True(JsonNode.DeepEquals(created, entry["data"]), $"data {entry["data"]} differs from the event {created}");
+        // One event: the root is its leaf hash, SHA-256(0x00 ‖ the canonical JSON of its created fields).
+        var leaf = IndependentProof.LeafJson(created.AsObject());
+        Assert.Equal(IndependentProof.Hex(IndependentProof.Leaf(leaf)), entry["data"]!["root"]!.GetValue<string>());
+        Assert.Equal(1, entry["data"]!["events"]!.GetValue<long>());
+        Assert.Equal(id, entry["data"]!["firstEventId"]!.GetValue<string>());
+        Assert.Equal(id, entry["data"]!["lastEventId"]!.GetValue<string>());
 
         // The entry carries everything its hash covers: recompute it from the response alone.
         var seq = entry["seq"]!.GetValue<long>();
         var hash = AuditChain.ComputeHash(entry["prevHash"]!.GetValue<string>(), seq, entry["at"]!.GetValue<string>(),
-            keyId, "test events:write", "event.created", "event:" + id, entry["data"]!.ToJsonString());
+            keyId, "test events:write", "events.created", "events:" + id, entry["data"]!.ToJsonString());
         Assert.Equal(entry["hash"]!.GetValue<string>(), hash);
         Assert.Matches("^[0-9a-f]{64}$", hash);
 
@@ -133,19 +137,20 @@ public sealed class ListAuditTests(TallyApp app)
         var outside = (await (await writer.PostAsJsonAsync("/api/v1/events", Event(other), Ct)).ReadJsonAsync())["id"]!.GetValue<string>();
 
         using var bound = await app.ClientWithAsync(["audit:read"], orgUnit: mine);
-        Assert.Single(await ItemsAsync(bound, "entity=event:" + inChild));
+        Assert.Single(await ItemsAsync(bound, "entity=events:" + inChild));
         Assert.Single(await ItemsAsync(bound, "entity=org-unit:" + child));
-        Assert.Empty(await ItemsAsync(bound, "entity=event:" + outside));
+        Assert.Empty(await ItemsAsync(bound, "entity=events:" + outside));
         Assert.Empty(await ItemsAsync(bound, "entity=org-unit:" + other));
 
         var page = await ItemsAsync(bound, "limit=1000");
         Assert.All(page, e =>
         {
             var entity = e!["entity"]!.GetValue<string>();
-            Assert.True(entity.StartsWith("event:", StringComparison.Ordinal) || entity.StartsWith("org-unit:", StringComparison.Ordinal)
+            Assert.True(entity.StartsWith("event:", StringComparison.Ordinal) || entity.StartsWith("events:", StringComparison.Ordinal)
+                || entity.StartsWith("org-unit:", StringComparison.Ordinal)
                 || entity.StartsWith("api-key:", StringComparison.Ordinal) || entity.StartsWith("metric:", StringComparison.Ordinal)
                 || entity.StartsWith("campaign:", StringComparison.Ordinal) || entity.StartsWith("period:", StringComparison.Ordinal), entity);
-            Assert.NotEqual("event:" + outside, entity);
+            Assert.NotEqual("events:" + outside, entity);
         });
     }
 

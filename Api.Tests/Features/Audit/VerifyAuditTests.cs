@@ -70,8 +70,9 @@ public sealed class VerifyAuditTests
         return result;
     }
 
-    private static long SeqOf(SqliteConnection db, string action, string eventId) => db.ExecuteScalar<long>(
-        "SELECT seq FROM audit_log WHERE action = @action AND entity = @entity", new { action, entity = "event:" + eventId });
+    /// <summary>The entry that records the event's creation (its auditSeq: one events.created entry per write command).</summary>
+    private static long CreatedSeq(SqliteConnection db, string eventId) => db.ExecuteScalar<long>(
+        "SELECT audit_seq FROM events WHERE id = @eventId", new { eventId });
 
     [Fact]
     public async Task An_untouched_ledger_verifies_with_its_entry_count_and_head()
@@ -95,13 +96,14 @@ public sealed class VerifyAuditTests
     }
 
     [Fact]
-    public async Task A_quantity_changed_in_an_entry_is_named_by_seq()
+    public async Task A_root_changed_in_an_entry_is_named_by_seq()
     {
         await using var ledger = await StartWithEventsAsync();
         var (app, ids) = (ledger.App, ledger.EventIds);
         using var db = app.OpenDatabase();
-        var seq = SeqOf(db, "event.created", ids[2]);
-        Assert.Equal(1, db.Execute("UPDATE audit_log SET data = replace(data, '\"quantity\":30', '\"quantity\":31') WHERE seq = @seq", new { seq }));
+        var seq = CreatedSeq(db, ids[2]);
+        // The entry records its event through the root of its leaves: the quantity is in the events row, the root here.
+        Assert.Equal(1, db.Execute("UPDATE audit_log SET data = replace(data, '\"root\":\"', '\"root\":\"0') WHERE seq = @seq", new { seq }));
 
         var result = await AssertBrokenAsync(ledger, firstInvalidSeq: seq);
         Assert.Equal(db.ExecuteScalar<long>("SELECT count(*) FROM audit_log"), result["entries"]!.GetValue<long>());
@@ -113,7 +115,7 @@ public sealed class VerifyAuditTests
         await using var ledger = await StartWithEventsAsync();
         var (app, ids) = (ledger.App, ledger.EventIds);
         using var db = app.OpenDatabase();
-        var seq = SeqOf(db, "event.created", ids[3]);
+        var seq = CreatedSeq(db, ids[3]);
         db.Execute("DELETE FROM audit_log WHERE seq = @seq", new { seq });
         await AssertBrokenAsync(ledger, firstInvalidSeq: seq);
 
@@ -130,8 +132,8 @@ public sealed class VerifyAuditTests
         await using var ledger = await StartWithEventsAsync();
         var (app, ids) = (ledger.App, ledger.EventIds);
         using var db = app.OpenDatabase();
-        var a = SeqOf(db, "event.created", ids[1]);
-        var b = SeqOf(db, "event.created", ids[2]);
+        var a = CreatedSeq(db, ids[1]);
+        var b = CreatedSeq(db, ids[2]);
         db.Execute(
             """
             UPDATE audit_log SET seq = -1 WHERE seq = @a;
@@ -162,7 +164,7 @@ public sealed class VerifyAuditTests
         Assert.True((await VerifyAsync(ledger))["valid"]!.GetValue<bool>());
 
         // Slipped in the middle, later entries renumbered to make room.
-        var at = SeqOf(db, "event.created", ids[2]);
+        var at = CreatedSeq(db, ids[2]);
         db.Execute(
             """
             UPDATE audit_log SET seq = -seq WHERE seq >= @at;
@@ -180,9 +182,12 @@ public sealed class VerifyAuditTests
         await using var ledger = await StartWithEventsAsync();
         var (app, ids) = (ledger.App, ledger.EventIds);
         using var db = app.OpenDatabase();
-        var from = SeqOf(db, "event.created", ids[3]);
-        db.Execute("UPDATE audit_log SET data = replace(data, '\"quantity\":40', '\"quantity\":41') WHERE seq = @from", new { from });
+        var from = CreatedSeq(db, ids[3]);
         db.Execute("UPDATE events SET quantity = 41 WHERE id = @id", new { id = ids[3] });
+        // The entry's root made to fit the changed row (its one leaf), then the chain resealed from there on.
+        var changed = db.QuerySingle<Tally.Api.Ledger.EventRow>($"SELECT {Tally.Api.Ledger.EventRow.Columns} FROM events WHERE id = @id", new { id = ids[3] });
+        var root = Convert.ToHexStringLower(MerkleTree.LeafHash(EventLeafJson.Bytes(changed)));
+        Assert.Equal(1, db.Execute("UPDATE audit_log SET data = json_set(data, '$.root', @root) WHERE seq = @from", new { root, from }));
         db.Execute("UPDATE daily_rollups SET value = value + 1 WHERE day = '2024-04-15'");
         var rows = db.Query<AuditEntry>(
             """
@@ -208,9 +213,10 @@ public sealed class VerifyAuditTests
         using var db = app.OpenDatabase();
         db.Execute("UPDATE events SET quantity = quantity + 1000 WHERE id = @id", new { id = ids[2] });
 
-        var result = await AssertBrokenAsync(ledger, eventId: ids[2]);
+        // The row is the record of the event: its entry holds the root of its leaf, so the entry is named with the event.
+        var result = await AssertBrokenAsync(ledger, firstInvalidSeq: CreatedSeq(db, ids[2]), eventId: ids[2]);
+        Assert.Contains("no longer hash to its root", result["reason"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Contains("quantity", result["reason"]!.GetValue<string>(), StringComparison.Ordinal);
-        Assert.Null(result["firstInvalidSeq"]);
         Assert.Equal(db.ExecuteScalar<string>("SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1"), result["head"]!.GetValue<string>());
     }
 
@@ -244,6 +250,13 @@ public sealed class VerifyAuditTests
         var result = await AssertBrokenAsync(ledger);
         Assert.Contains(field, result["reason"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.NotNull(result["firstInvalidEventId"]);
+        if (Tally.Api.Ledger.EventLeafJson.Fields.Contains(field) && field != "supersedes")
+        {
+            // A created field is committed by the leaf hash: the entry whose root no longer holds is named, with its one event.
+            Assert.Contains("no longer hash to its root", result["reason"]!.GetValue<string>(), StringComparison.Ordinal);
+            Assert.Equal(CreatedSeq(db, ids[2]), result["firstInvalidSeq"]!.GetValue<long>());
+            Assert.Equal(ids[2], result["firstInvalidEventId"]!.GetValue<string>());
+        }
     }
 
     [Fact]
@@ -362,18 +375,7 @@ public sealed class VerifyAuditTests
         protected override string Run(LedgerContext context)
         {
             var old = Tally.Api.Ledger.EventRow.Find(context.Connection, id, context.Transaction)!;
-            var successor = new Tally.Api.Ledger.EventRow
-            {
-                Id = context.Ids.Next("evt_"), Metric = old.Metric, OccurredOn = old.OccurredOn, Quantity = quantity,
-                OrgUnit = old.OrgUnit, Campaign = old.Campaign, Dimensions = old.Dimensions, ExternalId = old.ExternalId,
-                Note = old.Note, Source = old.Source, RecordedAt = Instant.ToStorage(context.Now), Supersedes = old.Id,
-            };
-            // The old head steps aside first ((source, externalId) is unique among heads), naming a successor not yet inserted.
-            context.Connection.Execute("PRAGMA defer_foreign_keys = ON", transaction: context.Transaction);
-            EventLedger.Void(context, old, "superseded", Actor.System, successor.Id);
-            EventLedger.Insert(context, successor, null);
-            context.Audit(Actor.System, "event.created", "event:" + successor.Id, AuditChain.ToJsonObject(successor.ToResponse()));
-            return successor.Id;
+            return EventLedger.Supersede(context, old, old.WithQuantity(quantity), new Recorder(Actor.System, old.Source)).Id;
         }
     }
 }

@@ -98,7 +98,8 @@ public sealed class ExportEventsTests(TallyApp app)
         Assert.Contains("dim.category", header);
         Assert.Contains("dim.venue", header);
         Assert.Contains("dim.kind", header);
-        Assert.Equal(["externalId", "note", "source", "recordedAt", "status", "voidedAt", "voidReason", "supersedes", "supersededBy"], header.TakeLast(9));
+        Assert.Equal(["externalId", "note", "source", "recordedAt", "status", "voidedAt", "voidReason", "supersedes", "supersededBy", "auditSeq"],
+            header.TakeLast(10));
         Assert.Equal(listing.Count + 1, records.Count);
         for (var i = 0; i < listing.Count; i++)
         {

@@ -47,7 +47,8 @@ public sealed class RecordEventTests(TallyApp app)
         var stored = db.QuerySingle<(long Quantity, string Note, string Dimensions)>(
             "SELECT quantity, note, dimensions FROM events WHERE id = @id", new { id });
         Assert.Equal((5L, "河东区清理涉赌网站", """{"category":"gambling"}"""), stored);
-        Assert.Equal(1, db.ExecuteScalar<int>("SELECT count(*) FROM audit_log WHERE entity = @e AND action = 'event.created'", new { e = "event:" + id }));
+        Assert.Equal(1, db.ExecuteScalar<int>("SELECT count(*) FROM audit_log WHERE entity = @e AND action = 'events.created'", new { e = "events:" + id }));
+        Assert.Equal(db.ExecuteScalar<long>("SELECT seq FROM audit_log WHERE entity = @e", new { e = "events:" + id }), read["auditSeq"]!.GetValue<long>());
     }
 
     [Fact]

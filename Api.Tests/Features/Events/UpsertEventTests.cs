@@ -59,10 +59,13 @@ public sealed class UpsertEventTests(TallyApp app)
         using var db = app.OpenDatabase();
         Assert.Equal(14, db.ExecuteScalar<long>("SELECT sum(value) FROM daily_rollups WHERE org_unit = @unit", new { unit }));
         Assert.Equal(1, db.ExecuteScalar<long>("SELECT sum(events) FROM daily_rollups WHERE org_unit = @unit", new { unit }));
+        // One entry for the superseding write: the new event's leaf names the old one (supersedes), which records its void.
+        Assert.Equal(0, db.ExecuteScalar<int>(
+            "SELECT count(*) FROM audit_log WHERE entity = @e", new { e = "event:" + firstId }));
         Assert.Equal(1, db.ExecuteScalar<int>(
-            "SELECT count(*) FROM audit_log WHERE action = 'event.superseded' AND entity = @e", new { e = "event:" + firstId }));
-        Assert.Equal(1, db.ExecuteScalar<int>(
-            "SELECT count(*) FROM audit_log WHERE action = 'event.created' AND entity = @e", new { e = "event:" + secondId }));
+            "SELECT count(*) FROM audit_log WHERE action = 'events.created' AND entity = @e", new { e = "events:" + secondId }));
+        Assert.Equal(1, db.ExecuteScalar<int>("SELECT json_extract(data, '$.events') FROM audit_log WHERE seq = @seq",
+            new { seq = current["auditSeq"]!.GetValue<long>() }));
 
         // Superseding again moves the head on; the first event stays as it was.
         var third = await (await client.PutAsJsonAsync(Url(externalId), Count(unit, 20), Ct)).ReadJsonAsync();
@@ -135,6 +138,7 @@ public sealed class UpsertEventTests(TallyApp app)
         Assert.Equal(1, check.ExecuteScalar<int>("SELECT count(*) FROM events"));
         Assert.Null(check.ExecuteScalar<string?>("SELECT voided_at FROM events WHERE id = @id", new { id = first["event"]!["id"]!.GetValue<string>() }));
         Assert.Equal(0, check.ExecuteScalar<int>("SELECT count(*) FROM audit_log WHERE action LIKE 'event.superseded'"));
+        Assert.Equal(1, check.ExecuteScalar<int>("SELECT count(*) FROM audit_log WHERE action = 'events.created'"));
     }
 
     [Fact]

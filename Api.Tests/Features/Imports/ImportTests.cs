@@ -103,9 +103,13 @@ public sealed class ImportTests(TallyApp app)
             ("notices.issued", "2024-03-07", 1L, "first-utf8:5", null, "{}"),
         ], stored);
         using var db = app.OpenDatabase();
+        // The import is one write command: one events.created entry records its three events.
         Assert.Equal(3, db.ExecuteScalar<int>(
-            "SELECT count(*) FROM audit_log WHERE action = 'event.created' AND entity IN (SELECT 'event:' || id FROM events WHERE org_unit = @unit)",
-            new { unit }));
+            """
+            SELECT json_extract(data, '$.events') FROM audit_log
+            WHERE action = 'events.created' AND seq IN (SELECT audit_seq FROM events WHERE org_unit = @unit)
+            """, new { unit }));
+        Assert.Equal(1, db.ExecuteScalar<int>("SELECT count(DISTINCT audit_seq) FROM events WHERE org_unit = @unit", new { unit }));
         Assert.Equal(7, db.ExecuteScalar<long>("SELECT sum(value) FROM daily_rollups WHERE org_unit = @unit", new { unit }));
     }
 
@@ -263,7 +267,11 @@ public sealed class ImportTests(TallyApp app)
         Assert.True(import["dryRun"]!.GetValue<bool>());
         AssertSummary(import, created: 1, unchanged: 1);
         Assert.Empty(Stored(unit));
-        Assert.Equal(0, db.ExecuteScalar<int>("SELECT count(*) FROM audit_log WHERE seq > @auditBefore AND action LIKE 'event.%' AND data LIKE '%' || @unit || '%'", new { auditBefore, unit }));
+        Assert.Equal(0, db.ExecuteScalar<int>(
+            """
+            SELECT count(*) FROM audit_log WHERE seq > @auditBefore AND action LIKE 'event%'
+               AND (data LIKE '%' || @unit || '%' OR seq IN (SELECT audit_seq FROM events WHERE org_unit = @unit))
+            """, new { auditBefore, unit }));
     }
 
     private static (int, int, int, int, int) Summary(JsonNode import)
@@ -277,12 +285,16 @@ public sealed class ImportTests(TallyApp app)
         import["errors"]!.AsArray().Select(e => (e!["row"]!.GetValue<int>(), e["field"]!.GetValue<string>(),
             e["message"]!.GetValue<string>())).ToList();
 
-    /// <summary>Audit entries of events in the unit (each entry holds the event, so its org unit, as JSON).</summary>
+    /// <summary>Audit entries of events in the unit: the entries that created them (their auditSeq) and their voids.</summary>
     private long AuditedEvents(string unit)
     {
         using var db = app.OpenDatabase();
-        return db.ExecuteScalar<long>("SELECT count(*) FROM audit_log WHERE action LIKE 'event.%' AND data LIKE '%' || @unit || '%'",
-            new { unit });
+        return db.ExecuteScalar<long>(
+            """
+            SELECT count(*) FROM audit_log
+            WHERE seq IN (SELECT audit_seq FROM events WHERE org_unit = @unit)
+               OR (entity >= 'event:' AND entity < 'event;' AND substr(entity, 7) IN (SELECT id FROM events WHERE org_unit = @unit))
+            """, new { unit });
     }
 
     [Fact]

@@ -126,43 +126,107 @@ public sealed class AuditVerification(Database database, LedgerWriter writer, IL
 
     private static string? NullableString(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
 
-    /// <summary>Walks events (by id) beside their audit entries (by entity, then seq) and replays each event's history.</summary>
+    /// <summary>
+    /// Walks events (by id) beside their audit entries: each event's own entries (by entity, then seq: its void, and for
+    /// an event of the earlier form its event.created entry, replayed against the row) and the events.created entries
+    /// (by seq), whose roots are rebuilt from the rows that name them (<see cref="MerkleEntryWalk"/>). A supersede of
+    /// the Merkle form has no entry of its own: the successor's leaf names the old event, so the link is checked both ways
+    /// and the old event's void taken from the successor's entry.
+    /// </summary>
     private static async Task<VerifyOutcome?> VerifyEventsAsync(SqliteConnection connection, SqliteTransaction snapshot, long entries,
         CancellationToken ct)
     {
         await using var eventCommand = Command(connection, snapshot,
             """
-            SELECT id, metric, occurred_on, quantity, org_unit, campaign, dimensions, external_id, note, source, recorded_at,
-                   voided_at, void_reason, supersedes, superseded_by
-            FROM events ORDER BY id
+            SELECT e.id, e.metric, e.occurred_on, e.quantity, e.org_unit, e.campaign, e.dimensions, e.external_id, e.note, e.source,
+                   e.recorded_at, e.voided_at, e.void_reason, e.supersedes, e.superseded_by, e.audit_seq,
+                   s.id, s.supersedes, (SELECT a.at FROM audit_log a WHERE a.seq = s.audit_seq), p.id, p.superseded_by
+            FROM events e
+            LEFT JOIN events s ON s.id = e.superseded_by
+            LEFT JOIN events p ON p.id = e.supersedes
+            ORDER BY e.id
             """);
         await using var auditCommand = Command(connection, snapshot,
             "SELECT seq, action, entity, data FROM audit_log WHERE entity >= 'event:' AND entity < 'event;' ORDER BY entity, seq");
+        await using var merkleCommand = Command(connection, snapshot,
+            $"SELECT seq, data FROM audit_log WHERE action = '{CreatedEvents.Action}' ORDER BY seq");
         await using var events = await eventCommand.ExecuteReaderAsync(ct);
         await using var audit = await auditCommand.ExecuteReaderAsync(ct);
+        await using var merkle = await merkleCommand.ExecuteReaderAsync(ct);
         var history = new EventHistoryReader(audit);
+        var walk = new MerkleEntryWalk(merkle, connection, snapshot, entries);
 
-        var hasEvent = await events.ReadAsync(ct);
         var group = await history.NextAsync(ct);
-        while (hasEvent || group is not null)
+        while (await events.ReadAsync(ct))
         {
-            var eventId = hasEvent ? events.GetString(0) : null;
-            var order = eventId is null ? 1 : group is null ? -1 : string.CompareOrdinal(eventId, group.EventId);
-            if (order < 0)
-                return VerifyOutcome.Broken(entries, null, "The event has no event.created audit entry: it was added in the database file.",
-                    eventId: eventId);
-            if (order > 0)
+            var eventId = events.GetString(0);
+            if (group is not null && string.CompareOrdinal(group.EventId, eventId) < 0)
                 return VerifyOutcome.Broken(entries, null, "The audit trail records the event but its row is gone from the events table.",
-                    eventId: group!.EventId);
-
-            var mismatch = group!.Replay() is { } expected ? expected.FirstDifference(EventState.Read(events)) : group.Problem;
-            if (mismatch is not null)
-                return VerifyOutcome.Broken(entries, null, mismatch, eventId: eventId);
-            hasEvent = await events.ReadAsync(ct);
-            group = await history.NextAsync(ct);
+                    eventId: group.EventId);
+            var own = group is not null && group.EventId == eventId ? group : null;
+            if (own is not null)
+                group = await history.NextAsync(ct);
+            var problem = await CheckEventAsync(events, own, walk, ct);
+            if (problem is not null)
+                return problem with { Entries = entries };
         }
-        return null;
+        if (await walk.FinishAsync(ct) is { } unfinished)
+            return unfinished;
+        return group is null ? null
+            : VerifyOutcome.Broken(entries, null, "The audit trail records the event but its row is gone from the events table.",
+                eventId: group.EventId);
     }
+
+    /// <summary>One events row against its entries; null when it holds.</summary>
+    private static async Task<VerifyOutcome?> CheckEventAsync(DbDataReader events, EventHistory? own, MerkleEntryWalk walk,
+        CancellationToken ct)
+    {
+        var eventId = events.GetString(0);
+        long? auditSeq = events.IsDBNull(15) ? null : events.GetInt64(15);
+        EventState? expected;
+        if (own?.CreatedSeq is { } createdSeq)
+        {
+            // The earlier form: the event's own event.created entry holds it whole.
+            if (auditSeq != createdSeq)
+                return VerifyOutcome.Broken(0, null,
+                    $"The event's auditSeq ({(auditSeq is null ? "none" : auditSeq)}) is not its event.created entry ({createdSeq}).", eventId: eventId);
+            expected = own.Replay();
+        }
+        else
+        {
+            if (await walk.AddAsync(EventRow.Read(events), auditSeq, ct) is { } broken)
+                return broken;
+            var noVoid = events.IsDBNull(11) && events.IsDBNull(12) && events.IsDBNull(14);
+            if (own is null && noVoid && events.IsDBNull(13))
+                return null;
+            var created = EventState.Read(events).AsCreated();
+            expected = own is null ? created : own.Replay(created);
+        }
+        if (expected is null)
+            return VerifyOutcome.Broken(0, null, own!.Problem!, eventId: eventId);
+
+        // The supersede link, both ways: a successor names this event in its leaf (supersedes), and this event names it back.
+        var successor = Text(events, 14);
+        if (successor is not null)
+        {
+            if (Text(events, 16) is null || Text(events, 17) != eventId)
+                return VerifyOutcome.Broken(0, null,
+                    $"The event's supersededBy names {successor}, {(Text(events, 16) is null ? "which is not in the events table" : "whose supersedes does not name it back")}.",
+                    eventId: eventId);
+            if (expected.SupersededBy is null && own?.RecordsSupersede != true)
+                expected = expected.Superseded(successor, Text(events, 18));
+        }
+        var predecessor = Text(events, 13);
+        if (predecessor is not null && (Text(events, 19) is null || Text(events, 20) != eventId))
+            return VerifyOutcome.Broken(0, null,
+                $"The event's supersedes names {predecessor}, {(Text(events, 19) is null ? "which is not in the events table" : "whose supersededBy does not name it back")}.",
+                eventId: eventId);
+        return expected.FirstDifference(EventState.Read(events)) is { } mismatch
+            ? VerifyOutcome.Broken(0, null, mismatch, eventId: eventId)
+            : null;
+    }
+
+    private static string? Text(DbDataReader reader, int ordinal) => reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
 
     /// <summary>
     /// Every rollup a total is read from must hold exactly the sums of active events: daily_rollups against the events,

@@ -5,9 +5,10 @@ using Tally.Api.Data;
 namespace Tally.Api.Features.Audit;
 
 /// <summary>
-/// An event as the audit trail says it must be, or as its row stands. The trail's contract: "event.created" carries the
-/// whole event as the API showed it at creation; "event.voided" and "event.superseded" carry
-/// {id, reason, supersededBy, voidedAt}.
+/// An event as the audit trail says it must be, or as its row stands. The trail's contract: an event created before the
+/// Merkle form has its own "event.created" entry carrying the whole event as the API showed it at creation; later ones
+/// are leaves of an "events.created" entry (their created fields proven by its root, so replay starts from the row);
+/// "event.voided" (and, before the Merkle form, "event.superseded") carry {id, reason, supersededBy, voidedAt}.
 /// </summary>
 public sealed record EventState(
     string Metric, string OccurredOn, long Quantity, string OrgUnit, string? Campaign, string Dimensions, string? ExternalId,
@@ -20,6 +21,17 @@ public sealed record EventState(
         row.GetString(1), row.GetString(2), row.GetInt64(3), row.GetString(4), Text(row, 5), CanonicalDimensions(Text(row, 6)),
         Text(row, 7), Text(row, 8), row.GetString(9), InstantOf(Text(row, 10)), Text(row, 13), InstantOf(Text(row, 11)),
         Text(row, 12), Text(row, 14));
+
+    /// <summary>The row's created fields as they stand (proven by its entry's root), before any void.</summary>
+    public EventState AsCreated() => this with { VoidedAt = null, VoidReason = null, SupersededBy = null };
+
+    /// <summary>
+    /// This state once superseded by <paramref name="successor"/> at <paramref name="at"/> (the successor's entry's
+    /// instant): voided with reason "superseded" then, unless it was voided before (it then keeps that void).
+    /// </summary>
+    public EventState Superseded(string successor, string? at) => VoidedAt is not null
+        ? this with { SupersededBy = successor }
+        : this with { VoidedAt = InstantOf(at), VoidReason = "superseded", SupersededBy = successor };
 
     /// <summary>The first field where the stored row departs from the trail, as a sentence; null when none does.</summary>
     public string? FirstDifference(EventState row)
@@ -123,27 +135,37 @@ public sealed record EventState(
 /// <summary>One event's audit entries in seq order.</summary>
 public sealed class EventHistory(string eventId)
 {
-    private readonly List<(string Action, string Data)> _entries = [];
+    private readonly List<(long Seq, string Action, string Data)> _entries = [];
 
     public string EventId { get; } = eventId;
 
     /// <summary>Why the entries cannot be replayed, when <see cref="Replay"/> returned null.</summary>
     public string? Problem { get; private set; }
 
-    public void Add(string action, string data) => _entries.Add((action, data));
+    /// <summary>The seq of the event's own event.created entry (the form before Merkle entries), or null.</summary>
+    public long? CreatedSeq => _entries.Count > 0 && _entries[0].Action == "event.created" ? _entries[0].Seq : null;
 
-    public EventState? Replay()
+    /// <summary>Whether an entry records the event's supersede itself (the form before Merkle entries).</summary>
+    public bool RecordsSupersede => _entries.Exists(e => e.Action == "event.superseded");
+
+    public void Add(long seq, string action, string data) => _entries.Add((seq, action, data));
+
+    /// <summary>
+    /// The event's state after its entries. <paramref name="created"/>: the state its events.created entry proves (the
+    /// row's created fields), or null for an event of the earlier form, whose own event.created entry comes first.
+    /// </summary>
+    public EventState? Replay(EventState? created = null)
     {
-        EventState? state = null;
+        var state = created;
         for (var i = 0; i < _entries.Count; i++)
         {
-            var (action, data) = _entries[i];
+            var (_, action, data) = _entries[i];
             using var document = Parse(data);
             if (document is null)
                 return Fail($"The {action} entry of the event is not JSON.");
             switch (action)
             {
-                case "event.created" when i == 0:
+                case "event.created" when i == 0 && created is null:
                     state = EventState.FromCreated(document.RootElement);
                     if (state is null)
                         return Fail("The event.created entry of the event does not describe a whole event.");
@@ -206,7 +228,7 @@ public sealed class EventHistoryReader(DbDataReader rows)
         var history = new EventHistory(entity[Prefix.Length..]);
         while (_hasRow && rows.GetString(2) == entity)
         {
-            history.Add(rows.GetString(1), rows.GetString(3));
+            history.Add(rows.GetInt64(0), rows.GetString(1), rows.GetString(3));
             _hasRow = await rows.ReadAsync(ct);
         }
         return history;

@@ -15,10 +15,10 @@ public sealed class ListAuditRequest : IPagedRequest
     public int? Limit { get; set; }
     public string? Cursor { get; set; }
 
-    [Description("Only entries with this action, e.g. event.created, event.voided, key.revoked.")]
+    [Description("Only entries with this action, e.g. events.created, event.voided, key.revoked.")]
     public string? Action { get; set; }
 
-    [Description("Only entries about this entity, e.g. event:evt_01J..., metric:websites.cleaned, api-key:key_01J....")]
+    [Description("Only entries about this entity, e.g. events:evt_01J... (the events a command created, by the first), event:evt_01J... (a void), metric:websites.cleaned, api-key:key_01J....")]
     public string? Entity { get; set; }
 
     [Description("Only entries recorded strictly after this instant (ISO-8601 with Z or an offset).")]
@@ -51,8 +51,9 @@ public sealed class ListAudit(Database database) : Endpoint<ListAuditRequest, Pa
             s.Summary = "List audit entries in chain order";
             s.Description = "Entries page by seq. Each entry carries what its hash covers: hash = sha256 hex of prevHash followed by "
                 + "the canonical JSON of {action, actor: {keyId, name}, at, data, entity, seq} (keys sorted by ordinal, no white "
-                + "space, non-ASCII and HTML-sensitive characters written as \\uXXXX escapes). A key bound to an org unit sees "
-                + "entries about events, org units and keys of its subtree, and those about metrics, campaigns and periods.";
+                + "space, non-ASCII and HTML-sensitive characters written as \\uXXXX escapes). An events.created entry commits to "
+                + "the events one write command created through an RFC 6962 root (GET /events/{id}/proof). A key bound to an org "
+                + "unit sees entries about events (an events.created entry by its first event), org units and keys of its subtree, and those about metrics, campaigns and periods.";
         });
     }
 
@@ -98,6 +99,9 @@ public sealed class ListAudit(Database database) : Endpoint<ListAuditRequest, Pa
             (entity >= 'event:' AND entity < 'event;' AND EXISTS (
                 SELECT 1 FROM events e JOIN org_unit_closure c ON c.descendant = e.org_unit
                 WHERE e.id = substr(audit_log.entity, 7) AND c.ancestor = @bound))
+         OR (entity >= 'events:' AND entity < 'events;' AND EXISTS (
+                SELECT 1 FROM events e JOIN org_unit_closure c ON c.descendant = e.org_unit
+                WHERE e.id = substr(audit_log.entity, 8) AND c.ancestor = @bound))
          OR (entity >= 'org-unit:' AND entity < 'org-unit;' AND EXISTS (
                 SELECT 1 FROM org_unit_closure c WHERE c.ancestor = @bound AND c.descendant = substr(audit_log.entity, 10)))
          OR (entity >= 'api-key:' AND entity < 'api-key;' AND EXISTS (

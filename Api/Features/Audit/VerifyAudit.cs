@@ -32,7 +32,7 @@ public sealed class VerifyAuditResponse
 
     public required long? FirstInvalidSeq { get; init; }
 
-    /// <summary>The first event (by id) whose row disagrees with its audit entries.</summary>
+    /// <summary>The first event (by id) whose row disagrees with its audit entries (or the one event of a broken entry).</summary>
     public required string? FirstInvalidEventId { get; init; }
 
     public required string? Reason { get; init; }
@@ -52,8 +52,10 @@ public sealed class VerifyAudit(AuditVerification verification, Database databas
         {
             s.Summary = "Verify the audit chain and the ledger against it";
             s.Description = "Recomputes every entry's hash from the stored rows and checks the chain has no gap, reordering or "
-                + "insertion and still ends where this server last wrote; then replays each event's audit entries and compares "
-                + "them with the events table, and every rollup totals are read from (daily, monthly, monthly per unit) with the "
+                + "insertion and still ends where this server last wrote; then rebuilds every event's leaf from the events table and "
+                + "each events.created entry's RFC 6962 root from its leaves (naming the entry whose events were changed, removed "
+                + "or added, and a row no entry includes), replays each event's voids and its own event.created entry when it "
+                + "has one (events recorded before the Merkle form), and compares every rollup totals are read from (daily, monthly, monthly per unit) with the "
                 + "events, naming the first row that differs. {valid: true, entries, head} or "
                 + "{valid: false, entries, firstInvalidSeq | firstInvalidEventId, reason}. Keep head outside the database and "
                 + "pass it back later as knownHead to prove the chain still contains it.";

@@ -37,6 +37,9 @@ public sealed class EventResponse(EventRow row)
     public string? VoidReason => Row.VoidReason;
     public string? Supersedes => Row.Supersedes;
     public string? SupersededBy => Row.SupersededBy;
+
+    /// <summary>The audit entry that records the event's creation (GET /events/{id}/proof proves it).</summary>
+    public long AuditSeq => Row.AuditSeq;
 }
 
 /// <summary>Writes an event through the field list; the API never reads one back.</summary>
