@@ -119,12 +119,14 @@ public sealed class LedgerWriter : IHostedLifecycleService, IDisposable
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
-                throw ProblemException.Unavailable("The write queue is full; nothing was stored. Retry shortly.",
+                throw ProblemException.Unavailable(Text.Say("写入队列已满，本次请求的内容均未保存。请稍后重试。",
+                        "The write queue is full; nothing was stored. Retry shortly."),
                     TimeSpan.FromSeconds(1));
             }
             catch (ChannelClosedException)
             {
-                throw ProblemException.Unavailable("The server is shutting down; nothing was stored.", TimeSpan.FromSeconds(5));
+                throw ProblemException.Unavailable(Text.Say("服务器正在关闭，本次请求的内容均未保存。",
+                    "The server is shutting down; nothing was stored."), TimeSpan.FromSeconds(5));
             }
         }
         Interlocked.Increment(ref _depth);
@@ -271,6 +273,7 @@ public sealed class LedgerWriter : IHostedLifecycleService, IDisposable
                 var mark = _chain.Mark();
                 var callbacks = context.AfterCommitCount;
                 var inserted = context.EventsInserted;
+                command.EnterCulture();
                 try
                 {
                     context.Prepared("SAVEPOINT command").ExecuteNonQuery();
@@ -397,9 +400,13 @@ public sealed class LedgerWriter : IHostedLifecycleService, IDisposable
 
     private static void FailAll(IEnumerable<LedgerCommand> commands, Exception error)
     {
-        var problem = error as ProblemException ?? ProblemException.Unavailable(
-            "Storage failed; nothing of this request was stored. Retry shortly.", TimeSpan.FromSeconds(2));
         foreach (var command in commands)
-            command.Fail(problem);
+        {
+            // Each command's answer is in its own request's language.
+            command.EnterCulture();
+            command.Fail(error as ProblemException ?? ProblemException.Unavailable(
+                Text.Say("存储失败，本次请求的内容均未保存。请稍后重试。", "Storage failed; nothing of this request was stored. Retry shortly."),
+                TimeSpan.FromSeconds(2)));
+        }
     }
 }

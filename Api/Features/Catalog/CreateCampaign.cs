@@ -24,7 +24,7 @@ public sealed class CreateCampaignValidator : Validator<CreateCampaignRequest>
 }
 
 [ProblemResponse(409, "A campaign with that code exists (conflict).")]
-[UnboundKeysOnly("campaigns are shared by all org units; only a key bound to none may change them.")]
+[UnboundKeysOnly("campaigns are shared by all org units; only a key bound to none may change them.", Zh = "专项行动由所有单位共用，只有不绑定单位的密钥才能修改。")]
 public sealed class CreateCampaign(LedgerWriter writer) : Endpoint<CreateCampaignRequest, CampaignResponse>
 {
     public override void Configure()

@@ -23,7 +23,7 @@ public sealed class CreateMetricValidator : Validator<CreateMetricRequest>
 }
 
 [ProblemResponse(409, "A metric with that code exists (conflict).")]
-[UnboundKeysOnly("metrics are shared by all org units; only a key bound to none may change them.")]
+[UnboundKeysOnly("metrics are shared by all org units; only a key bound to none may change them.", Zh = "指标由所有单位共用，只有不绑定单位的密钥才能修改。")]
 public sealed class CreateMetric(LedgerWriter writer) : Endpoint<CreateMetricRequest, MetricResponse>
 {
     public override void Configure()

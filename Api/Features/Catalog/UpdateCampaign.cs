@@ -16,7 +16,7 @@ public sealed class UpdateCampaignValidator : Validator<UpdateCampaignRequest>
     public UpdateCampaignValidator() => this.AddCampaignFieldRules();
 }
 
-[UnboundKeysOnly("campaigns are shared by all org units; only a key bound to none may change them.")]
+[UnboundKeysOnly("campaigns are shared by all org units; only a key bound to none may change them.", Zh = "专项行动由所有单位共用，只有不绑定单位的密钥才能修改。")]
 public sealed class UpdateCampaign(LedgerWriter writer) : Endpoint<UpdateCampaignRequest, CampaignResponse>
 {
     public override void Configure()

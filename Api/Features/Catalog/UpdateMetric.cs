@@ -18,7 +18,7 @@ public sealed class UpdateMetricValidator : Validator<UpdateMetricRequest>
 }
 
 [ProblemResponse(409, "The update removes a dimension value that events use (conflict).")]
-[UnboundKeysOnly("metrics are shared by all org units; only a key bound to none may change them.")]
+[UnboundKeysOnly("metrics are shared by all org units; only a key bound to none may change them.", Zh = "指标由所有单位共用，只有不绑定单位的密钥才能修改。")]
 public sealed class UpdateMetric(LedgerWriter writer) : Endpoint<UpdateMetricRequest, MetricResponse>
 {
     public override void Configure()

@@ -29,7 +29,7 @@ public sealed class PeriodChangeValidator : Validator<PeriodChangeRequest>
     }
 }
 
-[UnboundKeysOnly("a locked year holds for every org unit; only a key bound to none may lock it.")]
+[UnboundKeysOnly("a locked year holds for every org unit; only a key bound to none may lock it.", Zh = "年度锁定对所有单位生效，只有不绑定单位的密钥才能锁定。")]
 public sealed class LockPeriod(LedgerWriter writer) : Endpoint<PeriodChangeRequest, PeriodResponse>
 {
     public override void Configure()
