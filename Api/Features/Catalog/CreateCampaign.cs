@@ -61,7 +61,7 @@ public sealed class CreateCampaignCommand(CreateCampaignRequest req, Actor actor
                 now = Instant.ToStorage(context.Now),
             }, context.Transaction);
         if (inserted == 0)
-            throw ProblemException.Conflict($"Campaign '{code}' already exists.");
+            throw ProblemException.Conflict(Text.Say($"专项行动“{code}”已存在。", $"Campaign '{code}' already exists."));
         var response = new CampaignResponse { Code = code, Name = req.Name!, StartsOn = req.StartsOn.Value, EndsOn = req.EndsOn.Value };
         context.Audit(actor, "campaign.created", "campaign:" + code, AuditChain.ToJsonObject(response));
         context.MarkCatalogChanged();

@@ -65,7 +65,7 @@ public sealed class CreateMetricCommand(CreateMetricRequest req, Actor actor) : 
                 now = Instant.ToStorage(context.Now),
             }, context.Transaction);
         if (inserted == 0)
-            throw ProblemException.Conflict($"Metric '{code}' already exists.");
+            throw ProblemException.Conflict(Text.Say($"指标“{code}”已存在。", $"Metric '{code}' already exists."));
         context.Audit(actor, "metric.created", "metric:" + code, req.ToAudit(code));
         context.MarkCatalogChanged();
         return MetricResponse.From(new MetricDefinition(code, position, req.Name!, req.NameEn, req.Unit!, req.Description,

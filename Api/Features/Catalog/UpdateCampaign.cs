@@ -45,7 +45,7 @@ public sealed class UpdateCampaignCommand(string code, UpdateCampaignRequest req
                 now = Instant.ToStorage(context.Now),
             }, context.Transaction);
         if (updated == 0)
-            throw ProblemException.NotFound($"No campaign '{code}'.");
+            throw ProblemException.NotFound(Text.Say($"没有专项行动“{Codes.Quote(code)}”。", $"No campaign '{Codes.Quote(code)}'."));
         var response = new CampaignResponse { Code = code, Name = req.Name!, StartsOn = req.StartsOn.Value, EndsOn = req.EndsOn.Value };
         context.Audit(actor, "campaign.updated", "campaign:" + code, AuditChain.ToJsonObject(response));
         context.MarkCatalogChanged();
