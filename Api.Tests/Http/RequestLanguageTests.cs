@@ -49,6 +49,24 @@ public sealed class RequestLanguageTests(TallyApp app)
     }
 
     [Fact]
+    public async Task A_refusal_the_ledger_writer_words_is_in_the_language_of_the_request_that_sent_it()
+    {
+        using var chinese = app.Client(language: null);
+        using var english = app.Client();
+        var externalId = Unique.Code("lang-ext");
+        string Body(int quantity) =>
+            $$"""{"metric":"notices.issued","occurredOn":"2024-03-05","quantity":{{quantity}},"orgUnit":"hedong","externalId":"{{externalId}}"}""";
+        Assert.Equal(HttpStatusCode.Created, (await english.PostJsonAsync("/api/v1/events", Body(1))).StatusCode);
+        var (zh, _) = await ProblemAsync(await chinese.PostJsonAsync("/api/v1/events", Body(2)), 409, "/problems/idempotency-conflict");
+        var (en, _) = await ProblemAsync(await english.PostJsonAsync("/api/v1/events", Body(2)), 409, "/problems/idempotency-conflict");
+        Assert.Equal("外部编号冲突", zh["title"]!.GetValue<string>());
+        Assert.Contains("本来源已用外部编号", zh["errors"]!["externalId"]![0]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal("Idempotency conflict", en["title"]!.GetValue<string>());
+        Assert.Contains("was already used by this source", en["errors"]!["externalId"]![0]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal(Keys(zh), Keys(en));
+    }
+
+    [Fact]
     public async Task A_body_carries_chinese_and_quotes_literally()
     {
         using var english = app.Client();
