@@ -118,11 +118,17 @@ public sealed class TallyApp : WebApplicationFactory<Program>, IAsyncLifetime
         }
     }
 
-    public HttpClient Client(string? key = AdminKey)
+    /// <summary>
+    /// A client with the key (none: null). It sends <c>Accept-Language: en</c> unless told otherwise, so assertions on a
+    /// message read its English text; a test of the default language (Chinese) passes <c>language: null</c>.
+    /// </summary>
+    public HttpClient Client(string? key = AdminKey, string? language = "en")
     {
         var client = CreateClient(new WebApplicationFactoryClientOptions { AllowAutoRedirect = false, BaseAddress = ClientOptions.BaseAddress });
         if (key is not null)
             client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
+        if (language is not null)
+            client.DefaultRequestHeaders.AcceptLanguage.ParseAdd(language);
         return client;
     }
 

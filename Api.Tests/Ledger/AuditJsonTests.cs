@@ -59,3 +59,18 @@ public sealed class AuditJsonTests
     public void Stored_instants_are_shown_as_the_api_shows_them(string stored) =>
         Assert.Equal(Instant.ToJson(Instant.FromStorage(stored)), EventFieldList.ApiInstant(stored));
 }
+
+/// <summary>The API writes Chinese and quotes unescaped; the audit hash's canonical form must keep its old bytes.</summary>
+public sealed class AuditCanonicalEscapingTests
+{
+    [Fact]
+    public void Canonical_json_keeps_the_default_escaping_whatever_the_API_writes()
+    {
+        var data = AuditChain.ToJsonObject(new { name = "河东区'<&>\"" });
+        Assert.Equal("""{"name":"\u6CB3\u4E1C\u533A\u0027\u003C\u0026\u003E\u0022"}""", AuditChain.Canonical(data));
+    }
+
+    [Fact]
+    public void The_API_s_own_json_writes_chinese_and_quotes_as_they_are() =>
+        Assert.Equal("""{"name":"河东区'<&>\""}""", System.Text.Json.JsonSerializer.Serialize(new { name = "河东区'<&>\"" }, TallyJson.Options));
+}

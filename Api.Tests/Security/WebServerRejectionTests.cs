@@ -130,27 +130,28 @@ public sealed class WebServerRejectionTests : IAsyncLifetime
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
         timeout.CancelAfter(TimeSpan.FromSeconds(10));
         await stream.CopyToAsync(read, timeout.Token);
-        var text = Encoding.UTF8.GetString(read.ToArray());
-        var split = text.IndexOf("\r\n\r\n", StringComparison.Ordinal);
-        Assert.True(split > 0, text);
-        var head = text[..split];
-        var body = text[(split + 4)..];
+        // Chunk sizes count bytes, and a Chinese body has more bytes than characters: split and unchunk the bytes.
+        var bytes = read.ToArray();
+        var split = bytes.AsSpan().IndexOf("\r\n\r\n"u8);
+        Assert.True(split > 0, Encoding.UTF8.GetString(bytes));
+        var head = Encoding.UTF8.GetString(bytes, 0, split);
+        var body = bytes[(split + 4)..];
         if (head.Contains("Transfer-Encoding: chunked", StringComparison.OrdinalIgnoreCase))
             body = Unchunk(body);
-        return (int.Parse(head.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture), head, body);
+        return (int.Parse(head.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture), head, Encoding.UTF8.GetString(body));
     }
 
-    private static string Unchunk(string chunked)
+    private static byte[] Unchunk(byte[] chunked)
     {
-        var result = new StringBuilder();
+        using var result = new MemoryStream();
         var at = 0;
         while (true)
         {
-            var end = chunked.IndexOf("\r\n", at, StringComparison.Ordinal);
-            var size = Convert.ToInt32(chunked[at..end], 16);
+            var end = at + chunked.AsSpan(at).IndexOf("\r\n"u8);
+            var size = Convert.ToInt32(Encoding.ASCII.GetString(chunked, at, end - at), 16);
             if (size == 0)
-                return result.ToString();
-            result.Append(chunked, end + 2, size);
+                return result.ToArray();
+            result.Write(chunked, end + 2, size);
             at = end + 2 + size + 2;
         }
     }

@@ -1,7 +1,6 @@
 using System.Text.Encodings.Web;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using System.Text.Unicode;
 
 namespace Tally.Api.Data;
 
@@ -23,8 +22,11 @@ public static class TallyJson
         o.AllowDuplicateProperties = false;
         o.NumberHandling = JsonNumberHandling.Strict;
         o.DefaultIgnoreCondition = JsonIgnoreCondition.Never;
-        // Chinese stays readable in bodies; HTML-sensitive characters are still escaped.
-        o.Encoder = JavaScriptEncoder.Create(UnicodeRanges.All);
+        // Chinese, quotes, <, > and & are written as they are, so a curl answer reads as it was written. Safe here: the
+        // API's JSON is never embedded in HTML, and every response says X-Content-Type-Options: nosniff. Control
+        // characters and lone surrogates are still escaped, so the output stays valid JSON. The audit hash never uses
+        // these options: its canonical form keeps the default escaping (AuditChain, AuditHasher, EventAuditJson).
+        o.Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping;
         if (!o.Converters.OfType<UtcInstantConverter>().Any())
             o.Converters.Add(new UtcInstantConverter());
         return o;

@@ -55,8 +55,8 @@ public sealed class BodylessRequests(RequestDelegate next)
             else if (string.IsNullOrEmpty(request.ContentType))
             {
                 throw new ProblemException(Problem.Make(StatusCodes.Status415UnsupportedMediaType, ProblemTypes.UnsupportedMediaType,
-                    "Unsupported media type", string.Create(CultureInfo.InvariantCulture,
-                        $"The request has a body but no Content-Type; send it as {string.Join(" or ", accepts.ContentTypes)}.")));
+                    Text.Say("不支持的内容类型", "Unsupported media type"), string.Create(CultureInfo.InvariantCulture,
+                        $"{Text.Say("请求带有请求体但没有 Content-Type；请以 ", "The request has a body but no Content-Type; send it as ")}{string.Join(Text.Say(" 或 ", " or "), accepts.ContentTypes)}{Text.Say(" 发送。", ".")}")));
             }
             return next(context);
         }

@@ -41,8 +41,8 @@ public sealed class ExpensiveReads(RequestDelegate next, IOptions<LimitOptions> 
         {
             Interlocked.Decrement(ref running.Value);
             throw new ProblemException(Problem.Make(StatusCodes.Status429TooManyRequests, ProblemTypes.RateLimited,
-                "Too many requests", string.Create(CultureInfo.InvariantCulture,
-                    $"This API key already runs {max} expensive reads (exports, audit verification, asOf totals and reports) at once. Retry after the Retry-After delay.")),
+                Text.Say("请求过于频繁", "Too many requests"), string.Create(CultureInfo.InvariantCulture,
+                    $"{Text.Say($"此 API 密钥已同时在运行 {max} 个高开销读取（导出、审计校验、带 asOf 的合计与报告）。请在 Retry-After 所示时间后重试。", $"This API key already runs {max} expensive reads (exports, audit verification, asOf totals and reports) at once. Retry after the Retry-After delay.")}")),
                 TimeSpan.FromSeconds(1));
         }
         try

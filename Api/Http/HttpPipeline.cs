@@ -17,6 +17,8 @@ public static class HttpPipeline
         services.ConfigureHttpJsonOptions(o => TallyJson.Configure(o.SerializerOptions));
         services.AddHttpContextAccessor();
         services.AddFastEndpoints();
+        // Rules carry their own messages; any built-in one is in Tally's words and the request's language.
+        ValidatorOptions.Global.LanguageManager = new ValidatorLanguage();
         ValidatorOptions.Global.PropertyNameResolver = (_, member, _) => member is null ? null : JsonNaming(member.Name);
         ValidatorOptions.Global.DisplayNameResolver = (_, member, _) => member is null ? null : JsonNaming(member.Name);
         return services;
@@ -27,6 +29,8 @@ public static class HttpPipeline
         // prometheus-net starts listening to .NET meters at its first collection: collect once now, so the writer's
         // counters count from the start rather than from the first scrape.
         Metrics.DefaultRegistry.CollectAndExportAsTextAsync(Stream.Null).GetAwaiter().GetResult();
+        // First: every answer, problems of the outermost pieces included, is in the request's language.
+        app.UseMiddleware<RequestLanguage>();
         app.UseMiddleware<RequestIds>();
         // Outermost but for the request id, so every answer is counted with its final status; it reads the route
         // template once the request is done.

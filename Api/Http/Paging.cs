@@ -44,7 +44,7 @@ public static class Paging
     }
 
     public static string DecodeOrThrow(string kind, string? cursor) =>
-        TryDecode(kind, cursor, out var key) ? key ?? "" : throw Problems.ProblemException.Validation("cursor", "The cursor is not valid for this list.");
+        TryDecode(kind, cursor, out var key) ? key ?? "" : throw Problems.ProblemException.Validation("cursor", Problems.Text.Say("cursor 对此列表无效。", "The cursor is not valid for this list."));
 
     /// <summary>Turns rows fetched with limit+1 into a page, with a cursor when more rows follow.</summary>
     public static Page<T> ToPage<T>(string kind, IReadOnlyList<T> rows, int limit, Func<T, string> keyOf)
@@ -58,7 +58,7 @@ public static class Paging
     public static void AddPagingRules<T>(this AbstractValidator<T> validator) where T : IPagedRequest
     {
         validator.RuleFor(x => x.Limit).InclusiveBetween(1, MaxLimit)
-            .WithMessage($"limit must be between 1 and {MaxLimit}.");
+            .WithMessage(_ => Problems.Text.Say($"limit 须在 1 到 {MaxLimit} 之间。", $"limit must be between 1 and {MaxLimit}."));
         validator.RuleFor(x => x.Cursor).MaximumLength(512);
     }
 }
@@ -73,7 +73,7 @@ public static class InMemoryPaging
         var afterPosition = 0;
         if (after.Length > 0 && !int.TryParse(after, System.Globalization.NumberStyles.None,
                 System.Globalization.CultureInfo.InvariantCulture, out afterPosition))
-            throw Problems.ProblemException.Validation("cursor", "The cursor is not valid for this list.");
+            throw Problems.ProblemException.Validation("cursor", Problems.Text.Say("cursor 对此列表无效。", "The cursor is not valid for this list."));
         var limit = Paging.LimitOf(request);
         var rows = ordered.Where(x => position(x) > afterPosition).Take(limit + 1).ToList();
         var page = Paging.ToPage(kind, rows, limit, x => position(x).ToString(System.Globalization.CultureInfo.InvariantCulture));

@@ -44,10 +44,11 @@ public sealed partial class QueryParameterGuard(RequestDelegate next)
         {
             if (!allowed.TryGet(key, out var repeatable))
                 errors[key] = [!allowed.Described.Any()
-                    ? "This route takes no query parameters."
-                    : "Unknown query parameter; this route takes: " + string.Join(", ", allowed.Described) + "."];
+                    ? Text.Say("此接口不接受查询参数。", "This route takes no query parameters.")
+                    : Text.Say("未知的查询参数；此接口接受：", "Unknown query parameter; this route takes: ")
+                      + string.Join(", ", allowed.Described) + Text.Say("。", ".")];
             else if (values.Count > 1 && !repeatable)
-                errors[key] = ["Give this parameter once."];
+                errors[key] = [Text.Say("此参数只能给出一次。", "Give this parameter once.")];
         }
         if (errors.Count > 0)
             throw ProblemException.Validation(errors);

@@ -58,12 +58,13 @@ public static class RequestLimits
                     ? wait
                     : TimeSpan.FromSeconds(1);
                 var who = rejected.HttpContext.TryGetCaller() is null
-                    ? "Requests from this address without a valid API key"
-                    : "This API key";
+                    ? Text.Say("来自此地址、未带有效 API 密钥的请求", "Requests from this address without a valid API key")
+                    : Text.Say("此 API 密钥", "This API key");
                 return new ValueTask(ProblemMiddleware.WriteAsync(rejected.HttpContext, Problem.Make(
-                    StatusCodes.Status429TooManyRequests, ProblemTypes.RateLimited, "Too many requests",
-                    string.Create(CultureInfo.InvariantCulture,
-                        $"{who} sent more than {rate.Value.PermitsPerSecond} requests per second (bursts up to {rate.Value.Burst}). Retry after the Retry-After delay.")),
+                    StatusCodes.Status429TooManyRequests, ProblemTypes.RateLimited, Text.Say("请求过于频繁", "Too many requests"),
+                    string.Create(CultureInfo.InvariantCulture, $"{Text.Say(
+                        $"{who}每秒超过 {rate.Value.PermitsPerSecond} 次（突发上限 {rate.Value.Burst} 次）。请在 Retry-After 所示时间后重试。",
+                        $"{who} sent more than {rate.Value.PermitsPerSecond} requests per second (bursts up to {rate.Value.Burst}). Retry after the Retry-After delay.")}")),
                     retryAfter));
             };
         });
@@ -110,7 +111,8 @@ public sealed class RequestBodyLimit(RequestDelegate next, IOptions<LimitOptions
     }
 
     public static Microsoft.AspNetCore.Http.BadHttpRequestException TooLarge(long max) =>
-        new(string.Create(CultureInfo.InvariantCulture, $"The request body is larger than {max} bytes."),
+        new(string.Create(CultureInfo.InvariantCulture, $"The request body is larger than {max} bytes."), // ProblemMiddleware words the answer
+
             StatusCodes.Status413PayloadTooLarge);
 }
 

@@ -20,8 +20,9 @@ public sealed class RequestLineLimits(RequestDelegate next, IOptions<LimitOption
         var urlBytes = target?.Length ?? request.Path.Value?.Length + request.QueryString.Value?.Length ?? 0;
         if (urlBytes > limits.MaxUrlBytes)
             return ProblemMiddleware.WriteAsync(context, Problem.Make(StatusCodes.Status414UriTooLong, ProblemTypes.UriTooLong,
-                "URI too long", string.Create(CultureInfo.InvariantCulture,
-                    $"The request's URL is {urlBytes} bytes; this server takes at most {limits.MaxUrlBytes} (Tally:Limits:MaxUrlBytes).")));
+                Text.Say("URL 过长", "URI too long"), string.Create(CultureInfo.InvariantCulture, $"{Text.Say(
+                    $"请求的 URL 为 {urlBytes} 字节；本服务器至多接受 {limits.MaxUrlBytes} 字节（Tally:Limits:MaxUrlBytes）。",
+                    $"The request's URL is {urlBytes} bytes; this server takes at most {limits.MaxUrlBytes} (Tally:Limits:MaxUrlBytes).")}")));
 
         long headerBytes = 0;
         foreach (var (name, values) in request.Headers)
@@ -33,14 +34,16 @@ public sealed class RequestLineLimits(RequestDelegate next, IOptions<LimitOption
                 if (value is not null && !IsAscii(value))
                     return ProblemMiddleware.WriteAsync(context, Problem.Validation(new Dictionary<string, string[]>
                     {
-                        ["headers." + (IsAscii(name) ? name : "?")] = ["A header value must be ASCII (RFC 9110); encode other text."],
+                        ["headers." + (IsAscii(name) ? name : "?")] = [Text.Say("请求头的值须为 ASCII（RFC 9110）；其他文字请先编码。",
+                            "A header value must be ASCII (RFC 9110); encode other text.")],
                     }));
             }
         }
         if (headerBytes > limits.MaxHeaderBytes)
             return ProblemMiddleware.WriteAsync(context, Problem.Make(StatusCodes.Status431RequestHeaderFieldsTooLarge,
-                ProblemTypes.HeadersTooLarge, "Request headers too large", string.Create(CultureInfo.InvariantCulture,
-                    $"The request's headers are {headerBytes} bytes; this server takes at most {limits.MaxHeaderBytes} (Tally:Limits:MaxHeaderBytes).")));
+                ProblemTypes.HeadersTooLarge, Text.Say("请求头过大", "Request headers too large"), string.Create(CultureInfo.InvariantCulture, $"{Text.Say(
+                    $"请求头共 {headerBytes} 字节；本服务器至多接受 {limits.MaxHeaderBytes} 字节（Tally:Limits:MaxHeaderBytes）。",
+                    $"The request's headers are {headerBytes} bytes; this server takes at most {limits.MaxHeaderBytes} (Tally:Limits:MaxHeaderBytes).")}")));
         return next(context);
     }
 

@@ -62,7 +62,7 @@ public static class EventLedger
                 status = policy.DecideAfterEarlier(input, input.SameContentAs(earlier.Row), mayReplace: false);
                 if (status == RecordStatus.Conflict)
                     conflicts[$"events[{i}].externalId"] =
-                        [EventWritePolicy.ConflictWithEarlier(externalId, $"events[{earlier.Index}] of this batch")];
+                        [EventWritePolicy.ConflictWithEarlier(externalId, Text.Say($"本批的 events[{earlier.Index}]", $"events[{earlier.Index}] of this batch"))];
             }
             else
             {
@@ -193,7 +193,8 @@ public static class EventLedger
     {
         if (row.VoidedAt is not null)
             throw new ProblemException(Problem.Make(StatusCodes.Status409Conflict, ProblemTypes.AlreadyVoided,
-                "Already voided", $"Event {row.Id} was voided at {Instant.ToJson(Instant.FromStorage(row.VoidedAt))}."));
+                Text.Say("事件已作废", "Already voided"), Text.Say($"事件 {row.Id} 已于 {Instant.ToJson(Instant.FromStorage(row.VoidedAt))} 作废。",
+                    $"Event {row.Id} was voided at {Instant.ToJson(Instant.FromStorage(row.VoidedAt))}.")));
         new EventWritePolicy(context, new Recorder(actor, row.Source)).RequireWritable(row);
         return VoidChecked(context, row, reason, actor, supersededBy: null);
     }

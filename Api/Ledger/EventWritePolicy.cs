@@ -79,11 +79,13 @@ public sealed class EventWritePolicy(LedgerContext context, Recorder recorder, F
     /// <summary>409 period-locked: a write into a locked year.</summary>
     public static ProblemException PeriodLocked(int year) =>
         new(Problem.Make(StatusCodes.Status409Conflict, ProblemTypes.PeriodLocked,
-            "Period locked", $"The year {year} is locked; nothing of this request was stored."));
+            Text.Say("年度已锁定", "Period locked"), Text.Say($"{year} 年已锁定，本次请求的内容均未保存。",
+                $"The year {year} is locked; nothing of this request was stored.")));
 
     /// <summary>403: a supersede would rewrite an event in an org unit the key cannot reach (named neither: it learns nothing).</summary>
     public static ProblemException Unreachable(string externalId) => ProblemException.Forbidden(
-        $"externalId '{externalId}' of this source names an event outside this API key's org unit; this key cannot supersede it.");
+        Text.Say($"本来源的外部编号“{externalId}”对应的事件不在此 API 密钥的填报单位之内，此密钥无法替换它。",
+            $"externalId '{externalId}' of this source names an event outside this API key's org unit; this key cannot supersede it."));
 
     /// <summary>
     /// Why an input conflicts with the stored event its externalId names. The event is named only when the caller can
@@ -91,21 +93,24 @@ public sealed class EventWritePolicy(LedgerContext context, Recorder recorder, F
     /// </summary>
     public string ConflictWithStored(string externalId, EventRow stored) =>
         canReach?.Invoke(stored.OrgUnit) == true
-            ? $"externalId '{externalId}' was already used by this source for event {stored.Id} with other content."
-            : $"externalId '{externalId}' was already used by this source with other content.";
+            ? Text.Say($"本来源已用外部编号“{externalId}”记录了内容不同的事件 {stored.Id}。",
+                $"externalId '{externalId}' was already used by this source for event {stored.Id} with other content.")
+            : Text.Say($"本来源已用外部编号“{externalId}”记录了内容不同的事件。",
+                $"externalId '{externalId}' was already used by this source with other content.");
 
     /// <summary>Why an input conflicts with an earlier item of the same request ("events[2] of this batch").</summary>
     public static string ConflictWithEarlier(string externalId, string earlier) =>
-        $"externalId '{externalId}' is used by {earlier} with other content.";
+        Text.Say($"外部编号“{externalId}”已被{earlier}以不同内容使用。", $"externalId '{externalId}' is used by {earlier} with other content.");
 
     /// <summary>
     /// 409 idempotency-conflict: errors name each conflicting input by its field (externalId, events[i].externalId) with
     /// its message; nothing of the request was stored.
     /// </summary>
     public static ProblemException IdempotencyConflict(IReadOnlyDictionary<string, string[]> conflicts) =>
-        new(Problem.Make(StatusCodes.Status409Conflict, ProblemTypes.IdempotencyConflict, "Idempotency conflict",
+        new(Problem.Make(StatusCodes.Status409Conflict, ProblemTypes.IdempotencyConflict, Text.Say("外部编号冲突", "Idempotency conflict"),
             conflicts.Count == 1
                 ? conflicts.Values.Single()[0]
-                : $"{conflicts.Count} item(s) reuse an externalId of this source with other content; nothing was stored.",
+                : Text.Say($"有 {conflicts.Count} 项以不同内容重复使用了本来源的外部编号，均未保存。",
+                    $"{conflicts.Count} item(s) reuse an externalId of this source with other content; nothing was stored."),
             conflicts.ToDictionary()));
 }

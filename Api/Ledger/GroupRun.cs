@@ -86,6 +86,7 @@ internal sealed class GroupRun(
         var mark = chain.Chain.Mark();
         var callbacks = context.AfterCommitCount;
         var inserted = context.EventsInserted;
+        command.EnterCulture();
         try
         {
             context.Prepared("SAVEPOINT command").ExecuteNonQuery();
@@ -193,9 +194,13 @@ internal sealed class GroupRun(
     /// <summary>Fails every command with the refusal it raised, or with 503 for a storage failure.</summary>
     public static void FailAll(IEnumerable<LedgerCommand> commands, Exception error)
     {
-        var problem = error as ProblemException ?? ProblemException.Unavailable(
-            "Storage failed; nothing of this request was stored. Retry shortly.", TimeSpan.FromSeconds(2));
         foreach (var command in commands)
-            command.Fail(problem);
+        {
+            // Each command's answer is in its own request's language.
+            command.EnterCulture();
+            command.Fail(error as ProblemException ?? ProblemException.Unavailable(
+                Text.Say("存储失败，本次请求的内容均未保存。请稍后重试。", "Storage failed; nothing of this request was stored. Retry shortly."),
+                TimeSpan.FromSeconds(2)));
+        }
     }
 }

@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Text.Json.Nodes;
 using Microsoft.Data.Sqlite;
 using Tally.Api.Ledger;
@@ -15,6 +16,19 @@ public abstract class LedgerCommand
     /// rolled back and it completes with its result; nothing of it is stored.
     /// </summary>
     public virtual bool RollsBack => false;
+
+    /// <summary>
+    /// The language of the request (or import) that made the command: the writer runs the command in it, so every message
+    /// the command raises on the writer's thread is in the reader's language.
+    /// </summary>
+    public CultureInfo Culture { get; } = CultureInfo.CurrentUICulture;
+
+    /// <summary>Makes <see cref="Culture"/> the current one of the writer's flow, before it runs or fails this command.</summary>
+    internal void EnterCulture()
+    {
+        CultureInfo.CurrentCulture = Culture;
+        CultureInfo.CurrentUICulture = Culture;
+    }
 
     internal abstract void Execute(LedgerContext context);
 

@@ -115,12 +115,14 @@ public sealed class LedgerWriter : IHostedLifecycleService, IDisposable
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
-                throw ProblemException.Unavailable("The write queue is full; nothing was stored. Retry shortly.",
+                throw ProblemException.Unavailable(Text.Say("写入队列已满，本次请求的内容均未保存。请稍后重试。",
+                        "The write queue is full; nothing was stored. Retry shortly."),
                     TimeSpan.FromSeconds(1));
             }
             catch (ChannelClosedException)
             {
-                throw ProblemException.Unavailable("The server is shutting down; nothing was stored.", TimeSpan.FromSeconds(5));
+                throw ProblemException.Unavailable(Text.Say("服务器正在关闭，本次请求的内容均未保存。",
+                    "The server is shutting down; nothing was stored."), TimeSpan.FromSeconds(5));
             }
         }
         Interlocked.Increment(ref _depth);

@@ -18,10 +18,10 @@ public sealed class Problem
         new() { Status = status, Type = type, Title = title, Detail = detail, Errors = errors };
 
     public static Problem Validation(IReadOnlyDictionary<string, string[]> errors) =>
-        Make(StatusCodes.Status400BadRequest, ProblemTypes.Validation, "Validation failed",
+        Make(StatusCodes.Status400BadRequest, ProblemTypes.Validation, Text.Say("请求校验未通过", "Validation failed"),
             errors.Count == 1
                 ? $"{errors.Keys.First()}: {errors.Values.First().FirstOrDefault()}"
-                : $"{errors.Count} fields are invalid; see errors.",
+                : Text.Say($"有 {errors.Count} 个字段不符合要求，详见 errors。", $"{errors.Count} fields are invalid; see errors."),
             errors);
 }
 

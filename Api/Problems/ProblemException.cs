@@ -15,14 +15,14 @@ public sealed class ProblemException(Problem problem, TimeSpan? retryAfter = nul
         new(Problem.Validation(errors));
 
     public static ProblemException NotFound(string detail) =>
-        new(Problem.Make(StatusCodes.Status404NotFound, ProblemTypes.NotFound, "Not found", detail));
+        new(Problem.Make(StatusCodes.Status404NotFound, ProblemTypes.NotFound, Text.Say("未找到", "Not found"), detail));
 
     public static ProblemException Forbidden(string detail) =>
-        new(Problem.Make(StatusCodes.Status403Forbidden, ProblemTypes.Forbidden, "Forbidden", detail));
+        new(Problem.Make(StatusCodes.Status403Forbidden, ProblemTypes.Forbidden, Text.Say("无权操作", "Forbidden"), detail));
 
     public static ProblemException Conflict(string detail) =>
-        new(Problem.Make(StatusCodes.Status409Conflict, ProblemTypes.Conflict, "Conflict", detail));
+        new(Problem.Make(StatusCodes.Status409Conflict, ProblemTypes.Conflict, Text.Say("冲突", "Conflict"), detail));
 
     public static ProblemException Unavailable(string detail, TimeSpan retryAfter) =>
-        new(Problem.Make(StatusCodes.Status503ServiceUnavailable, ProblemTypes.Unavailable, "Service unavailable", detail), retryAfter);
+        new(Problem.Make(StatusCodes.Status503ServiceUnavailable, ProblemTypes.Unavailable, Text.Say("服务暂不可用", "Service unavailable"), detail), retryAfter);
 }

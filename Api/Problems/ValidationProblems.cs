@@ -32,15 +32,17 @@ public static partial class ValidationProblems
             var name = UnmappedName().Match(message) is { Success: true } m ? m.Groups[1].Value : null;
             if (name is not null)
                 field = field == BodyField ? name : field.EndsWith("." + name, StringComparison.Ordinal) || field == name ? field : field + "." + name;
-            return new ValidationFailure(field, "Unknown field: this API does not accept it (check the spelling).");
+            return new ValidationFailure(field, Text.Say("未知字段：本接口不接受该字段（请检查拼写）。",
+                "Unknown field: this API does not accept it (check the spelling)."));
         }
         if (message.Contains("Duplicate", StringComparison.OrdinalIgnoreCase))
-            return new ValidationFailure(field, "The field is given more than once.");
-        var expected = ExpectedType().Match(message) is { Success: true } t ? Describe(t.Groups[1].Value) : null;
+            return new ValidationFailure(field, Text.Say("该字段重复出现。", "The field is given more than once."));
+        (string Zh, string En)? expected = ExpectedType().Match(message) is { Success: true } t ? Describe(t.Groups[1].Value) : null;
         if (expected is not null)
-            return new ValidationFailure(field, $"The value is not {expected}.");
+            return new ValidationFailure(field, Text.Say($"该值不是{expected.Value.Zh}。", $"The value is not {expected.Value.En}."));
         return new ValidationFailure(field == "" ? BodyField : field,
-            field == BodyField ? "The request body is not valid JSON." : "The value is not valid JSON for this field.");
+            field == BodyField ? Text.Say("请求体不是有效的 JSON。", "The request body is not valid JSON.")
+                : Text.Say("该字段的值不是有效的 JSON。", "The value is not valid JSON for this field."));
     }
 
     private static string FieldOf(string? path)
@@ -52,17 +54,19 @@ public static partial class ValidationProblems
         return BracketName().Replace(field, m => "." + m.Groups[1].Value).TrimStart('.');
     }
 
-    private static string Describe(string clrType) => clrType switch
+    private static (string Zh, string En) Describe(string clrType) => clrType switch
     {
+        // A number too large for the field is refused here too: the field's own rule then names its range.
         _ when clrType.Contains("Int64", StringComparison.Ordinal) || clrType.Contains("Int32", StringComparison.Ordinal)
-            => "a whole number in range",
-        _ when clrType.Contains("DateOnly", StringComparison.Ordinal) => "a calendar day (yyyy-MM-dd)",
-        _ when clrType.Contains("DateTimeOffset", StringComparison.Ordinal) => "an instant (ISO-8601 with Z or an offset)",
-        _ when clrType.Contains("Boolean", StringComparison.Ordinal) => "true or false",
-        _ when clrType.Contains("Dictionary", StringComparison.Ordinal) => "an object of strings",
-        _ when clrType.Contains("List", StringComparison.Ordinal) || clrType.EndsWith("[]", StringComparison.Ordinal) => "an array",
-        _ when clrType.Contains("String", StringComparison.Ordinal) => "a string",
-        _ => "of the expected type",
+            => ("可用范围内的整数", "a whole number in the field's range"),
+        _ when clrType.Contains("DateOnly", StringComparison.Ordinal) => ("日期（yyyy-MM-dd）", "a calendar day (yyyy-MM-dd)"),
+        _ when clrType.Contains("DateTimeOffset", StringComparison.Ordinal)
+            => ("时刻（ISO-8601，带 Z 或时区偏移）", "an instant (ISO-8601 with Z or an offset)"),
+        _ when clrType.Contains("Boolean", StringComparison.Ordinal) => ("true 或 false", "true or false"),
+        _ when clrType.Contains("Dictionary", StringComparison.Ordinal) => ("字符串对象", "an object of strings"),
+        _ when clrType.Contains("List", StringComparison.Ordinal) || clrType.EndsWith("[]", StringComparison.Ordinal) => ("数组", "an array"),
+        _ when clrType.Contains("String", StringComparison.Ordinal) => ("字符串", "a string"),
+        _ => ("预期的类型", "of the expected type"),
     };
 
     [GeneratedRegex(@"The JSON property '([^']*)'")]

@@ -19,17 +19,17 @@ public sealed class ApiKeyAuthenticationHandler(
     {
         var header = Request.Headers.Authorization.ToString();
         if (string.IsNullOrEmpty(header))
-            return Task.FromResult(Failed("No API key was presented: send Authorization: Bearer <key>."));
+            return Task.FromResult(Failed(Text.Say("未提供 API 密钥：请发送 Authorization: Bearer <密钥>。", "No API key was presented: send Authorization: Bearer <key>.")));
         if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
-            return Task.FromResult(Failed("The Authorization header must use the Bearer scheme."));
+            return Task.FromResult(Failed(Text.Say("Authorization 请求头须使用 Bearer 方案。", "The Authorization header must use the Bearer scheme.")));
         var secret = header["Bearer ".Length..].Trim();
         if (secret.Length is 0 or > 200)
-            return Task.FromResult(Failed("The API key is not valid."));
+            return Task.FromResult(Failed(Text.Say("API 密钥无效。", "The API key is not valid.")));
         var key = keys.Find(secret);
         if (key is null)
-            return Task.FromResult(Failed("The API key is not valid."));
+            return Task.FromResult(Failed(Text.Say("API 密钥无效。", "The API key is not valid.")));
         if (key.RevokedAt is not null)
-            return Task.FromResult(Failed("The API key has been revoked."));
+            return Task.FromResult(Failed(Text.Say("此 API 密钥已被吊销。", "The API key has been revoked.")));
 
         keys.Touch(key.Id, clock.GetUtcNow());
         Context.SetCaller(key);
@@ -47,15 +47,30 @@ public sealed class ApiKeyAuthenticationHandler(
 
     protected override Task HandleChallengeAsync(AuthenticationProperties properties)
     {
-        var reason = Context.Items[FailureKey] as string ?? "A valid API key is required.";
+        var reason = Context.Items[FailureKey] as string ?? Text.Say("需要有效的 API 密钥。", "A valid API key is required.");
         return ProblemMiddleware.WriteAsync(Context, Problem.Make(
-            StatusCodes.Status401Unauthorized, ProblemTypes.Unauthorized, "Unauthorized", reason));
+            StatusCodes.Status401Unauthorized, ProblemTypes.Unauthorized, Text.Say("未认证", "Unauthorized"), reason));
     }
 
-    protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
-        ProblemMiddleware.WriteAsync(Context, Problem.Make(
-            StatusCodes.Status403Forbidden, ProblemTypes.Forbidden, "Forbidden",
-            "This API key does not have the scope this route requires."));
+    protected override Task HandleForbiddenAsync(AuthenticationProperties properties)
+    {
+        var missing = MissingScope(Context);
+        return ProblemMiddleware.WriteAsync(Context, Problem.Make(
+            StatusCodes.Status403Forbidden, ProblemTypes.Forbidden, Text.Say("无权操作", "Forbidden"),
+            missing is null
+                ? Text.Say("此 API 密钥没有本接口所需的权限。", "This API key does not have the scope this route requires.")
+                : Text.Say($"此 API 密钥无权访问本接口：需要 {missing} 权限（或 admin）。",
+                    $"This API key may not use this route: it requires {missing} (or admin).")));
+    }
+
+    /// <summary>The scope the route's policies ask for that the caller's key lacks (scopes are the policies' names).</summary>
+    public static string? MissingScope(HttpContext context)
+    {
+        var held = context.TryGetCaller()?.Scopes ?? [];
+        return (context.GetEndpoint()?.Metadata.GetOrderedMetadata<Microsoft.AspNetCore.Authorization.IAuthorizeData>() ?? [])
+            .Select(a => a.Policy)
+            .FirstOrDefault(p => p is not null && ApiScopes.All.Contains(p) && !held.Contains(p) && !held.Contains(ApiScopes.Admin));
+    }
 }
 
 public static class CallerExtensions

@@ -16,7 +16,11 @@ public static class OrgScope
         if (key.OrgUnit is null)
             return;
         if (orgUnit is null || !catalog.IsWithin(key.OrgUnit, orgUnit))
-            throw ProblemException.Forbidden($"This API key is bound to org unit '{key.OrgUnit}' and cannot reach '{Codes.Quote(orgUnit) ?? "the whole tree"}'.");
+            throw ProblemException.Forbidden(orgUnit is null
+                ? Text.Say($"此 API 密钥绑定于填报单位 {key.OrgUnit}，无权访问全部单位。",
+                    $"This API key is bound to org unit '{key.OrgUnit}' and cannot reach the whole tree.")
+                : Text.Say($"此 API 密钥绑定于填报单位 {key.OrgUnit}，无权访问填报单位“{Codes.Quote(orgUnit)}”：需要 {key.OrgUnit} 或其下级单位。",
+                    $"This API key is bound to org unit '{key.OrgUnit}' and cannot reach '{Codes.Quote(orgUnit)}': it requires {key.OrgUnit} or a unit below it."));
     }
 
     /// <summary>The org unit a read defaults to: the one asked for, else the key's own (null: the whole tree).</summary>

@@ -55,7 +55,11 @@ public sealed class OrgScopedAttribute(ScopedName names, ScopedIn source, string
 [AttributeUsage(AttributeTargets.Class)]
 public sealed class UnboundKeysOnlyAttribute(string reason) : Attribute
 {
+    /// <summary>Why, in English: the refusal's detail for an English reader.</summary>
     public string Reason { get; } = reason;
+
+    /// <summary>Why, in Chinese (<c>Zh = "..."</c>); without it a Chinese reader gets the general refusal.</summary>
+    public string? Zh { get; init; }
 }
 
 /// <summary>A route that names nothing org-scoped, or limits its results to the caller's subtree itself; says which.</summary>
@@ -131,7 +135,9 @@ public sealed class OrgScopeGuard : IGlobalPreProcessor
         if (metadata is null)
             return;
         if (metadata.GetMetadata<UnboundKeysOnlyAttribute>() is { } unboundOnly)
-            throw Problems.ProblemException.Forbidden($"This API key is bound to org unit '{bound}': {unboundOnly.Reason}");
+            throw Problems.ProblemException.Forbidden(Problems.Text.Say(
+                $"此 API 密钥绑定于填报单位 {bound}：{unboundOnly.Zh ?? "只有不绑定单位的密钥才能执行该操作。"}",
+                $"This API key is bound to org unit '{bound}': {unboundOnly.Reason}"));
 
         var services = http.RequestServices;
         var catalog = services.GetRequiredService<CatalogCache>().Current;
@@ -142,7 +148,7 @@ public sealed class OrgScopeGuard : IGlobalPreProcessor
                 if (string.IsNullOrEmpty(value))
                 {
                     if (declaration.AbsentMeansWholeTree)
-                        throw OutOfReach(bound, "the whole tree");
+                        throw OutOfReach(bound, Problems.Text.Say("全部单位", "the whole tree"));
                     continue;
                 }
                 var reachable = declaration.Names switch
@@ -153,19 +159,22 @@ public sealed class OrgScopeGuard : IGlobalPreProcessor
                     _ => services.GetRequiredService<KeyStore>().ById(value) is { OrgUnit: { } keyUnit } && catalog.IsWithin(bound, keyUnit),
                 };
                 if (!reachable)
-                    throw OutOfReach(bound, $"{Describe(declaration.Names)} '{Codes.Quote(value)}' (given as {where})");
+                    throw OutOfReach(bound, Problems.Text.Say($"{Describe(declaration.Names)}“{Codes.Quote(value)}”（见 {where}）",
+                        $"{Describe(declaration.Names)} '{Codes.Quote(value)}' (given as {where})"));
             }
         }
     }
 
     private static Problems.ProblemException OutOfReach(string bound, string what) =>
-        Problems.ProblemException.Forbidden($"This API key is bound to org unit '{bound}' and cannot reach {what}.");
+        Problems.ProblemException.Forbidden(Problems.Text.Say(
+            $"此 API 密钥绑定于填报单位 {bound}，无权访问{what}：需要 {bound} 或其下级单位。",
+            $"This API key is bound to org unit '{bound}' and cannot reach {what}: it requires {bound} or a unit below it."));
 
     private static string Describe(ScopedName names) => names switch
     {
-        ScopedName.OrgUnit => "org unit",
-        ScopedName.Event => "event",
-        _ => "API key",
+        ScopedName.OrgUnit => Problems.Text.Say("填报单位", "org unit"),
+        ScopedName.Event => Problems.Text.Say("事件", "event"),
+        _ => Problems.Text.Say("API 密钥", "API key"),
     };
 
     /// <summary>

@@ -60,7 +60,8 @@ public sealed class AuditVerification(Database database, LedgerWriter writer, IL
         var storedHeadSeq = chain.Entries == 0 ? 0 : await LastSeqAsync(connection, snapshot, ct);
         if (storedHeadSeq > ceiling)
             return VerifyOutcome.Broken(chain.Entries, ceiling + 1,
-                "The chain goes on past the last entry this server wrote: entries were added in the database file.");
+                Problems.Text.Say("审计链在本服务器写入的最后一条之后还有条目：有条目被直接加进了数据库文件。",
+                    "The chain goes on past the last entry this server wrote: entries were added in the database file."));
 
         var ledger = await VerifyEventsAsync(connection, snapshot, chain.Entries, ct)
             ?? await VerifyRollupsAsync(connection, snapshot, chain.Entries, ct);
@@ -98,18 +99,18 @@ public sealed class AuditVerification(Database database, LedgerWriter writer, IL
             {
                 var missing = Math.Min(seq, expected);
                 return VerifyOutcome.Broken(await CountAsync(connection, snapshot, ct), missing, seq > expected
-                    ? $"Entry {expected} is missing: the chain jumps from {expected - 1} to {seq}."
-                    : $"Entry {seq} is out of order.");
+                    ? Problems.Text.Say($"第 {expected} 条缺失：审计链从第 {expected - 1} 条跳到第 {seq} 条。", $"Entry {expected} is missing: the chain jumps from {expected - 1} to {seq}.")
+                    : Problems.Text.Say($"第 {seq} 条顺序错乱。", $"Entry {seq} is out of order."));
             }
             var prevHash = reader.GetString(7);
             var hash = reader.GetString(8);
             if (!string.Equals(prevHash, previous, StringComparison.Ordinal))
-                problem = $"Entry {seq} does not follow entry {seq - 1}: its prevHash differs from that entry's hash.";
+                problem = Problems.Text.Say($"第 {seq} 条未接续第 {seq - 1} 条：其 prevHash 与该条的 hash 不同。", $"Entry {seq} does not follow entry {seq - 1}: its prevHash differs from that entry's hash.");
             else if (!hasher.Matches(hash, previous, seq, reader.GetString(1), NullableString(reader, 2), NullableString(reader, 3),
                          reader.GetString(4), reader.GetString(5), reader.GetString(6)))
-                problem = $"Entry {seq} was altered: its hash does not match its content.";
+                problem = Problems.Text.Say($"第 {seq} 条被改动：其 hash 与内容不符。", $"Entry {seq} was altered: its hash does not match its content.");
             else if (seq == committed.Seq && !string.Equals(hash, committed.Hash, StringComparison.Ordinal))
-                problem = $"Entry {seq} is not the entry this server committed there: the chain was rewritten.";
+                problem = Problems.Text.Say($"第 {seq} 条不是本服务器在该位置提交的条目：审计链被改写。", $"Entry {seq} is not the entry this server committed there: the chain was rewritten.");
             if (problem is not null)
                 return VerifyOutcome.Broken(await CountAsync(connection, snapshot, ct), seq, problem);
             knownHeadSeen |= string.Equals(hash, knownHead, StringComparison.Ordinal);
@@ -118,9 +119,9 @@ public sealed class AuditVerification(Database database, LedgerWriter writer, IL
         }
         if (expected - 1 < committed.Seq)
             return VerifyOutcome.Broken(entries, expected,
-                $"Entries {expected} to {committed.Seq}, which this server committed, are missing.");
+                Problems.Text.Say($"本服务器提交的第 {expected} 到 {committed.Seq} 条缺失。", $"Entries {expected} to {committed.Seq}, which this server committed, are missing."));
         if (!knownHeadSeen)
-            return VerifyOutcome.Broken(entries, null, "The chain does not contain the given knownHead.");
+            return VerifyOutcome.Broken(entries, null, Problems.Text.Say("审计链中没有所给的 knownHead。", "The chain does not contain the given knownHead."));
         return new VerifyOutcome(true, entries, previous, null, null, null);
     }
 
@@ -161,7 +162,7 @@ public sealed class AuditVerification(Database database, LedgerWriter writer, IL
         {
             var eventId = events.GetString(0);
             if (group is not null && string.CompareOrdinal(group.EventId, eventId) < 0)
-                return VerifyOutcome.Broken(entries, null, "The audit trail records the event but its row is gone from the events table.",
+                return VerifyOutcome.Broken(entries, null, Problems.Text.Say("审计记录中有该事件，但 events 表中它的行已不存在。", "The audit trail records the event but its row is gone from the events table."),
                     eventId: group.EventId);
             var own = group is not null && group.EventId == eventId ? group : null;
             if (own is not null)
@@ -173,7 +174,7 @@ public sealed class AuditVerification(Database database, LedgerWriter writer, IL
         if (await walk.FinishAsync(ct) is { } unfinished)
             return unfinished;
         return group is null ? null
-            : VerifyOutcome.Broken(entries, null, "The audit trail records the event but its row is gone from the events table.",
+            : VerifyOutcome.Broken(entries, null, Problems.Text.Say("审计记录中有该事件，但 events 表中它的行已不存在。", "The audit trail records the event but its row is gone from the events table."),
                 eventId: group.EventId);
     }
 
@@ -250,9 +251,11 @@ public sealed class AuditVerification(Database database, LedgerWriter writer, IL
     private sealed record RollupCheck(string Sql, Func<DbDataReader, string> Reason);
 
     private static string RowReason(string table, string period, DbDataReader row, string rest) =>
-        $"{table} row ({row.GetString(0)}, {row.GetString(1)}, {row.GetString(2)}{rest}) differs from the sum of its events "
-        + $"(stored {Figure(row, 3)} from {Figure(row, 4)} events, the events give {Figure(row, 5)} from {Figure(row, 6)}): "
-        + $"totals for that {period} would be wrong.";
+        Problems.Text.Say($"{table} 行（{row.GetString(0)}, {row.GetString(1)}, {row.GetString(2)}{rest}）与其事件之和不符"
+            + $"（存储为 {Figure(row, 4)} 个事件共 {Figure(row, 3)}，事件合计为 {Figure(row, 6)} 个共 {Figure(row, 5)}）：该{(period == "day" ? "日" : "月")}的合计将是错的。",
+            $"{table} row ({row.GetString(0)}, {row.GetString(1)}, {row.GetString(2)}{rest}) differs from the sum of its events "
+            + $"(stored {Figure(row, 3)} from {Figure(row, 4)} events, the events give {Figure(row, 5)} from {Figure(row, 6)}): "
+            + $"totals for that {period} would be wrong.");
 
     private static string Figure(DbDataReader row, int ordinal) => row.IsDBNull(ordinal) ? "none" : row.GetInt64(ordinal).ToString(
         System.Globalization.CultureInfo.InvariantCulture);

@@ -52,7 +52,7 @@ public sealed record EventState(
             : VoidReason != row.VoidReason ? "voidReason"
             : SupersededBy != row.SupersededBy ? "supersededBy"
             : null;
-        return field is null ? null : $"The event's {field} in the events table differs from what the audit trail recorded.";
+        return field is null ? null : Problems.Text.Say($"events 表中该事件的 {field} 与审计记录不同。", $"The event's {field} in the events table differs from what the audit trail recorded.");
     }
 
     /// <summary>The state an "event.created" entry describes; null when the entry is not a whole event.</summary>
@@ -162,31 +162,31 @@ public sealed class EventHistory(string eventId)
             var (_, action, data) = _entries[i];
             using var document = Parse(data);
             if (document is null)
-                return Fail($"The {action} entry of the event is not JSON.");
+                return Fail(Problems.Text.Say($"该事件的 {action} 条目不是 JSON。", $"The {action} entry of the event is not JSON."));
             switch (action)
             {
                 case "event.created" when i == 0 && created is null:
                     state = EventState.FromCreated(document.RootElement);
                     if (state is null)
-                        return Fail("The event.created entry of the event does not describe a whole event.");
+                        return Fail(Problems.Text.Say("该事件的 event.created 条目没有描述完整的事件。", "The event.created entry of the event does not describe a whole event."));
                     if (document.RootElement.TryGetProperty("id", out var id) && id.ValueKind == JsonValueKind.String
                         && id.GetString() != EventId)
-                        return Fail("The event.created entry names another event than its entity.");
+                        return Fail(Problems.Text.Say("event.created 条目所记的事件与其 entity 不符。", "The event.created entry names another event than its entity."));
                     break;
                 case "event.created":
-                    return Fail("The event has more than one event.created entry.");
+                    return Fail(Problems.Text.Say("该事件有不止一条 event.created 条目。", "The event has more than one event.created entry."));
                 case "event.voided" or "event.superseded" when state is not null:
                     state = state.After(document.RootElement, action == "event.superseded");
                     if (state is null)
-                        return Fail($"The {action} entry does not fit the event's history (voided twice, or not a void).");
+                        return Fail(Problems.Text.Say($"{action} 条目与该事件的历史不符（作废两次，或并非作废）。", $"The {action} entry does not fit the event's history (voided twice, or not a void)."));
                     break;
                 case "event.voided" or "event.superseded":
-                    return Fail($"The event's first entry is {action}, not event.created.");
+                    return Fail(Problems.Text.Say($"该事件的第一条是 {action}，而不是 event.created。", $"The event's first entry is {action}, not event.created."));
                 default:
-                    return Fail($"The event has an entry with the unknown action '{action}'.");
+                    return Fail(Problems.Text.Say($"该事件有一条未知操作“{action}”的条目。", $"The event has an entry with the unknown action '{action}'."));
             }
         }
-        return state ?? Fail("The event has no event.created entry.");
+        return state ?? Fail(Problems.Text.Say("该事件没有 event.created 条目。", "The event has no event.created entry."));
     }
 
     private EventState? Fail(string problem)

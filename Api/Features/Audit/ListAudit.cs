@@ -33,7 +33,7 @@ public sealed class ListAuditValidator : Validator<ListAuditRequest>
         RuleFor(x => x.Action).MaximumLength(100);
         RuleFor(x => x.Entity).MaximumLength(300);
         RuleFor(x => x.After).Must(a => a is null || Instant.TryParse(a, out _))
-            .WithMessage("after must be an instant such as 2025-01-06T09:30:00Z.");
+            .WithMessage(_ => Problems.Text.Say("after 须为时刻，例如 2025-01-06T09:30:00Z。", "after must be an instant such as 2025-01-06T09:30:00Z."));
     }
 }
 
@@ -62,7 +62,7 @@ public sealed class ListAudit(Database database) : Endpoint<ListAuditRequest, Pa
         var afterKey = Paging.DecodeOrThrow(CursorKind, req.Cursor);
         long afterSeq = 0;
         if (afterKey.Length > 0 && !long.TryParse(afterKey, NumberStyles.None, CultureInfo.InvariantCulture, out afterSeq))
-            throw Problems.ProblemException.Validation("cursor", "The cursor is not valid for this list.");
+            throw Problems.ProblemException.Validation("cursor", Problems.Text.Say("cursor 对此列表无效。", "The cursor is not valid for this list."));
         var limit = Paging.LimitOf(req);
         var caller = HttpContext.Caller();
         DateTimeOffset? after = null;

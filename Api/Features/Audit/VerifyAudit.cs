@@ -17,7 +17,7 @@ public sealed class VerifyAuditRequest
 public sealed class VerifyAuditValidator : Validator<VerifyAuditRequest>
 {
     public VerifyAuditValidator() =>
-        RuleFor(x => x.KnownHead).Matches("^[0-9a-f]{64}$").WithMessage("knownHead must be 64 lowercase hex digits.");
+        RuleFor(x => x.KnownHead).Matches("^[0-9a-f]{64}$").WithMessage(_ => Problems.Text.Say("knownHead 须为 64 位小写十六进制数字。", "knownHead must be 64 lowercase hex digits."));
 }
 
 public sealed class VerifyAuditResponse

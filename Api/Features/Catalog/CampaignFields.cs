@@ -1,3 +1,4 @@
+using Tally.Api.Problems;
 using FluentValidation;
 
 namespace Tally.Api.Features.Catalog;
@@ -18,6 +19,6 @@ public static class CampaignFieldRules
         v.RuleFor(x => x.StartsOn).NotNull();
         v.RuleFor(x => x.EndsOn).NotNull()
             .Must((x, endsOn) => x.StartsOn is null || endsOn is null || endsOn >= x.StartsOn)
-            .WithMessage("endsOn must not be before startsOn.");
+            .WithMessage(_ => Text.Say("endsOn（结束日期）不得早于 startsOn（开始日期）。", "endsOn must not be before startsOn."));
     }
 }

@@ -1,3 +1,4 @@
+using Tally.Api.Problems;
 using FastEndpoints;
 using FluentValidation;
 using Tally.Api.Http;
@@ -75,17 +76,19 @@ public static class CatalogRules
     public const int MaxDimensionValues = 200;
 
     public static IRuleBuilderOptions<T, string?> ValidCode<T>(this IRuleBuilder<T, string?> rule) =>
-        rule.NotEmpty().Matches(Codes.Pattern).WithMessage("must match " + Codes.Pattern + ".");
+        rule.NotEmpty().WithMessage(_ => Text.Say("{PropertyName} 为必填项。", "{PropertyName} is required."))
+            .Matches(Codes.Pattern).WithMessage(_ => Text.Say("{PropertyName} 须符合 " + Codes.Pattern + "。", "must match " + Codes.Pattern + "."));
 
     public static IRuleBuilderOptions<T, string?> ValidName<T>(this IRuleBuilder<T, string?> rule) =>
-        rule.NotEmpty().MaximumLength(200).SingleLine();
+        rule.NotEmpty().WithMessage(_ => Text.Say("{PropertyName} 为必填项。", "{PropertyName} is required."))
+            .MaximumLength(200).WithMessage(_ => Text.Say("{PropertyName} 至多 200 个字符。", "{PropertyName} must be at most 200 characters.")).SingleLine();
 
     /// <summary>No control characters at all: names and labels end up in reports, CSV cells and terminals.</summary>
     public static IRuleBuilderOptions<T, string?> SingleLine<T>(this IRuleBuilderOptions<T, string?> rule) =>
-        rule.Must(t => t is null || !t.Any(char.IsControl)).WithMessage("must not contain control characters.");
+        rule.Must(t => t is null || !t.Any(char.IsControl)).WithMessage(_ => Text.Say("{PropertyName} 不得含控制字符。", "must not contain control characters."));
 
     /// <summary>Free text: line breaks and tabs are fine, other control characters are not.</summary>
     public static IRuleBuilderOptions<T, string?> PlainText<T>(this IRuleBuilderOptions<T, string?> rule) =>
         rule.Must(t => t is null || t.All(c => !char.IsControl(c) || c is '\n' or '\r' or '\t'))
-            .WithMessage("must not contain control characters other than line breaks and tabs.");
+            .WithMessage(_ => Text.Say("{PropertyName} 除换行和制表符外不得含控制字符。", "must not contain control characters other than line breaks and tabs."));
 }

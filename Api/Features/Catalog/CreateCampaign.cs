@@ -24,7 +24,7 @@ public sealed class CreateCampaignValidator : Validator<CreateCampaignRequest>
 }
 
 [ProblemResponse(409, "A campaign with that code exists (conflict).")]
-[UnboundKeysOnly("campaigns are shared by all org units; only a key bound to none may change them.")]
+[UnboundKeysOnly("campaigns are shared by all org units; only a key bound to none may change them.", Zh = "专项行动由所有单位共用，只有不绑定单位的密钥才能修改。")]
 public sealed class CreateCampaign(LedgerWriter writer) : Endpoint<CreateCampaignRequest, CampaignResponse>
 {
     public override void Configure()
@@ -61,7 +61,7 @@ public sealed class CreateCampaignCommand(CreateCampaignRequest req, Actor actor
                 now = context.Now,
             }, context.Transaction);
         if (inserted == 0)
-            throw ProblemException.Conflict($"Campaign '{code}' already exists.");
+            throw ProblemException.Conflict(Text.Say($"专项行动“{code}”已存在。", $"Campaign '{code}' already exists."));
         var response = new CampaignResponse { Code = code, Name = req.Name!, StartsOn = req.StartsOn.Value, EndsOn = req.EndsOn.Value };
         context.Audit(actor, "campaign.created", "campaign:" + code, AuditChain.ToJsonObject(response));
         context.MarkCatalogChanged();

@@ -23,7 +23,7 @@ public sealed class CreateMetricValidator : Validator<CreateMetricRequest>
 }
 
 [ProblemResponse(409, "A metric with that code exists (conflict).")]
-[UnboundKeysOnly("metrics are shared by all org units; only a key bound to none may change them.")]
+[UnboundKeysOnly("metrics are shared by all org units; only a key bound to none may change them.", Zh = "指标由所有单位共用，只有不绑定单位的密钥才能修改。")]
 public sealed class CreateMetric(LedgerWriter writer) : Endpoint<CreateMetricRequest, MetricResponse>
 {
     public override void Configure()
@@ -65,7 +65,7 @@ public sealed class CreateMetricCommand(CreateMetricRequest req, Actor actor) : 
                 now = context.Now,
             }, context.Transaction);
         if (inserted == 0)
-            throw ProblemException.Conflict($"Metric '{code}' already exists.");
+            throw ProblemException.Conflict(Text.Say($"指标“{code}”已存在。", $"Metric '{code}' already exists."));
         context.Audit(actor, "metric.created", "metric:" + code, req.ToAudit(code));
         context.MarkCatalogChanged();
         return MetricResponse.From(new MetricDefinition(code, position, req.Name!, req.NameEn, req.Unit!, req.Description,

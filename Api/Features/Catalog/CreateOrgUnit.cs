@@ -19,12 +19,16 @@ public sealed class CreateOrgUnitRequest
 
 public sealed class CreateOrgUnitValidator : Validator<CreateOrgUnitRequest>
 {
+    /// <summary>An unknown parent, with the nearest known org units.</summary>
+    public static string UnknownParent(CatalogSnapshot catalog, string? parent) =>
+        CodeSuggestions.Unknown("上级单位", "parent org unit", parent, catalog.OrgUnitCandidates());
+
     public CreateOrgUnitValidator(CatalogCache catalog)
     {
         RuleFor(x => x.Code).ValidCode();
         RuleFor(x => x.Name).ValidName();
         RuleFor(x => x.Parent).Must(p => p is null || catalog.Current.OrgUnits.ContainsKey(p))
-            .WithMessage("Unknown parent org unit.");
+            .WithMessage(x => UnknownParent(catalog.Current, x.Parent));
     }
 }
 
@@ -58,7 +62,7 @@ public sealed class CreateOrgUnitCommand(CreateOrgUnitRequest req, Actor actor) 
         var connection = context.Connection;
         if (parent is not null && !connection.ExecuteScalar<bool>(
                 "SELECT EXISTS (SELECT 1 FROM org_units WHERE code = @parent)", new { parent }, context.Transaction))
-            throw ProblemException.Validation("parent", "Unknown parent org unit.");
+            throw ProblemException.Validation("parent", CreateOrgUnitValidator.UnknownParent(context.Catalog, parent));
         var inserted = connection.Execute(
             """
             INSERT INTO org_units (code, name, parent, position, created_at, updated_at)
@@ -66,7 +70,7 @@ public sealed class CreateOrgUnitCommand(CreateOrgUnitRequest req, Actor actor) 
             ON CONFLICT (code) DO NOTHING
             """, new { code, req.Name, parent, now = context.Now }, context.Transaction);
         if (inserted == 0)
-            throw ProblemException.Conflict($"Org unit '{code}' already exists.");
+            throw ProblemException.Conflict(Text.Say($"填报单位“{code}”已存在。", $"Org unit '{code}' already exists."));
         connection.Execute(
             """
             INSERT INTO org_unit_closure (ancestor, descendant, depth)

@@ -18,5 +18,5 @@ public sealed class GetCampaign(CatalogCache catalog) : Endpoint<CatalogCodeRequ
     public override Task HandleAsync(CatalogCodeRequest req, CancellationToken ct) =>
         catalog.Current.Campaigns.TryGetValue(req.Code, out var campaign)
             ? Send.OkAsync(CampaignResponse.From(campaign), ct)
-            : throw ProblemException.NotFound($"No campaign '{req.Code}'.");
+            : throw ProblemException.NotFound(Text.Say($"没有专项行动“{Codes.Quote(req.Code)}”。", $"No campaign '{Codes.Quote(req.Code)}'."));
 }

@@ -18,5 +18,5 @@ public sealed class GetMetric(CatalogCache catalog) : Endpoint<CatalogCodeReques
     public override Task HandleAsync(CatalogCodeRequest req, CancellationToken ct) =>
         catalog.Current.Metrics.TryGetValue(req.Code, out var metric)
             ? Send.OkAsync(MetricResponse.From(metric), ct)
-            : throw ProblemException.NotFound($"No metric '{req.Code}'.");
+            : throw ProblemException.NotFound(Text.Say($"没有指标“{Codes.Quote(req.Code)}”。", $"No metric '{Codes.Quote(req.Code)}'."));
 }

@@ -18,5 +18,5 @@ public sealed class GetOrgUnit(CatalogCache catalog) : Endpoint<CatalogCodeReque
     public override Task HandleAsync(CatalogCodeRequest req, CancellationToken ct) =>
         catalog.Current.OrgUnits.TryGetValue(req.Code, out var unit)
             ? Send.OkAsync(OrgUnitResponse.From(unit), ct)
-            : throw ProblemException.NotFound($"No org unit '{Codes.Quote(req.Code)}'.");
+            : throw ProblemException.NotFound(Text.Say($"没有填报单位“{Codes.Quote(req.Code)}”。", $"No org unit '{Codes.Quote(req.Code)}'."));
 }

@@ -1,3 +1,4 @@
+using Tally.Api.Problems;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using FluentValidation;
@@ -47,23 +48,23 @@ public static class MetricFieldRules
         v.RuleFor(x => x.Description).MaximumLength(2000).PlainText();
         v.RuleFor(x => x.ReportTemplate).MaximumLength(500).SingleLine()
             .Must(t => t is null || t.Contains("{value}", StringComparison.Ordinal))
-            .WithMessage("reportTemplate must contain {value} where the figure goes.");
+            .WithMessage(_ => Text.Say("reportTemplate（报告句式）须含 {value}，标明数字的位置。", "reportTemplate must contain {value} where the figure goes."));
         v.RuleFor(x => x.Dimensions)
             .Must(d => d is null || d.Count <= CatalogRules.MaxDimensions)
-            .WithMessage($"A metric declares at most {CatalogRules.MaxDimensions} dimensions.")
+            .WithMessage(_ => Text.Say($"一个指标至多声明 {CatalogRules.MaxDimensions} 个维度。", $"A metric declares at most {CatalogRules.MaxDimensions} dimensions."))
             .Must(d => d is null || d.Where(x => x?.Key is not null).Select(x => x.Key).Distinct(StringComparer.Ordinal)
                 .Count() == d.Count(x => x?.Key is not null))
-            .WithMessage("Dimension keys must be unique.");
+            .WithMessage(_ => Text.Say("维度键不得重复。", "Dimension keys must be unique."));
         // Items are checked one by one only when the lists are of a sane size: a flood gets one error, not one per item.
         v.RuleForEach(x => x.Dimensions).ChildRules(d =>
         {
             d.RuleFor(x => x).NotNull();
             d.RuleFor(x => x.Key).ValidCode();
-            d.RuleFor(x => x.Values).NotEmpty().WithMessage("A dimension declares at least one value.")
+            d.RuleFor(x => x.Values).NotEmpty().WithMessage(_ => Text.Say("一个维度至少声明一个取值。", "A dimension declares at least one value."))
                 .Must(vs => vs is null || vs.Count <= CatalogRules.MaxDimensionValues)
-                .WithMessage($"A dimension declares at most {CatalogRules.MaxDimensionValues} values.")
+                .WithMessage(_ => Text.Say($"一个维度至多声明 {CatalogRules.MaxDimensionValues} 个取值。", $"A dimension declares at most {CatalogRules.MaxDimensionValues} values."))
                 .Must(vs => vs is null || vs.Distinct(StringComparer.Ordinal).Count() == vs.Count)
-                .WithMessage("Dimension values must be unique.");
+                .WithMessage(_ => Text.Say("维度取值不得重复。", "Dimension values must be unique."));
             d.RuleForEach(x => x.Values).ValidCode()
                 .When(x => x.Values is null || x.Values.Count <= CatalogRules.MaxDimensionValues);
         }).When(x => x.Dimensions is null || x.Dimensions.Count <= CatalogRules.MaxDimensions);

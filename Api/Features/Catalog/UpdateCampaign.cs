@@ -16,7 +16,7 @@ public sealed class UpdateCampaignValidator : Validator<UpdateCampaignRequest>
     public UpdateCampaignValidator() => this.AddCampaignFieldRules();
 }
 
-[UnboundKeysOnly("campaigns are shared by all org units; only a key bound to none may change them.")]
+[UnboundKeysOnly("campaigns are shared by all org units; only a key bound to none may change them.", Zh = "专项行动由所有单位共用，只有不绑定单位的密钥才能修改。")]
 public sealed class UpdateCampaign(LedgerWriter writer) : Endpoint<UpdateCampaignRequest, CampaignResponse>
 {
     public override void Configure()
@@ -45,7 +45,7 @@ public sealed class UpdateCampaignCommand(string code, UpdateCampaignRequest req
                 now = context.Now,
             }, context.Transaction);
         if (updated == 0)
-            throw ProblemException.NotFound($"No campaign '{code}'.");
+            throw ProblemException.NotFound(Text.Say($"没有专项行动“{Codes.Quote(code)}”。", $"No campaign '{Codes.Quote(code)}'."));
         var response = new CampaignResponse { Code = code, Name = req.Name!, StartsOn = req.StartsOn.Value, EndsOn = req.EndsOn.Value };
         context.Audit(actor, "campaign.updated", "campaign:" + code, AuditChain.ToJsonObject(response));
         context.MarkCatalogChanged();

@@ -18,7 +18,7 @@ public sealed class UpdateMetricValidator : Validator<UpdateMetricRequest>
 }
 
 [ProblemResponse(409, "The update removes a dimension value that events use (conflict).")]
-[UnboundKeysOnly("metrics are shared by all org units; only a key bound to none may change them.")]
+[UnboundKeysOnly("metrics are shared by all org units; only a key bound to none may change them.", Zh = "指标由所有单位共用，只有不绑定单位的密钥才能修改。")]
 public sealed class UpdateMetric(LedgerWriter writer) : Endpoint<UpdateMetricRequest, MetricResponse>
 {
     public override void Configure()
@@ -46,7 +46,7 @@ public sealed class UpdateMetricCommand(string code, UpdateMetricRequest req, Ac
         var found = context.Connection.Query<(int Position, string Dimensions)>(
             "SELECT position, dimensions FROM metrics WHERE code = @code", new { code }, context.Transaction).ToList();
         if (found.Count == 0)
-            throw ProblemException.NotFound($"No metric '{code}'.");
+            throw ProblemException.NotFound(Text.Say($"没有指标“{Codes.Quote(code)}”。", $"No metric '{Codes.Quote(code)}'."));
         var current = found[0];
 
         var next = req.DimensionDefinitions();
@@ -60,7 +60,8 @@ public sealed class UpdateMetricCommand(string code, UpdateMetricRequest req, Ac
                     new { code, path = $"$.\"{old.Key}\"", value }, context.Transaction);
                 if (used)
                     throw ProblemException.Conflict(
-                        $"Dimension value {old.Key}={value} of metric '{code}' is used by events and cannot be removed.");
+                        Text.Say($"指标“{code}”的维度取值 {old.Key}={value} 已被事件使用，不能删除。",
+                            $"Dimension value {old.Key}={value} of metric '{code}' is used by events and cannot be removed."));
             }
         }
 

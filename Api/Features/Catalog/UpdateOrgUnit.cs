@@ -21,7 +21,7 @@ public sealed class UpdateOrgUnitValidator : Validator<UpdateOrgUnitRequest>
     {
         RuleFor(x => x.Name).ValidName();
         RuleFor(x => x.Parent).Must(p => p is null || catalog.Current.OrgUnits.ContainsKey(p))
-            .WithMessage("Unknown parent org unit.");
+            .WithMessage(x => CreateOrgUnitValidator.UnknownParent(catalog.Current, x.Parent));
     }
 }
 
@@ -56,16 +56,16 @@ public sealed class UpdateOrgUnitCommand(string code, UpdateOrgUnitRequest req, 
         var current = connection.Query<string?>("SELECT parent FROM org_units WHERE code = @code", new { code },
             context.Transaction).ToList();
         if (current.Count == 0)
-            throw ProblemException.NotFound($"No org unit '{code}'.");
+            throw ProblemException.NotFound(Text.Say($"没有填报单位“{Codes.Quote(code)}”。", $"No org unit '{Codes.Quote(code)}'."));
         if (parent is not null)
         {
             if (!connection.ExecuteScalar<bool>("SELECT EXISTS (SELECT 1 FROM org_units WHERE code = @parent)",
                     new { parent }, context.Transaction))
-                throw ProblemException.Validation("parent", "Unknown parent org unit.");
+                throw ProblemException.Validation("parent", CreateOrgUnitValidator.UnknownParent(context.Catalog, parent));
             if (connection.ExecuteScalar<bool>(
                     "SELECT EXISTS (SELECT 1 FROM org_unit_closure WHERE ancestor = @code AND descendant = @parent)",
                     new { code, parent }, context.Transaction))
-                throw ProblemException.Validation("parent", $"'{parent}' is '{code}' or lies below it: that would make a cycle.");
+                throw ProblemException.Validation("parent", Text.Say($"“{parent}”就是“{code}”或其下级单位：这会形成循环。", $"'{parent}' is '{code}' or lies below it: that would make a cycle."));
         }
 
         connection.Execute("UPDATE org_units SET name = @Name, parent = @parent, updated_at = @now WHERE code = @code",

@@ -123,25 +123,26 @@ public static class EventFilters
     public static void AddEventFilterRules<T>(this AbstractValidator<T> validator, CatalogCache catalog) where T : EventFilterQuery
     {
         validator.RuleFor(x => x.Metric).Must(m => m is null || catalog.Current.Metrics.ContainsKey(m))
-            .WithMessage(x => $"Unknown metric '{x.Metric}'.");
+            .WithMessage(x => catalog.Current.UnknownMetric(x.Metric));
         validator.RuleFor(x => x.OrgUnit).Must(o => o is null || catalog.Current.OrgUnits.ContainsKey(o))
-            .WithMessage(x => $"Unknown org unit '{x.OrgUnit}'.");
+            .WithMessage(x => catalog.Current.UnknownOrgUnit(x.OrgUnit));
         validator.RuleFor(x => x.Campaign).Must(c => c is null || catalog.Current.Campaigns.ContainsKey(c))
-            .WithMessage(x => $"Unknown campaign '{x.Campaign}'.");
-        validator.RuleFor(x => x.Source).Length(1, MaxSourceLength);
+            .WithMessage(x => catalog.Current.UnknownCampaign(x.Campaign));
+        validator.RuleFor(x => x.Source).Length(1, MaxSourceLength)
+            .WithMessage(_ => Text.Say($"source 须为 1 到 {MaxSourceLength} 个字符。", $"source must be 1 to {MaxSourceLength} characters."));
         validator.RuleFor(x => x.From).Must(d => d is null || TryParseDay(d, out _))
-            .WithMessage("from must be a calendar day, yyyy-MM-dd.");
+            .WithMessage(_ => Text.Say("from 须为日期：yyyy-MM-dd。", "from must be a calendar day, yyyy-MM-dd."));
         validator.RuleFor(x => x.To).Must(d => d is null || TryParseDay(d, out _))
-            .WithMessage("to must be a calendar day, yyyy-MM-dd.");
+            .WithMessage(_ => Text.Say("to 须为日期：yyyy-MM-dd。", "to must be a calendar day, yyyy-MM-dd."));
         validator.RuleFor(x => x.To)
             .Must((x, to) => !(TryParseDay(x.From, out var from) && TryParseDay(to, out var until) && from > until))
-            .WithMessage("to must not be before from.");
+            .WithMessage(_ => Text.Say("to 不得早于 from。", "to must not be before from."));
         validator.RuleFor(x => x.Status).Must(s => s is null || TryParseStatus(s, out _))
-            .WithMessage("status must be active, voided or all.");
+            .WithMessage(_ => Text.Say("status 须为 active、voided 或 all。", "status must be active, voided or all."));
         validator.RuleFor(x => x.RecordedAfter).Must(r => r is null || Instant.TryParse(r, out _))
-            .WithMessage("recordedAfter must be an instant such as 2025-01-06T09:30:00Z.");
+            .WithMessage(_ => Text.Say("recordedAfter 须为时刻，例如 2025-01-06T09:30:00Z。", "recordedAfter must be an instant such as 2025-01-06T09:30:00Z."));
         validator.RuleFor(x => x.IncludeDescendants).Must(i => i is null or "true" or "false")
-            .WithMessage("includeDescendants must be true or false.");
+            .WithMessage(_ => Text.Say("includeDescendants 须为 true 或 false。", "includeDescendants must be true or false."));
     }
 
     /// <summary>
@@ -177,12 +178,13 @@ public static class EventFilters
             var key = name[DimensionPrefix.Length..];
             var value = values.ToString();
             var declared = metrics.Select(m => m.Dimension(key)).OfType<DimensionDefinition>().ToList();
-            var scope = metric is null ? "any metric" : $"metric '{metric}'";
+            var scope = metric is null ? Text.Say("任何指标", "any metric") : Text.Say($"指标“{metric}”", $"metric '{metric}'");
+            var takes = declared.SelectMany(d => d.Values).Distinct(StringComparer.Ordinal).ToList();
             if (declared.Count == 0)
-                errors[name] = [$"Unknown dimension '{key}' for {scope}."];
+                errors[name] = [Text.Say($"{scope}没有维度“{key}”。", $"Unknown dimension '{key}' for {scope}.")];
             else if (!declared.Any(d => d.Values.Contains(value, StringComparer.Ordinal)))
-                errors[name] = [$"Unknown value '{value}' of dimension '{key}' for {scope}; it takes: "
-                    + string.Join(", ", declared.SelectMany(d => d.Values).Distinct(StringComparer.Ordinal)) + "."];
+                errors[name] = [Text.Say($"{scope}的维度“{key}”没有取值“{value}”；可用：{string.Join("、", takes)}。",
+                    $"Unknown value '{value}' of dimension '{key}' for {scope}; it takes: {string.Join(", ", takes)}.")];
             else
                 filters.Add(new DimensionFilter(key, value));
         }

@@ -29,9 +29,9 @@ public sealed class ExportEventsValidator : Validator<ExportEventsRequest>
     {
         this.AddEventFilterRules(catalog);
         RuleFor(x => x.Format)
-            .Must(f => f is null or "csv" or "ndjson" or "xlsx").WithMessage("format must be csv, ndjson or xlsx.");
-        RuleFor(x => x.Headers).Must(h => h is null or "en" or "zh").WithMessage("headers must be en or zh.");
-        RuleFor(x => x.Bom).Must(b => b is null or "true" or "false").WithMessage("bom must be true or false.");
+            .Must(f => f is null or "csv" or "ndjson" or "xlsx").WithMessage(_ => Text.Say("format 须为 csv、ndjson 或 xlsx。", "format must be csv, ndjson or xlsx."));
+        RuleFor(x => x.Headers).Must(h => h is null or "en" or "zh").WithMessage(_ => Text.Say("headers 须为 en 或 zh。", "headers must be en or zh."));
+        RuleFor(x => x.Bom).Must(b => b is null or "true" or "false").WithMessage(_ => Text.Say("bom 须为 true 或 false。", "bom must be true or false."));
     }
 }
 
@@ -60,12 +60,12 @@ public sealed class ExportEvents(Database database, CatalogCache catalog, ILogge
     {
         var format = ChooseFormat(req.Format, HttpContext.Request);
         if (req.Headers is not null && format == ExportFormat.Ndjson)
-            throw ProblemException.Validation("headers", "headers applies to CSV and XLSX; NDJSON uses the field names.");
+            throw ProblemException.Validation("headers", Text.Say("headers 仅适用于 CSV 和 XLSX；NDJSON 使用字段名。", "headers applies to CSV and XLSX; NDJSON uses the field names."));
         if (req.Bom == "true")
         {
             format = format == ExportFormat.Csv
                 ? ExportFormat.CsvWithBom
-                : throw ProblemException.Validation("bom", "bom applies to CSV only; NDJSON and XLSX are never written with a byte-order mark.");
+                : throw ProblemException.Validation("bom", Text.Say("bom 仅适用于 CSV；NDJSON 和 XLSX 从不带字节顺序标记。", "bom applies to CSV only; NDJSON and XLSX are never written with a byte-order mark."));
         }
         var filter = EventFilters.Resolve(req, HttpContext.Request.Query, HttpContext.Caller(), catalog.Current);
 
@@ -126,7 +126,8 @@ public sealed class ExportEvents(Database database, CatalogCache catalog, ILogge
         if (format is not null)
             return format switch { "ndjson" => ExportFormat.Ndjson, "xlsx" => ExportFormat.Xlsx, _ => ExportFormat.Csv };
         return ContentNegotiation.Choose(request, Offers)
-            ?? throw new ProblemException(Problem.Make(StatusCodes.Status406NotAcceptable, ProblemTypes.NotAcceptable, "Not acceptable",
-                "The export is written as text/csv, application/x-ndjson or an XLSX workbook; ask for one in Accept, or use ?format=csv|ndjson|xlsx."));
+            ?? throw new ProblemException(Problem.Make(StatusCodes.Status406NotAcceptable, ProblemTypes.NotAcceptable, Text.Say("无法提供所需格式", "Not acceptable"),
+                Text.Say("导出格式为 text/csv、application/x-ndjson 或 XLSX 工作簿；请在 Accept 中指定其一，或使用 ?format=csv|ndjson|xlsx。",
+                    "The export is written as text/csv, application/x-ndjson or an XLSX workbook; ask for one in Accept, or use ?format=csv|ndjson|xlsx.")));
     }
 }

@@ -25,7 +25,7 @@ public sealed class GetEvent(Database database) : Endpoint<GetEventRequest, Even
     {
         await using var connection = await database.OpenAsync(ct);
         var row = await EventRow.FindAsync(connection, req.Id, ct)
-            ?? throw ProblemException.NotFound($"No event '{Codes.Quote(req.Id)}'.");
+            ?? throw ProblemException.NotFound(Text.Say($"没有事件“{Codes.Quote(req.Id)}”。", $"No event '{Codes.Quote(req.Id)}'."));
         await Send.OkAsync(row.ToResponse(), ct);
     }
 }

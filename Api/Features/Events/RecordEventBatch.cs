@@ -19,11 +19,12 @@ public sealed class RecordEventBatchValidator : Validator<RecordEventBatchReques
     public RecordEventBatchValidator(CatalogCache catalog, TimeProvider clock, IOptions<LimitOptions> limits)
     {
         var maxItems = limits.Value.MaxBatchItems;
-        RuleFor(x => x.Events).NotNull().WithMessage($"events is required: an array of 1 to {maxItems:N0} events.")
-            .Must(e => e is null || e.Count is > 0).WithMessage("A batch holds at least one event.")
-            .Must(e => e is null || e.Count <= maxItems).WithMessage($"A batch holds at most {maxItems:N0} events.")
+        RuleFor(x => x.Events)
+            .NotNull().WithMessage(_ => Text.Say($"events 为必填项：含 1 到 {maxItems:N0} 个事件的数组。", $"events is required: an array of 1 to {maxItems:N0} events."))
+            .Must(e => e is null || e.Count is > 0).WithMessage(_ => Text.Say("一批至少包含一个事件。", "A batch holds at least one event."))
+            .Must(e => e is null || e.Count <= maxItems).WithMessage(_ => Text.Say($"一批至多包含 {maxItems:N0} 个事件。", $"A batch holds at most {maxItems:N0} events."))
             .DependentRules(() => RuleForEach(x => x.Events)
-                .NotNull().WithMessage("Each item must be an event object.")
+                .NotNull().WithMessage(_ => Text.Say("每一项都须为事件对象。", "Each item must be an event object."))
                 .SetValidator(new EventInputRules(catalog, clock)!));
     }
 }

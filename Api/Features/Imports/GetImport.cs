@@ -49,7 +49,7 @@ public sealed class GetImport(ImportWorker worker, Database database) : Endpoint
         {
             if (caller.OrgUnit is not null)
                 throw Refused(caller);
-            throw ProblemException.NotFound($"No import has id '{Codes.Quote(req.Id)}'.");
+            throw ProblemException.NotFound(Text.Say($"没有编号为“{Codes.Quote(req.Id)}”的导入。", $"No import has id '{Codes.Quote(req.Id)}'."));
         }
         RequireOwner(caller, row.KeyId);
         await Send.OkAsync(row.ToResponse(), ct);
@@ -62,7 +62,8 @@ public sealed class GetImport(ImportWorker worker, Database database) : Endpoint
     }
 
     private static ProblemException Refused(ApiKeyRecord caller) => ProblemException.Forbidden(
-        $"This API key is bound to org unit '{caller.OrgUnit}' and sees only the imports it started itself.");
+        Text.Say($"此 API 密钥绑定于填报单位 {caller.OrgUnit}，只能查看自己发起的导入。",
+            $"This API key is bound to org unit '{caller.OrgUnit}' and sees only the imports it started itself."));
 
     private sealed class ImportRow
     {

@@ -73,9 +73,9 @@ public static class ImportFiles
 
     public static string HintFor(ImportFormat format) => format switch
     {
-        ImportFormat.Xlsx => "it is not a workbook a spreadsheet program saved (the zip or its XML is damaged).",
-        ImportFormat.Ndjson => "a line is not UTF-8 JSON.",
-        _ => "it is not CSV text (check the quotes and the encoding: UTF-8 or GB18030).",
+        ImportFormat.Xlsx => Tally.Api.Problems.Text.Say("它不是电子表格程序保存的工作簿（zip 或其 XML 已损坏）。", "it is not a workbook a spreadsheet program saved (the zip or its XML is damaged)."),
+        ImportFormat.Ndjson => Tally.Api.Problems.Text.Say("有一行不是 UTF-8 JSON。", "a line is not UTF-8 JSON."),
+        _ => Tally.Api.Problems.Text.Say("它不是 CSV 文本（请检查引号和编码：UTF-8 或 GB18030）。", "it is not CSV text (check the quotes and the encoding: UTF-8 or GB18030)."),
     };
 
     private static ImportLimitException CellTooLong(ImportLimitOptions limits, int row) =>
@@ -135,7 +135,7 @@ public static class ImportFiles
             if (empty)
                 continue;
             yield return csv.RowFieldCount > headers.Length
-                ? new SourceRow(line, headers, cells, $"The row has {csv.RowFieldCount} cells; the header names {headers.Length} columns.")
+                ? new SourceRow(line, headers, cells, Tally.Api.Problems.Text.Say($"该行有 {csv.RowFieldCount} 个单元格，而表头有 {headers.Length} 列。", $"The row has {csv.RowFieldCount} cells; the header names {headers.Length} columns."))
                 : new SourceRow(line, headers, cells);
         }
     }
@@ -168,10 +168,10 @@ public static class ImportFiles
         }
         catch (JsonException)
         {
-            return new SourceRow(number, [], [], "The line is not valid JSON.");
+            return new SourceRow(number, [], [], Tally.Api.Problems.Text.Say("该行不是有效的 JSON。", "The line is not valid JSON."));
         }
         if (node is not JsonObject fields)
-            return new SourceRow(number, [], [], "The line is not a JSON object.");
+            return new SourceRow(number, [], [], Tally.Api.Problems.Text.Say("该行不是 JSON 对象。", "The line is not a JSON object."));
         if (fields.Count > limits.MaxColumns)
             throw TooManyColumns(limits, number, fields.Count);
         var headers = new List<string>(fields.Count + 2);
@@ -216,7 +216,7 @@ public static class ImportFiles
         while (sheet is not null && reader.Name != sheet)
         {
             if (!reader.NextResult())
-                throw new ImportFileException($"The workbook has no sheet named '{sheet}'.");
+                throw new ImportFileException(Tally.Api.Problems.Text.Say($"工作簿中没有名为“{sheet}”的工作表。", $"The workbook has no sheet named '{sheet}'."));
         }
         if (reader.FieldCount > limits.MaxColumns)
             throw TooManyColumns(limits, 1, reader.FieldCount);

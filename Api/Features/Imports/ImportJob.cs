@@ -1,3 +1,4 @@
+using System.Globalization;
 using Tally.Api.Ledger;
 using Tally.Api.Security;
 
@@ -22,6 +23,9 @@ public sealed class ImportJob(string id, string? name, ImportFormat format, bool
     public string SpoolPath { get; } = spoolPath;
     public bool Utf8 { get; } = utf8;
     public ApiKeyRecord Caller { get; } = caller;
+
+    /// <summary>The language of the POST /imports that queued the import: its row errors and detail are written in it.</summary>
+    public CultureInfo Culture { get; } = CultureInfo.CurrentUICulture;
     public string Status { get; set; } = "queued";
 
     /// <summary>Bytes of the upload counted against the key's spool allowance until the import ends.</summary>

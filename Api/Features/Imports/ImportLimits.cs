@@ -60,10 +60,10 @@ public sealed class ImportLimitException(string setting, string detail) : Except
 
     public static ImportLimitException Of(string setting, IFormattable limit, string what) =>
         new(setting, string.Create(CultureInfo.InvariantCulture,
-            $"{what}; {ImportLimitOptions.Name(setting)} allows {limit}. Nothing was imported."));
+            $"{Problems.Text.Say($"文件超出上限：{ImportLimitOptions.Name(setting)} 允许 {limit}（{what}）。未导入任何内容。", $"{what}; {ImportLimitOptions.Name(setting)} allows {limit}. Nothing was imported.")}"));
 
     public ProblemException ToProblem() =>
-        new(Problem.Make(StatusCodes.Status413PayloadTooLarge, ProblemTypes.PayloadTooLarge, "Payload too large", Message));
+        new(Problem.Make(StatusCodes.Status413PayloadTooLarge, ProblemTypes.PayloadTooLarge, ProblemMiddleware.PayloadTooLargeTitle, Message));
 }
 
 /// <summary>A file that cannot be read as its type says, in Tally's words (never a library's message).</summary>

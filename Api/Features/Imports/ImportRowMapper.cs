@@ -1,6 +1,7 @@
 using System.Globalization;
 using Tally.Api.Features.Events;
 using Tally.Api.Ledger;
+using Tally.Api.Problems;
 using Tally.Api.Security;
 
 namespace Tally.Api.Features.Imports;
@@ -30,6 +31,9 @@ public sealed class ImportRowMapper(CatalogSnapshot catalog, TimeProvider clock,
     private static readonly string KnownHeaders = string.Join(", ",
         EventFieldList.All.Where(f => f.Imported && f.Kind != EventFieldKind.Dimensions).Select(f => f.ChineseHeader));
 
+    private static string ChineseHeaderOf(string field) =>
+        EventFieldList.All.FirstOrDefault(f => f.Name == field)?.ChineseHeader ?? field;
+
     private static readonly string[] DateFormats = ["yyyy-MM-dd", "yyyy-M-d", "yyyy/M/d", "yyyy.M.d", "yyyy年M月d日"];
 
     private readonly EventInputRules _rules = new(CatalogCache.Pinned(catalog), clock);
@@ -54,14 +58,15 @@ public sealed class ImportRowMapper(CatalogSnapshot catalog, TimeProvider clock,
             var field = FieldOf(header);
             if (field is null)
                 errors.Add(new ImportError(row, header,
-                    $"Unknown column '{header}': use the event field names, {EventFieldList.DimensionPrefix}<key>, or {KnownHeaders}."));
+                    Text.Say($"未知列“{header}”：请使用事件字段名、{EventFieldList.DimensionPrefix}<键>，或 {KnownHeaders}。",
+                        $"Unknown column '{header}': use the event field names, {EventFieldList.DimensionPrefix}<key>, or {KnownHeaders}.")));
             else if (!seen.Add(field))
-                errors.Add(new ImportError(row, header, $"Column '{header}' gives {field} a second time."));
+                errors.Add(new ImportError(row, header, Text.Say($"列“{header}”重复给出了 {field}。", $"Column '{header}' gives {field} a second time.")));
         }
         foreach (var required in (string[])["metric", "occurredOn", "quantity", "orgUnit"])
         {
             if (!seen.Contains(required))
-                errors.Add(new ImportError(row, required, $"The file has no {required} column."));
+                errors.Add(new ImportError(row, required, Text.Say($"文件中没有 {required}（{ChineseHeaderOf(required)}）列。", $"The file has no {required} column.")));
         }
         return errors;
     }
@@ -93,7 +98,7 @@ public sealed class ImportRowMapper(CatalogSnapshot catalog, TimeProvider clock,
             {
                 // NDJSON names its fields on every line; CSV and XLSX headers were checked once.
                 if (value is not null || header.Length > 0)
-                    errors.Add(new ImportError(row.Number, header, $"Unknown field '{header}'."));
+                    errors.Add(new ImportError(row.Number, header, Text.Say($"未知字段“{header}”。", $"Unknown field '{header}'.")));
                 continue;
             }
             labels[field] = header;
@@ -114,14 +119,16 @@ public sealed class ImportRowMapper(CatalogSnapshot catalog, TimeProvider clock,
                     if (DateOnly.TryParseExact(value, DateFormats, CultureInfo.InvariantCulture, DateTimeStyles.None, out var day))
                         input.OccurredOn = day;
                     else
-                        errors.Add(new ImportError(row.Number, header, $"'{value}' is not a date: write it as 2024-03-05."));
+                        errors.Add(new ImportError(row.Number, header, Text.Say($"“{value}”不是日期：请写成 2024-03-05。", $"'{value}' is not a date: write it as 2024-03-05.")));
                     break;
                 case "quantity":
-                    if (long.TryParse(value, NumberStyles.AllowThousands, CultureInfo.InvariantCulture, out var quantity))
+                    // A sign is read, so -7 is told it is below 1 (the quantity rule), not that it is no number.
+                    if (long.TryParse(value, NumberStyles.AllowThousands | NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var quantity))
                         input.Quantity = quantity;
                     else
-                        errors.Add(new ImportError(row.Number, header,
-                            $"'{value}' is not a whole number: quantity is an integer from 1 to {EventFieldRules.MaxQuantity:N0}."));
+                        errors.Add(new ImportError(row.Number, header, Text.Say(
+                            $"“{value}”不是整数：数量须为 1 到 {EventFieldRules.MaxQuantity:N0} 之间的整数。",
+                            $"'{value}' is not a whole number: quantity is an integer from 1 to {EventFieldRules.MaxQuantity:N0}.")));
                     break;
                 case "externalId":
                     input.ExternalId = value;
@@ -139,8 +146,9 @@ public sealed class ImportRowMapper(CatalogSnapshot catalog, TimeProvider clock,
         {
             if (name is null)
                 errors.Add(new ImportError(row.Number, labels.GetValueOrDefault("externalId", "externalId"),
-                    "This row has no externalId and the import has no name: give ?name= so that each row is known as "
-                    + "<name>:<row> and a re-import never counts it twice."));
+                    Text.Say("此行没有外部编号（externalId），本次导入也没有名称：请给出 ?name=，使每行记为 <名称>:<行号>，重复导入不会重复计数。",
+                        "This row has no externalId and the import has no name: give ?name= so that each row is known as "
+                        + "<name>:<row> and a re-import never counts it twice.")));
             else
                 input.ExternalId = $"{name}:{row.Number}";
         }
@@ -181,6 +189,7 @@ public sealed class ImportRowMapper(CatalogSnapshot catalog, TimeProvider clock,
         }
         if (errors.Count == 0 && !OrgScope.CanReach(caller, input.OrgUnit!, catalog))
             errors.Add(new ImportError(number, labels.GetValueOrDefault("orgUnit", "orgUnit"),
-                $"This API key is bound to org unit '{caller.OrgUnit}' and cannot write '{input.OrgUnit}'."));
+                Text.Say($"此 API 密钥绑定于填报单位 {caller.OrgUnit}，无权写入填报单位“{input.OrgUnit}”：需要 {caller.OrgUnit} 或其下级单位。",
+                    $"This API key is bound to org unit '{caller.OrgUnit}' and cannot write '{input.OrgUnit}': it requires {caller.OrgUnit} or a unit below it.")));
     }
 }

@@ -65,7 +65,7 @@ public sealed class ImportWorker : BackgroundService
     }
 
     private static ProblemException QueueFull() =>
-        ProblemException.Unavailable("Too many imports are waiting; nothing was imported. Retry shortly.", TimeSpan.FromSeconds(10));
+        ProblemException.Unavailable(Text.Say("等待中的导入过多，未导入任何内容。请稍后重试。", "Too many imports are waiting; nothing was imported. Retry shortly."), TimeSpan.FromSeconds(10));
 
     /// <summary>Records the job as queued and hands it to the worker; 503 when the queue is full.</summary>
     public async Task AcceptAsync(ImportJob job, CancellationToken ct)
@@ -83,7 +83,7 @@ public sealed class ImportWorker : BackgroundService
         if (!_queue.Writer.TryWrite(job))
         {
             job.Status = "failed";
-            job.Detail = "Too many imports were waiting; this one was not started. Retry shortly.";
+            job.Detail = Text.Say("等待中的导入过多，本次导入未启动。请稍后重试。", "Too many imports were waiting; this one was not started. Retry shortly.");
             await FinishAsync(job);
             throw QueueFull();
         }
@@ -108,6 +108,9 @@ public sealed class ImportWorker : BackgroundService
 
     private async Task RunAsync(ImportJob job)
     {
+        // The worker's flow takes the language of the request that queued the job; the ledger commands it makes carry it on.
+        System.Globalization.CultureInfo.CurrentCulture = job.Culture;
+        System.Globalization.CultureInfo.CurrentUICulture = job.Culture;
         job.Status = "running";
         var clock = System.Diagnostics.Stopwatch.StartNew();
         using var budget = new CancellationTokenSource(_limits.MaxRunTime);
@@ -119,12 +122,12 @@ public sealed class ImportWorker : BackgroundService
             _logger.LogInformation("Import {Id}: {Rows} rows checked in {Elapsed} ms", job.Id, job.Rows, clock.ElapsedMilliseconds);
             if (job.Invalid > 0)
             {
-                job.Detail = $"{job.Invalid} row(s) are invalid; nothing was stored.";
+                job.Detail = Text.Say($"有 {job.Invalid} 行不符合要求，均未保存。", $"{job.Invalid} row(s) are invalid; nothing was stored.");
                 job.Status = "failed";
             }
             else if (job.Rows == 0)
             {
-                job.Detail = "The file has no data rows.";
+                job.Detail = Text.Say("文件中没有数据行。", "The file has no data rows.");
                 job.Status = "failed";
             }
             else
@@ -142,7 +145,7 @@ public sealed class ImportWorker : BackgroundService
         catch (ImportFileException ex)
         {
             _logger.LogInformation("Import {Id} refused: its file could not be read ({Reason})", job.Id, ex.Message);
-            Fail(job, $"The file could not be read as {ImportFiles.ContentTypeOf(job.Format)}: {ex.Message}");
+            Fail(job, Text.Say($"无法按 {ImportFiles.ContentTypeOf(job.Format)} 读取该文件：{ex.Message}", $"The file could not be read as {ImportFiles.ContentTypeOf(job.Format)}: {ex.Message}"));
         }
         catch (OperationCanceledException) when (budget.IsCancellationRequested)
         {
@@ -153,12 +156,12 @@ public sealed class ImportWorker : BackgroundService
         {
             // The reader's own message names its settings and types, not the file: say it in Tally's words.
             _logger.LogInformation("Import {Id} refused: its file could not be read ({Error})", job.Id, ex.GetType().Name);
-            Fail(job, $"The file could not be read as {ImportFiles.ContentTypeOf(job.Format)}: {ImportFiles.HintFor(job.Format)}");
+            Fail(job, Text.Say($"无法按 {ImportFiles.ContentTypeOf(job.Format)} 读取该文件：{ImportFiles.HintFor(job.Format)}", $"The file could not be read as {ImportFiles.ContentTypeOf(job.Format)}: {ImportFiles.HintFor(job.Format)}"));
         }
         catch (Exception ex)
         {
             _logger.LogError(ex, "Import {Id} failed", job.Id);
-            job.Detail = "The import failed unexpectedly; nothing was stored.";
+            job.Detail = Text.Say("导入意外失败，未保存任何内容。", "The import failed unexpectedly; nothing was stored.");
             job.Status = "failed";
         }
         finally
@@ -237,7 +240,7 @@ public sealed class ImportWorker : BackgroundService
         }
         if (job.DryRun && (job.Invalid > 0 || job.Conflicts > 0))
         {
-            job.Detail = $"{job.Invalid + job.Conflicts} row(s) could not be stored: a real run would store nothing.";
+            job.Detail = Text.Say($"有 {job.Invalid + job.Conflicts} 行无法保存：正式导入将不保存任何内容。", $"{job.Invalid + job.Conflicts} row(s) could not be stored: a real run would store nothing.");
             job.Status = "failed";
             return;
         }
@@ -251,8 +254,9 @@ public sealed class ImportWorker : BackgroundService
         job.Status = "failed";
     }
 
-    private string RunTimeExceeded() => string.Create(System.Globalization.CultureInfo.InvariantCulture,
-        $"The import ran longer than {ImportLimitOptions.Name(nameof(ImportLimitOptions.MaxRunTime))} ({_limits.MaxRunTime}) allows and was stopped; nothing was stored.");
+    private string RunTimeExceeded() => (
+        Text.Say($"导入运行时间超过 {ImportLimitOptions.Name(nameof(ImportLimitOptions.MaxRunTime))}（{_limits.MaxRunTime}）的上限，已被终止，未保存任何内容。",
+            $"The import ran longer than {ImportLimitOptions.Name(nameof(ImportLimitOptions.MaxRunTime))} ({_limits.MaxRunTime}) allows and was stopped; nothing was stored."));
 
     /// <summary>The storing pass stops at the budget's end: a refusal, so the ledger rolls the whole import back.</summary>
     private IEnumerable<SpooledRow> WithinBudget(IEnumerable<SpooledRow> rows, CancellationToken budget)
@@ -261,7 +265,7 @@ public sealed class ImportWorker : BackgroundService
         {
             if (budget.IsCancellationRequested)
                 throw new ProblemException(Problem.Make(StatusCodes.Status413PayloadTooLarge, ProblemTypes.PayloadTooLarge,
-                    "Payload too large", RunTimeExceeded()));
+                    ProblemMiddleware.PayloadTooLargeTitle, RunTimeExceeded()));
             yield return row;
         }
     }

@@ -38,9 +38,9 @@ public sealed class StartImportValidator : Validator<StartImportRequest>
 
     public StartImportValidator()
     {
-        RuleFor(x => x.Mode).Must(m => m is null or "create" or "upsert").WithMessage("mode must be create or upsert.");
+        RuleFor(x => x.Mode).Must(m => m is null or "create" or "upsert").WithMessage(_ => Text.Say("mode 须为 create 或 upsert。", "mode must be create or upsert."));
         RuleFor(x => x.Name).Length(1, MaxNameLength).Must(n => n is null || !n.Any(char.IsControl))
-            .WithMessage($"name must be 1 to {MaxNameLength} characters without control characters.");
+            .WithMessage(_ => Text.Say($"name（导入名称）须为 1 到 {MaxNameLength} 个字符，且不含控制字符。", $"name must be 1 to {MaxNameLength} characters without control characters."));
         RuleFor(x => x.Sheet).Length(1, 200);
     }
 }
@@ -83,9 +83,10 @@ public sealed class StartImport(ImportWorker worker, IOptions<LimitOptions> limi
     {
         var format = ImportFiles.FormatOf(HttpContext.Request.ContentType)
             ?? throw new ProblemException(Problem.Make(StatusCodes.Status415UnsupportedMediaType, ProblemTypes.UnsupportedMediaType,
-                "Unsupported media type", $"Send the file as {ImportFiles.CsvType}, {ImportFiles.NdjsonType} or {ImportFiles.XlsxType}."));
+                Text.Say("不支持的内容类型", "Unsupported media type"), Text.Say($"请以 {ImportFiles.CsvType}、{ImportFiles.NdjsonType} 或 {ImportFiles.XlsxType} 发送文件。",
+                    $"Send the file as {ImportFiles.CsvType}, {ImportFiles.NdjsonType} or {ImportFiles.XlsxType}.")));
         if (req.Sheet is not null && format != ImportFormat.Xlsx)
-            throw ProblemException.Validation("sheet", "sheet applies to XLSX workbooks only.");
+            throw ProblemException.Validation("sheet", Text.Say("sheet 仅适用于 XLSX 工作簿。", "sheet applies to XLSX workbooks only."));
 
         // Everything that needs no byte of the body is checked before the first is read.
         var caller = HttpContext.Caller();
@@ -196,7 +197,7 @@ public sealed class StartImport(ImportWorker worker, IOptions<LimitOptions> limi
         if (utf8)
             utf8 = IsUtf8(decoder, [], chars, flush: true);
         if (total == 0)
-            throw ProblemException.Validation("body", "The body is empty: send the file to import.");
+            throw ProblemException.Validation("body", Text.Say("请求体为空：请发送要导入的文件。", "The body is empty: send the file to import."));
         return (utf8, total);
     }
 

@@ -21,7 +21,7 @@ public sealed class StoreImportCommand(ImportJob job, string spoolPath,
     /// <summary>Rollup keys summed in memory before they are written; bounds memory for files with many distinct keys.</summary>
     private const int MaxPendingRollups = 50_000;
 
-    private const string UpsertHint = " Import with mode=upsert to let this row supersede it.";
+    private static string UpsertHint => Text.Say("若要以此行替换原事件，请以 mode=upsert 导入。", " Import with mode=upsert to let this row supersede it.");
 
     public override bool RollsBack => job.DryRun;
 
@@ -69,8 +69,8 @@ public sealed class StoreImportCommand(ImportJob job, string spoolPath,
         }
         rollups.Flush(context);
         if (refused > 0 && !job.DryRun)
-            throw new ProblemException(Problem.Make(StatusCodes.Status409Conflict, ProblemTypes.Conflict, "Import refused",
-                $"{refused} row(s) could not be stored; nothing of the import was stored."));
+            throw new ProblemException(Problem.Make(StatusCodes.Status409Conflict, ProblemTypes.Conflict, Text.Say("导入被拒绝", "Import refused"),
+                Text.Say($"有 {refused} 行无法保存，本次导入均未保存。", $"{refused} row(s) could not be stored; nothing of the import was stored.")));
         return true;
     }
 
@@ -89,7 +89,7 @@ public sealed class StoreImportCommand(ImportJob job, string spoolPath,
             var same = FileExternalIds.SameContent(head, content, input, offset => ImportSpool.ReadAt(spool, offset));
             status = policy.DecideAfterEarlier(input, same, job.Upsert);
             if (status == RecordStatus.Conflict)
-                return Conflict(row.Number, EventWritePolicy.ConflictWithEarlier(externalId, $"row {head.Row} of this file"));
+                return Conflict(row.Number, EventWritePolicy.ConflictWithEarlier(externalId, Text.Say($"本文件第 {head.Row} 行", $"row {head.Row} of this file")));
         }
         else
         {

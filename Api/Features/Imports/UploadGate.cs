@@ -48,7 +48,7 @@ public sealed class UploadGate(IOptions<ImportLimitOptions> options) : IDisposab
     {
         if (!_uploads.Wait(0))
             throw ProblemException.Unavailable(string.Create(CultureInfo.InvariantCulture,
-                $"{options.Value.MaxConcurrentUploads} uploads are being received ({ImportLimitOptions.Name(nameof(ImportLimitOptions.MaxConcurrentUploads))}); nothing was imported. Retry after Retry-After."),
+                $"{Text.Say($"正在接收 {options.Value.MaxConcurrentUploads} 个上传（{ImportLimitOptions.Name(nameof(ImportLimitOptions.MaxConcurrentUploads))}），未导入任何内容。请在 Retry-After 所示时间后重试。", $"{options.Value.MaxConcurrentUploads} uploads are being received ({ImportLimitOptions.Name(nameof(ImportLimitOptions.MaxConcurrentUploads))}); nothing was imported. Retry after Retry-After.")}"),
                 RetryAfter);
         return new Slot(_uploads);
     }
@@ -64,8 +64,7 @@ public sealed class UploadGate(IOptions<ImportLimitOptions> options) : IDisposab
             var present = _spooled.TryGetValue(keyId, out var held);
             if (held + bytes > max)
                 throw new ProblemException(Problem.Make(StatusCodes.Status429TooManyRequests, ProblemTypes.RateLimited,
-                    "Too many requests", string.Create(CultureInfo.InvariantCulture,
-                        $"This API key's uploads and unfinished imports would hold more than {max} bytes ({ImportLimitOptions.Name(nameof(ImportLimitOptions.MaxSpoolBytesPerKey))}); nothing was imported. Retry when an import has finished.")),
+                    Text.Say("请求过于频繁", "Too many requests"), (Text.IsEnglish ? $"This API key's uploads and unfinished imports would hold more than {max} bytes ({ImportLimitOptions.Name(nameof(ImportLimitOptions.MaxSpoolBytesPerKey))}); nothing was imported. Retry when an import has finished." : $"此 API 密钥的上传和未完成的导入将占用超过 {max} 字节（{ImportLimitOptions.Name(nameof(ImportLimitOptions.MaxSpoolBytesPerKey))}），未导入任何内容。请待某个导入完成后重试。")),
                     RetryAfter);
             // Keyed on presence, not on the amount: an entry left at 0 must not make TryAdd fail forever.
             if (present ? _spooled.TryUpdate(keyId, held + bytes, held) : _spooled.TryAdd(keyId, bytes))

@@ -21,7 +21,7 @@ public static class WorkbookGuard
         using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 64 * 1024);
         var entries = ZipEntryCount(file);
         if (entries is null)
-            return new WorkbookVerdict("it is not an XLSX workbook (no zip directory).");
+            return new WorkbookVerdict(Tally.Api.Problems.Text.Say("它不是 XLSX 工作簿（没有 zip 目录）。", "it is not an XLSX workbook (no zip directory)."));
         if (entries > limits.MaxZipEntries)
             throw ImportLimitException.Of(nameof(ImportLimitOptions.MaxZipEntries), limits.MaxZipEntries,
                 $"The workbook's zip holds {entries} entries");
@@ -33,7 +33,7 @@ public static class WorkbookGuard
         }
         catch (InvalidDataException)
         {
-            return new WorkbookVerdict("its zip directory is damaged.");
+            return new WorkbookVerdict(Tally.Api.Problems.Text.Say("它的 zip 目录已损坏。", "its zip directory is damaged."));
         }
         using (zip)
         {
@@ -49,7 +49,7 @@ public static class WorkbookGuard
                 }
                 catch (Exception ex) when (ex is InvalidDataException or NotSupportedException or IOException)
                 {
-                    return new WorkbookVerdict($"its part '{entry.FullName}' cannot be unpacked.");
+                    return new WorkbookVerdict(Tally.Api.Problems.Text.Say($"它的部件“{entry.FullName}”无法解压。", $"its part '{entry.FullName}' cannot be unpacked."));
                 }
                 using var guarded = new MarkupGuardStream(content, entry.FullName, sheet, limits, unpacked);
                 if (ScanPart(guarded, limits, ct) is { } unreadable)
@@ -104,7 +104,7 @@ public static class WorkbookGuard
             while (xml.Read())
             {
                 if (part.Utf16)
-                    return $"its part '{part.Name}' is not UTF-8.";
+                    return Tally.Api.Problems.Text.Say($"它的部件“{part.Name}”不是 UTF-8。", $"its part '{part.Name}' is not UTF-8.");
                 if ((++nodes & 0xFFFF) == 0)
                     ct.ThrowIfCancellationRequested();
                 shape.Take(xml);
@@ -220,7 +220,8 @@ public static class WorkbookGuard
 
 /// <summary>An XLSX part declares a DTD: refused (400), never parsed.</summary>
 public sealed class ImportDtdException(string part)
-    : Exception($"The workbook's part '{part}' declares an XML DTD, which Tally does not read. Save the file from a spreadsheet program.");
+    : Exception(Tally.Api.Problems.Text.Say($"工作簿的部件“{part}”声明了 XML DTD，Tally 不读取它。请用电子表格程序另存该文件。",
+        $"The workbook's part '{part}' declares an XML DTD, which Tally does not read. Save the file from a spreadsheet program."));
 
 /// <summary>
 /// A part of a workbook as a stream that counts what it unpacks and measures its markup byte by byte, so that no tag, text,

@@ -1,3 +1,4 @@
+using Tally.Api.Problems;
 using System.Text.Json.Nodes;
 using Dapper;
 using FastEndpoints;
@@ -25,16 +26,17 @@ public sealed class CreateApiKeyValidator : Validator<CreateApiKeyRequest>
     public CreateApiKeyValidator(CatalogCache catalog)
     {
         RuleFor(x => x.Name).ValidName();
-        RuleFor(x => x.Source).NotEmpty().Matches(Codes.Pattern)
-            .WithMessage("source must match " + Codes.Pattern + ".");
-        RuleFor(x => x.Scopes).NotEmpty().WithMessage("scopes must name at least one scope.")
-            .Must(s => s is null || s.Count <= MaxScopes).WithMessage($"scopes names at most {MaxScopes} scopes.");
+        RuleFor(x => x.Source).NotEmpty().WithMessage(_ => Text.Say("source（来源）为必填项。", "source is required."))
+            .Matches(Codes.Pattern).WithMessage(_ => Text.Say("source（来源）须符合 " + Codes.Pattern + "。", "source must match " + Codes.Pattern + "."));
+        RuleFor(x => x.Scopes).NotEmpty().WithMessage(_ => Text.Say("scopes 至少须给出一个权限。", "scopes must name at least one scope."))
+            .Must(s => s is null || s.Count <= MaxScopes).WithMessage(_ => Text.Say($"scopes 至多给出 {MaxScopes} 个权限。", $"scopes names at most {MaxScopes} scopes."));
         // Checked one by one only when the list is of a sane size: a flood gets one error, not one per item.
         RuleForEach(x => x.Scopes).Must(s => ApiScopes.All.Contains(s))
-            .WithMessage("Unknown scope; use one of " + string.Join(", ", ApiScopes.All) + ".")
+            .WithMessage((_, scope) => CodeSuggestions.Unknown("权限", "scope", scope, ApiScopes.All.Select(s => new CodeCandidate(s, []))) + " "
+                + Text.Say("可用：" + string.Join("、", ApiScopes.All) + "。", "Use one of " + string.Join(", ", ApiScopes.All) + "."))
             .When(x => x.Scopes is null || x.Scopes.Count <= MaxScopes);
         RuleFor(x => x.OrgUnit).Must(o => o is null || catalog.Current.OrgUnits.ContainsKey(o))
-            .WithMessage("Unknown org unit.");
+            .WithMessage(x => catalog.Current.UnknownOrgUnit(x.OrgUnit));
     }
 }
 

@@ -30,7 +30,7 @@ public sealed class RevokeApiKey(LedgerWriter writer, KeyStore keys) : Endpoint<
     public override async Task HandleAsync(RevokeApiKeyRequest req, CancellationToken ct)
     {
         var caller = HttpContext.Caller();
-        var target = keys.ById(req.Id) ?? throw ProblemException.NotFound($"No API key '{Codes.Quote(req.Id)}'.");
+        var target = keys.ById(req.Id) ?? throw ProblemException.NotFound(Text.Say($"没有 API 密钥“{Codes.Quote(req.Id)}”。", $"No API key '{Codes.Quote(req.Id)}'."));
         if (target.RevokedAt is null)
             await writer.SubmitAsync(new RevokeApiKeyCommand(target.Id, caller.Actor, keys), ct);
         await Send.NoContentAsync(ct);

@@ -32,12 +32,15 @@ public static class SourcePlaces
         if (place.OrgUnit is null || (key.OrgUnit is not null && context.Catalog.IsWithin(place.OrgUnit, key.OrgUnit)))
             return;
         if (callerUnit is not null && !context.Catalog.IsWithin(callerUnit, place.OrgUnit))
-            throw ProblemException.Forbidden(
+            throw ProblemException.Forbidden(Text.Say(
+                $"来源“{Codes.Quote(key.Source)}”属于填报单位 {place.OrgUnit}，不在此 API 密钥的填报单位 {callerUnit} 之内：" +
+                $"为它创建密钥需要能访问 {place.OrgUnit} 的管理员密钥。",
                 $"Source '{Codes.Quote(key.Source)}' belongs to org unit '{place.OrgUnit}', outside this API key's org unit " +
-                $"'{callerUnit}': a key for it needs an admin key that reaches '{place.OrgUnit}'.");
-        throw ProblemException.Validation("source",
+                $"'{callerUnit}': a key for it needs an admin key that reaches '{place.OrgUnit}'."));
+        throw ProblemException.Validation("source", Text.Say(
+            $"来源“{Codes.Quote(key.Source)}”属于填报单位 {place.OrgUnit}：使用它的密钥须绑定于 {place.OrgUnit} 或其下级单位。",
             $"Source '{Codes.Quote(key.Source)}' belongs to org unit '{place.OrgUnit}': a key naming it must be bound to " +
-            $"'{place.OrgUnit}' or a unit inside it.");
+            $"'{place.OrgUnit}' or a unit inside it."));
     }
 
     private sealed record Place(string Source, string? OrgUnit);

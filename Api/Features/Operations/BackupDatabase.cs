@@ -4,7 +4,7 @@ using Tally.Api.Security;
 
 namespace Tally.Api.Features.Operations;
 
-[UnboundKeysOnly("a backup holds every org unit's data; only a key bound to none may take one.")]
+[UnboundKeysOnly("a backup holds every org unit's data; only a key bound to none may take one.", Zh = "备份包含所有单位的数据，只有不绑定单位的密钥才能备份。")]
 public sealed class BackupDatabase(Database database) : EndpointWithoutRequest
 {
     public const string ContentType = "application/vnd.sqlite3";

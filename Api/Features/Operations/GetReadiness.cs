@@ -36,10 +36,10 @@ public sealed class GetReadiness(LedgerWriter writer) : EndpointWithoutRequest<H
     public override async Task HandleAsync(CancellationToken ct)
     {
         if (!writer.Running)
-            throw NotReady("the ledger writer is not running.");
+            throw NotReady(Text.Say("账本写入器未运行。", "the ledger writer is not running."));
         // Only a committed write proves storage has recovered; the probe goes through the writer's own queue.
         if (writer.StorageFailed && !await ProbeAsync(ct))
-            throw NotReady("storage error.");
+            throw NotReady(Text.Say("存储出错。", "storage error."));
         await Send.OkAsync(new HealthResponse { Status = "ready" }, ct);
     }
 
@@ -59,5 +59,5 @@ public sealed class GetReadiness(LedgerWriter writer) : EndpointWithoutRequest<H
     }
 
     private static ProblemException NotReady(string why) =>
-        ProblemException.Unavailable("The database is not ready: " + why, TimeSpan.FromSeconds(5));
+        ProblemException.Unavailable(Text.Say("数据库尚未就绪：", "The database is not ready: ") + why, TimeSpan.FromSeconds(5));
 }

@@ -44,7 +44,7 @@ public sealed class ListPeriods(Database database) : Endpoint<ListPeriodsRequest
         var after = Paging.DecodeOrThrow(CursorKind, req.Cursor);
         var afterYear = 0;
         if (after.Length > 0 && !int.TryParse(after, NumberStyles.None, CultureInfo.InvariantCulture, out afterYear))
-            throw Problems.ProblemException.Validation("cursor", "The cursor is not valid for this list.");
+            throw Problems.ProblemException.Validation("cursor", Problems.Text.Say("cursor 对此列表无效。", "The cursor is not valid for this list."));
         var limit = Paging.LimitOf(req);
         await using var connection = await database.OpenAsync(ct);
         var rows = (await connection.QueryAsync<PeriodRow>(new CommandDefinition(

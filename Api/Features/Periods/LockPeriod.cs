@@ -24,12 +24,13 @@ public sealed class PeriodChangeValidator : Validator<PeriodChangeRequest>
 
     public PeriodChangeValidator()
     {
-        RuleFor(x => x.Reason).NotEmpty().MaximumLength(MaxReason)
-            .Must(r => r is null || !r.Any(char.IsControl)).WithMessage("reason must not contain control characters.");
+        RuleFor(x => x.Reason).NotEmpty().WithMessage(_ => Text.Say("reason（原因）为必填项。", "reason is required."))
+            .MaximumLength(MaxReason).WithMessage(_ => Text.Say($"reason（原因）至多 {MaxReason} 个字符。", $"reason must be at most {MaxReason} characters."))
+            .Must(r => r is null || !r.Any(char.IsControl)).WithMessage(_ => Text.Say("reason（原因）不得含控制字符。", "reason must not contain control characters."));
     }
 }
 
-[UnboundKeysOnly("a locked year holds for every org unit; only a key bound to none may lock it.")]
+[UnboundKeysOnly("a locked year holds for every org unit; only a key bound to none may lock it.", Zh = "年度锁定对所有单位生效，只有不绑定单位的密钥才能锁定。")]
 public sealed class LockPeriod(LedgerWriter writer) : Endpoint<PeriodChangeRequest, PeriodResponse>
 {
     public override void Configure()
@@ -57,7 +58,7 @@ public sealed class LockPeriod(LedgerWriter writer) : Endpoint<PeriodChangeReque
     public static int RouteYear(string? text) =>
         int.TryParse(text, NumberStyles.None, CultureInfo.InvariantCulture, out var year) && Period.IsValidYear(year)
             ? year
-            : throw ProblemException.Validation("year", $"year must be from {Period.FirstYear} to {Period.LastYear}.");
+            : throw ProblemException.Validation("year", Text.Say($"year 须在 {Period.FirstYear} 到 {Period.LastYear} 之间。", $"year must be from {Period.FirstYear} to {Period.LastYear}."));
 }
 
 public sealed class LockPeriodCommand(int year, string reason, Actor actor) : LedgerCommand<PeriodResponse>

@@ -8,7 +8,7 @@ using Tally.Api.Security;
 
 namespace Tally.Api.Features.Periods;
 
-[UnboundKeysOnly("a locked year holds for every org unit; only a key bound to none may unlock it.")]
+[UnboundKeysOnly("a locked year holds for every org unit; only a key bound to none may unlock it.", Zh = "年度锁定对所有单位生效，只有不绑定单位的密钥才能解锁。")]
 public sealed class UnlockPeriod(LedgerWriter writer) : Endpoint<PeriodChangeRequest, PeriodResponse>
 {
     public override void Configure()

@@ -1,3 +1,4 @@
+using Tally.Api.Problems;
 using System.ComponentModel;
 using FastEndpoints;
 using FluentValidation;
@@ -32,11 +33,11 @@ public sealed class GetAnnualReportValidator : Validator<GetAnnualReportRequest>
     public GetAnnualReportValidator(CatalogCache catalog, TimeProvider clock)
     {
         RuleFor(x => x.Year).InclusiveBetween(Period.FirstYear, Period.LastYear)
-            .WithMessage($"year must be from {Period.FirstYear} to {Period.LastYear}.");
+            .WithMessage(_ => Text.Say($"year 须在 {Period.FirstYear} 到 {Period.LastYear} 之间。", $"year must be from {Period.FirstYear} to {Period.LastYear}."));
         RuleFor(x => x.OrgUnit).Must(o => o is null || catalog.Current.OrgUnits.ContainsKey(o))
-            .WithMessage(x => $"Unknown org unit '{x.OrgUnit}'.");
-        RuleFor(x => x.AsOf).Must(a => a is null || a <= clock.GetUtcNow()).WithMessage(Period.FutureAsOfMessage);
-        RuleFor(x => x.Format).Must(f => f is null or "json" or "markdown").WithMessage("format must be json or markdown.");
+            .WithMessage(x => catalog.Current.UnknownOrgUnit(x.OrgUnit));
+        RuleFor(x => x.AsOf).Must(a => a is null || a <= clock.GetUtcNow()).WithMessage(_ => Period.FutureAsOfMessage);
+        RuleFor(x => x.Format).Must(f => f is null or "json" or "markdown").WithMessage(_ => Text.Say("format 须为 json 或 markdown。", "format must be json or markdown."));
     }
 }
 

@@ -1,3 +1,4 @@
+using Tally.Api.Problems;
 using System.ComponentModel;
 using System.Text.Json.Serialization;
 using FastEndpoints;
@@ -46,41 +47,41 @@ public sealed class GetTotalsValidator : Validator<GetTotalsRequest>
     public GetTotalsValidator(CatalogCache catalog, TimeProvider clock)
     {
         RuleFor(x => x.Year).InclusiveBetween(Period.FirstYear, Period.LastYear)
-            .WithMessage($"year must be from {Period.FirstYear} to {Period.LastYear}.");
+            .WithMessage(_ => Text.Say($"year 须在 {Period.FirstYear} 到 {Period.LastYear} 之间。", $"year must be from {Period.FirstYear} to {Period.LastYear}."));
         RuleFor(x => x).Custom((r, ctx) =>
         {
             if (r.Year is not null && (r.From is not null || r.To is not null))
-                ctx.AddFailure("year", "Give either year, or from and to; not both.");
+                ctx.AddFailure("year", Text.Say("请给出 year，或 from 与 to，二者不可同时给出。", "Give either year, or from and to; not both."));
             else if (r.Year is null && r.From is null && r.To is null)
-                ctx.AddFailure("year", "Give a period: year, or from and to.");
+                ctx.AddFailure("year", Text.Say("请给出期间：year，或 from 与 to。", "Give a period: year, or from and to."));
             else if (r.Year is null && r.From is null)
-                ctx.AddFailure("from", "from is required together with to.");
+                ctx.AddFailure("from", Text.Say("给出 to 时须同时给出 from。", "from is required together with to."));
             else if (r.Year is null && r.To is null)
-                ctx.AddFailure("to", "to is required together with from.");
+                ctx.AddFailure("to", Text.Say("给出 from 时须同时给出 to。", "to is required together with from."));
             else if (r.From > r.To)
-                ctx.AddFailure("to", "to must not be before from.");
+                ctx.AddFailure("to", Text.Say("to 不得早于 from。", "to must not be before from."));
         });
-        RuleFor(x => x.From).GreaterThanOrEqualTo(Period.FirstDay).WithMessage("from must not be before 2000-01-01.");
+        RuleFor(x => x.From).GreaterThanOrEqualTo(Period.FirstDay).WithMessage(_ => Text.Say("from 不得早于 2000-01-01。", "from must not be before 2000-01-01."));
         RuleFor(x => x.Metric).Custom((metrics, ctx) =>
         {
             if (metrics is null)
                 return;
             if (metrics.Count > 100)
-                ctx.AddFailure("metric", "At most 100 metrics.");
+                ctx.AddFailure("metric", Text.Say("至多 100 个指标。", "At most 100 metrics."));
             foreach (var code in metrics.Where(m => !catalog.Current.Metrics.ContainsKey(m)).Distinct(StringComparer.Ordinal).Take(10))
-                ctx.AddFailure("metric", $"Unknown metric '{code}'.");
+                ctx.AddFailure("metric", catalog.Current.UnknownMetric(code));
         });
         RuleFor(x => x.OrgUnit).Must(o => o is null || catalog.Current.OrgUnits.ContainsKey(o))
-            .WithMessage(x => $"Unknown org unit '{x.OrgUnit}'.");
+            .WithMessage(x => catalog.Current.UnknownOrgUnit(x.OrgUnit));
         RuleFor(x => x.Campaign).Must(c => c is null || catalog.Current.Campaigns.ContainsKey(c))
-            .WithMessage(x => $"Unknown campaign '{x.Campaign}'.");
+            .WithMessage(x => catalog.Current.UnknownCampaign(x.Campaign));
         RuleFor(x => x.GroupBy).MaximumLength(500).Custom((text, ctx) =>
         {
             var metrics = RequestedMetrics(catalog.Current, ctx.InstanceToValidate.Metric);
             if (TotalsGroup.Parse(text, metrics, out var error) is null)
                 ctx.AddFailure("groupBy", error!);
         });
-        RuleFor(x => x.AsOf).Must(a => a is null || a <= clock.GetUtcNow()).WithMessage(Period.FutureAsOfMessage);
+        RuleFor(x => x.AsOf).Must(a => a is null || a <= clock.GetUtcNow()).WithMessage(_ => Period.FutureAsOfMessage);
     }
 
     /// <summary>The metrics a request is about: those named (known ones), else the whole catalog, in catalog order.</summary>

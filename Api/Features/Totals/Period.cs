@@ -1,3 +1,4 @@
+using Tally.Api.Problems;
 using Tally.Api.Ledger;
 
 namespace Tally.Api.Features.Totals;
@@ -9,8 +10,8 @@ public static class Period
     public const int LastYear = Years.Last;
     public static readonly DateOnly FirstDay = Years.FirstDay;
 
-    public const string FutureAsOfMessage =
-        "asOf must not be in the future: the ledger's state at a later instant is not known yet.";
+    public static string FutureAsOfMessage => Problems.Text.Say("asOf 不得晚于现在：账本在未来时刻的状态尚不可知。",
+        "asOf must not be in the future: the ledger's state at a later instant is not known yet.");
 
     /// <summary>The days a validated request covers: a whole year, or from..to.</summary>
     public static (DateOnly From, DateOnly To) Resolve(int? year, DateOnly? from, DateOnly? to) =>

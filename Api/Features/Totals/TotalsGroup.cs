@@ -1,3 +1,4 @@
+using Tally.Api.Problems;
 using Tally.Api.Ledger;
 
 namespace Tally.Api.Features.Totals;
@@ -36,24 +37,24 @@ public sealed record TotalsGroup(TotalsGroupKind Kind, string Name, string? Dime
             };
             if (group is null)
             {
-                error = $"Unknown group '{Shorten(name)}'; use quarter, month, orgUnit, campaign or dim.<key>, separated by commas.";
+                error = Text.Say($"未知分组“{Shorten(name)}”；请使用 quarter、month、orgUnit、campaign 或 dim.<键>，以逗号分隔。", $"Unknown group '{Shorten(name)}'; use quarter, month, orgUnit, campaign or dim.<key>, separated by commas.");
                 return null;
             }
             if (group.DimensionKey is { } key && !declared.Contains(key))
             {
-                error = $"No requested metric declares the dimension '{key}'.";
+                error = Text.Say($"所请求的指标都没有维度“{key}”。", $"No requested metric declares the dimension '{key}'.");
                 return null;
             }
             if (groups.Any(g => g.Name == group.Name))
             {
-                error = $"'{name}' is given more than once.";
+                error = Text.Say($"“{name}”重复给出。", $"'{name}' is given more than once.");
                 return null;
             }
             groups.Add(group);
         }
         if (groups.Count > MaxGroups)
         {
-            error = $"At most {MaxGroups} groups.";
+            error = Text.Say($"至多 {MaxGroups} 个分组。", $"At most {MaxGroups} groups.");
             return null;
         }
         return groups;
