@@ -190,7 +190,8 @@ public sealed class AuditVerification(Database database, LedgerWriter writer, IL
             // The earlier form: the event's own event.created entry holds it whole.
             if (auditSeq != createdSeq)
                 return VerifyOutcome.Broken(0, null,
-                    $"The event's auditSeq ({(auditSeq is null ? "none" : auditSeq)}) is not its event.created entry ({createdSeq}).", eventId: eventId);
+                    Problems.Text.Say($"该事件的 auditSeq（{(auditSeq is null ? "无" : auditSeq)}）不是它的 event.created 条目（{createdSeq}）。",
+                        $"The event's auditSeq ({(auditSeq is null ? "none" : auditSeq)}) is not its event.created entry ({createdSeq})."), eventId: eventId);
             expected = own.Replay();
         }
         else
@@ -212,7 +213,9 @@ public sealed class AuditVerification(Database database, LedgerWriter writer, IL
         {
             if (Text(events, 16) is null || Text(events, 17) != eventId)
                 return VerifyOutcome.Broken(0, null,
-                    $"The event's supersededBy names {successor}, {(Text(events, 16) is null ? "which is not in the events table" : "whose supersedes does not name it back")}.",
+                    Problems.Text.Say(
+                        $"该事件的 supersededBy 指向 {successor}，{(Text(events, 16) is null ? "但 events 表中没有它" : "但它的 supersedes 没有指回本事件")}。",
+                        $"The event's supersededBy names {successor}, {(Text(events, 16) is null ? "which is not in the events table" : "whose supersedes does not name it back")}."),
                     eventId: eventId);
             if (expected.SupersededBy is null && own?.RecordsSupersede != true)
                 expected = expected.Superseded(successor, Text(events, 18));
@@ -220,7 +223,9 @@ public sealed class AuditVerification(Database database, LedgerWriter writer, IL
         var predecessor = Text(events, 13);
         if (predecessor is not null && (Text(events, 19) is null || Text(events, 20) != eventId))
             return VerifyOutcome.Broken(0, null,
-                $"The event's supersedes names {predecessor}, {(Text(events, 19) is null ? "which is not in the events table" : "whose supersededBy does not name it back")}.",
+                Problems.Text.Say(
+                    $"该事件的 supersedes 指向 {predecessor}，{(Text(events, 19) is null ? "但 events 表中没有它" : "但它的 supersededBy 没有指回本事件")}。",
+                    $"The event's supersedes names {predecessor}, {(Text(events, 19) is null ? "which is not in the events table" : "whose supersededBy does not name it back")}."),
                 eventId: eventId);
         return expected.FirstDifference(EventState.Read(events)) is { } mismatch
             ? VerifyOutcome.Broken(0, null, mismatch, eventId: eventId)
