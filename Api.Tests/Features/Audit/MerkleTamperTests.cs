@@ -54,6 +54,9 @@ public sealed class MerkleTamperTests
         await using var ledger = await StartAsync();
         var before = await ledger.Auditor.GetJsonAsync($"/api/v1/events/{ledger.Batch[2]}/proof");
         Assert.Null(IndependentProof.Check(before));
+        // The proof's entry lies in the chain: its hash is a knownHead the chain contains.
+        var inChain = await ledger.Auditor.GetJsonAsync("/api/v1/audit/verify?knownHead=" + before["entry"]!["hash"]!.GetValue<string>());
+        Assert.True(inChain["valid"]!.GetValue<bool>(), inChain.ToJsonString());
         using var db = ledger.App.OpenDatabase();
         Assert.Equal(1, db.Execute("UPDATE events SET quantity = 300 WHERE id = @id", new { id = ledger.Batch[2] }));
 
