@@ -118,4 +118,29 @@ public sealed class DimensionValueNameTests(TallyApp app)
         var unknown = await writer.GetAsync($"/api/v1/events?orgUnit={unit}&dim.venue=不存在", Ct);
         await unknown.AssertValidationAsync("dim.venue");
     }
+
+    [Fact]
+    public async Task Totals_rows_carry_the_metrics_name_and_the_names_of_their_grouped_values()
+    {
+        var unit = await app.OrgUnitAsync();
+        using var writer = await app.ClientWithAsync(["events:write", "totals:read"]);
+        await writer.RecordAsync("outreach.sessions", "2024-05-01", 5, unit, new { venue = "社区" });
+        await writer.RecordAsync("outreach.sessions", "2024-05-02", 1, unit);
+
+        var totals = await writer.GetJsonAsync($"/api/v1/totals?year=2024&orgUnit={unit}&metric=outreach.sessions&groupBy=orgUnit,dim.venue");
+        var rows = totals["rows"]!.AsArray();
+        Assert.Equal(2, rows.Count);
+        Assert.All(rows, r => Assert.Equal("网络举报主题宣传活动", r!["name"]!.GetValue<string>()));
+        var withVenue = rows.Single(r => r!["dim.venue"] is not null)!;
+        Assert.Equal("community", withVenue["dim.venue"]!.GetValue<string>());
+        Assert.Equal("社区", withVenue["names"]!["dim.venue"]!.GetValue<string>());
+        Assert.Equal("测试单位 " + unit, withVenue["names"]!["orgUnit"]!.GetValue<string>());
+        var without = rows.Single(r => r!["dim.venue"] is null)!;
+        Assert.Null(without["names"]!["dim.venue"]);
+
+        // Not grouped by anything with a name: the metric's name only.
+        var plain = await writer.GetJsonAsync($"/api/v1/totals?year=2024&orgUnit={unit}&metric=outreach.sessions&groupBy=month");
+        Assert.Equal("网络举报主题宣传活动", plain["rows"]![0]!["name"]!.GetValue<string>());
+        Assert.Null(plain["rows"]![0]!["names"]);
+    }
 }
