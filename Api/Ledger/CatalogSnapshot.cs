@@ -1,12 +1,48 @@
 using System.Collections.Frozen;
 using System.Text.Json;
+using System.Text.Json.Serialization;
 using Dapper;
 using Microsoft.Data.Sqlite;
 using Tally.Api.Data;
 
 namespace Tally.Api.Ledger;
 
-public sealed record DimensionDefinition(string Key, IReadOnlyList<string> Values);
+/// <summary>
+/// A metric's dimension: its value codes and, optionally, the names people use for the dimension and its values
+/// (venue 场所: community 社区). Every write that takes a value takes its code or its name; the ledger keeps the code.
+/// </summary>
+public sealed record DimensionDefinition(
+    string Key, IReadOnlyList<string> Values,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Name = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyDictionary<string, string>? ValueNames = null)
+{
+    /// <summary>The declared code that <paramref name="codeOrName"/> is, or names; null when it is neither.</summary>
+    public string? CodeOf(string? codeOrName)
+    {
+        if (codeOrName is null)
+            return null;
+        foreach (var value in Values)
+        {
+            if (string.Equals(value, codeOrName, StringComparison.Ordinal))
+                return value;
+        }
+        if (ValueNames is null)
+            return null;
+        foreach (var (code, name) in ValueNames)
+        {
+            if (string.Equals(name, codeOrName, StringComparison.Ordinal))
+                return code;
+        }
+        return null;
+    }
+
+    /// <summary>The value's name, or the code itself when it has none.</summary>
+    public string NameOf(string code) => ValueNames?.GetValueOrDefault(code) ?? code;
+
+    /// <summary>The declared values as a person reads them in a message: "community (社区), ...".</summary>
+    public string Describe() =>
+        string.Join(", ", Values.Select(v => ValueNames?.GetValueOrDefault(v) is { } name ? $"{v} ({name})" : v));
+}
 
 public sealed record MetricDefinition(
     string Code, int Position, string Name, string? NameEn, string Unit, string? Description,

@@ -63,6 +63,10 @@ async function listAll(path) {
 
 const number = (n) => Number(n).toLocaleString("zh-CN");
 const metricOf = (code) => state.metrics.find((m) => m.code === code);
+// A dimension's name (场所) and a value's name (社区) from GET /metrics; the code when the catalog names none.
+const dimensionOf = (metricCode, key) => metricOf(metricCode)?.dimensions.find((d) => d.key === key);
+const dimName = (metricCode, key) => dimensionOf(metricCode, key)?.name ?? key;
+const dimValueName = (metricCode, key, value) => dimensionOf(metricCode, key)?.valueNames?.[value] ?? value;
 const orgName = (code) => state.orgUnits.find((o) => o.code === code)?.name ?? code;
 const campaignName = (code) => state.campaigns.find((c) => c.code === code)?.name ?? code;
 const escapeHtml = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
@@ -182,7 +186,7 @@ function setupDimensionSelect() {
   const select = $("dim-select");
   select.innerHTML = "";
   const metric = metricOf(state.trendMetric);
-  for (const d of metric?.dimensions ?? []) select.add(new Option(d.key, d.key));
+  for (const d of metric?.dimensions ?? []) select.add(new Option(d.name ?? d.key, d.key));
   state.dimKey = metric?.dimensions.some((d) => d.key === state.dimKey) ? state.dimKey : metric?.dimensions[0]?.key ?? null;
   select.value = state.dimKey ?? "";
   select.disabled = !state.dimKey;
@@ -360,7 +364,7 @@ async function renderBreakdowns() {
   await Promise.all([
     bars("org-chart", byOrg.rows, orgName, (r) => r.orgUnit),
     bars("campaign-chart", byCampaign.rows, (c) => (c ? campaignName(c) : "未关联专项行动"), (r) => r.campaign ?? null),
-    byDim ? bars("dim-chart", byDim.rows, (v) => v ?? "未填写", (r) => r[`dim.${state.dimKey}`] ?? null) : null,
+    byDim ? bars("dim-chart", byDim.rows, (v) => (v ? dimValueName(metric.code, state.dimKey, v) : "未填写"), (r) => r[`dim.${state.dimKey}`] ?? null) : null,
   ]);
 }
 
@@ -408,7 +412,8 @@ function onChartClick(id, event) {
   } else if (id === "campaign-chart" && event.data.key) {
     openDrill({ metric, ...yearRange, campaign: event.data.key }, campaignName(event.data.key));
   } else if (id === "dim-chart" && event.data.key) {
-    openDrill({ metric, ...yearRange, dimension: [state.dimKey, event.data.key] }, `${state.dimKey} = ${event.data.key}`);
+    openDrill({ metric, ...yearRange, dimension: [state.dimKey, event.data.key] },
+      `${dimName(metric, state.dimKey)} = ${dimValueName(metric, state.dimKey, event.data.key)}`);
   } else {
     openDrill({ metric, ...yearRange }, "");
   }
@@ -454,7 +459,7 @@ async function loadDrillPage() {
         <td>${escapeHtml(e.occurredOn)}</td><td>${escapeHtml(metricOf(e.metric)?.name ?? e.metric)}</td>
         <td class="num">${number(e.quantity)}</td><td>${escapeHtml(orgName(e.orgUnit))}</td>
         <td>${escapeHtml(e.campaign ? campaignName(e.campaign) : "")}</td>
-        <td>${escapeHtml(Object.entries(e.dimensions).map(([k, v]) => `${k}=${v}`).join(", "))}</td>
+        <td>${escapeHtml(Object.entries(e.dimensions).map(([k, v]) => `${dimName(e.metric, k)}=${dimValueName(e.metric, k, v)}`).join(", "))}</td>
         <td>${escapeHtml(e.source)}</td>
         <td>${e.status === "voided" ? `已作废${e.voidReason ? `（${escapeHtml(e.voidReason)}）` : ""}` : "有效"}</td>
         <td>${escapeHtml(e.note ?? "")}</td>

@@ -71,9 +71,10 @@ public sealed class ExportEventsXlsxTests(TallyApp app)
         var header = workbook.Query(useHeaderRow: false).Cast<IDictionary<string, object?>>().First().Values.Cast<string>().ToList();
         var csv = await client.GetByteArrayAsync($"/api/v1/events/export?format=csv&bom=true&headers=zh&orgUnit={unit}", Ct);
 
-        Assert.Equal(["编号", "指标", "日期", "数量", "填报单位", "专项行动"], header.Take(6));
+        // The codes an import reads, each with the names a person reads beside it.
+        Assert.Equal(["编号", "指标", "指标名称", "日期", "数量", "单位", "填报单位", "填报单位名称", "专项行动", "专项行动名称"], header.Take(10));
         Assert.Contains("外部编号", header);
         Assert.Equal(Encoding.UTF8.Preamble.ToArray(), csv[..3]);
-        Assert.StartsWith("编号,指标,日期,数量,填报单位,专项行动,", Encoding.UTF8.GetString(csv[3..]), StringComparison.Ordinal);
+        Assert.StartsWith("编号,指标,指标名称,日期,数量,单位,填报单位,填报单位名称,专项行动,专项行动名称,", Encoding.UTF8.GetString(csv[3..]), StringComparison.Ordinal);
     }
 }

@@ -115,8 +115,8 @@ public sealed class TotalsPropertyTests(TallyApp app)
             var query = RandomQuery(random, units, campaigns, instants);
             var body = await reader.GetJsonAsync("/api/v1/totals?" + query.QueryString());
             var expected = Expected(query, events, tree, catalog);
-            Assert.True(expected == body["rows"]!.ToJsonString(Plain),
-                $"seed {seed}, query {query.QueryString()}\nexpected {expected}\nactual   {body["rows"]!.ToJsonString(Plain)}");
+            var actual = ContractRows(body["rows"]!);
+            Assert.True(expected == actual, $"seed {seed}, query {query.QueryString()}\nexpected {expected}\nactual   {actual}");
         }
 
         foreach (var instant in new[] { afterCreates, afterCorrections, end })
@@ -138,6 +138,22 @@ public sealed class TotalsPropertyTests(TallyApp app)
                 Assert.Equal(report["digest"]!.GetValue<string>(), again["digest"]!.GetValue<string>());
             }
         }
+    }
+
+    /// <summary>
+    /// The rows with the contract's keys only: each row's name (the metric's, an extension) is checked to be there and
+    /// taken off with the names of its groups, which DimensionValueNameTests checks.
+    /// </summary>
+    private static string ContractRows(JsonNode rows)
+    {
+        var copy = rows.DeepClone().AsArray();
+        foreach (var row in copy.Select(r => r!.AsObject()))
+        {
+            Assert.False(string.IsNullOrEmpty(row["name"]?.GetValue<string>()), row.ToJsonString());
+            row.Remove("name");
+            row.Remove("names");
+        }
+        return copy.ToJsonString(Plain);
     }
 
     private static readonly JsonSerializerOptions Plain =

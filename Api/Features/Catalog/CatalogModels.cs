@@ -9,7 +9,20 @@ namespace Tally.Api.Features.Catalog;
 public sealed class DimensionModel
 {
     public required string Key { get; init; }
+
+    /// <summary>The dimension's name (场所); null when it has none.</summary>
+    public required string? Name { get; init; }
+
     public required IReadOnlyList<string> Values { get; init; }
+
+    /// <summary>Names of values by code (community: 社区); values without a name are absent.</summary>
+    public required IReadOnlyDictionary<string, string> ValueNames { get; init; }
+
+    public static DimensionModel From(DimensionDefinition d) => new()
+    {
+        Key = d.Key, Name = d.Name, Values = d.Values,
+        ValueNames = d.ValueNames ?? new Dictionary<string, string>(StringComparer.Ordinal),
+    };
 }
 
 public sealed class MetricResponse
@@ -27,7 +40,7 @@ public sealed class MetricResponse
     public static MetricResponse From(MetricDefinition m) => new()
     {
         Code = m.Code, Name = m.Name, NameEn = m.NameEn, Unit = m.Unit, Description = m.Description,
-        Dimensions = m.Dimensions.Select(d => new DimensionModel { Key = d.Key, Values = d.Values }).ToList(),
+        Dimensions = m.Dimensions.Select(DimensionModel.From).ToList(),
         ReportTemplate = m.ReportTemplate, Approximate = m.Approximate, Active = m.Active,
     };
 }

@@ -1,16 +1,23 @@
-using Tally.Api.Problems;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using FluentValidation;
 using Tally.Api.Data;
 using Tally.Api.Ledger;
+using Tally.Api.Problems;
 
 namespace Tally.Api.Features.Catalog;
 
 public sealed class DimensionInput
 {
     public string? Key { get; set; }
+
+    /// <summary>The dimension's name as people say it (场所); optional.</summary>
+    public string? Name { get; set; }
+
     public List<string>? Values { get; set; }
+
+    /// <summary>Names of declared values by code (community: 社区); optional, and a value may have none.</summary>
+    public Dictionary<string, string?>? ValueNames { get; set; }
 }
 
 /// <summary>The body fields a metric is created and replaced with.</summary>
@@ -26,7 +33,15 @@ public abstract class MetricFields
     public bool? Active { get; set; }
 
     public IReadOnlyList<DimensionDefinition> DimensionDefinitions() =>
-        (Dimensions ?? []).Select(d => new DimensionDefinition(d.Key!, d.Values ?? [])).ToList();
+        (Dimensions ?? []).Select(d =>
+        {
+            var values = d.Values ?? [];
+            // In the order of the values, so the stored JSON does not depend on the order the client wrote them in.
+            var names = d.ValueNames is { Count: > 0 }
+                ? values.Where(d.ValueNames.ContainsKey).ToDictionary(v => v, v => d.ValueNames[v]!, StringComparer.Ordinal)
+                : null;
+            return new DimensionDefinition(d.Key!, values, d.Name, names);
+        }).ToList();
 
     public string DimensionsJson() => JsonSerializer.Serialize(DimensionDefinitions(), TallyJson.Options);
 
@@ -40,6 +55,48 @@ public abstract class MetricFields
 
 public static class MetricFieldRules
 {
+    /// <summary>The longest name of a dimension or of one of its values.</summary>
+    public const int MaxDisplayName = 100;
+
+    private static bool ValidDisplayName(string name) =>
+        name.Length is >= 1 and <= MaxDisplayName && !name.Any(char.IsControl) && name.Trim().Length == name.Length;
+
+    /// <summary>
+    /// Value names name declared values, each non-empty and distinct, and none is another value's code: a write may
+    /// give a value by its code or by its name, so each must say one value only.
+    /// </summary>
+    private static void CheckValueNames<T>(DimensionInput dimension, Dictionary<string, string?>? names, ValidationContext<T> ctx)
+    {
+        if (names is null || names.Count == 0)
+            return;
+        if (names.Count > CatalogRules.MaxDimensionValues)
+        {
+            ctx.AddFailure(ctx.PropertyPath, Text.Say($"valueNames 至多 {CatalogRules.MaxDimensionValues} 项。",
+                $"valueNames names at most {CatalogRules.MaxDimensionValues} values."));
+            return;
+        }
+        var values = dimension.Values ?? [];
+        var seen = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (code, name) in names)
+        {
+            var path = $"{ctx.PropertyPath}.{code}";
+            if (!values.Contains(code, StringComparer.Ordinal))
+                ctx.AddFailure(path, Text.Say($"'{Codes.Quote(code)}' 不是该维度声明的值；valueNames 只能为已声明的值命名。",
+                    $"'{Codes.Quote(code)}' is not a declared value; valueNames may name only the dimension's values."));
+            else if (name is null || !ValidDisplayName(name))
+                ctx.AddFailure(path, Text.Say($"值名称须为 1 至 {MaxDisplayName} 个字符，不含控制字符，首尾无空格。",
+                    $"A value's name must be 1 to {MaxDisplayName} characters, without control characters or surrounding spaces."));
+            else if (seen.TryGetValue(name, out var other))
+                ctx.AddFailure(path, Text.Say($"名称“{name}”已用于值 {other}：同一维度内名称不能重复。",
+                    $"The name '{name}' is already the name of {other}: names within a dimension must be unique."));
+            else if (values.Contains(name, StringComparer.Ordinal) && name != code)
+                ctx.AddFailure(path, Text.Say($"名称“{name}”是另一个值的代码：按名称填报时会有歧义。",
+                    $"The name '{name}' is the code of another value: a value given by name would be ambiguous."));
+            else
+                seen[name] = code;
+        }
+    }
+
     public static void AddMetricFieldRules<T>(this AbstractValidator<T> v) where T : MetricFields
     {
         v.RuleFor(x => x.Name).ValidName();
@@ -66,6 +123,11 @@ public static class MetricFieldRules
                 .Must(vs => vs is null || vs.Distinct(StringComparer.Ordinal).Count() == vs.Count)
                 .WithMessage(_ => Text.Say("维度取值不得重复。", "Dimension values must be unique."));
             d.RuleForEach(x => x.Values).ValidCode()
+                .When(x => x.Values is null || x.Values.Count <= CatalogRules.MaxDimensionValues);
+            d.RuleFor(x => x.Name).Must(n => n is null || ValidDisplayName(n))
+                .WithMessage(_ => Text.Say($"维度名称须为 1 至 {MaxDisplayName} 个字符，不含控制字符。",
+                    $"A dimension's name must be 1 to {MaxDisplayName} characters without control characters."));
+            d.RuleFor(x => x.ValueNames).Custom((names, ctx) => CheckValueNames(ctx.InstanceToValidate, names, ctx))
                 .When(x => x.Values is null || x.Values.Count <= CatalogRules.MaxDimensionValues);
         }).When(x => x.Dimensions is null || x.Dimensions.Count <= CatalogRules.MaxDimensions);
     }

@@ -13,21 +13,19 @@ namespace Tally.Api.Features.Events;
 /// </summary>
 public static class CsvEventWriter
 {
-    private static readonly Dictionary<string, string> NoDimensions = [];
-
     /// <summary>Writes the header and every row of <paramref name="reader"/> (selected with <see cref="EventRow.Columns"/>).</summary>
-    public static async Task WriteAsync(PipeWriter output, DbDataReader reader, IReadOnlyList<string> dimensionKeys, bool bom,
-        bool chinese, CancellationToken ct)
+    public static async Task WriteAsync(PipeWriter output, DbDataReader reader, IReadOnlyList<string> dimensionKeys,
+        IReadOnlyList<ExportColumn> columns, bool bom, CancellationToken ct)
     {
         if (bom)
             output.Write(Encoding.UTF8.Preamble);
         var line = new StringBuilder(512);
         var utf8 = Encoding.UTF8.GetEncoder();
-        WriteHeader(line, EventExport.Headers(dimensionKeys, chinese));
+        WriteHeader(line, columns);
         WriteUtf8(output, utf8, line);
         while (reader.Read())
         {
-            WriteRow(line, EventRow.Read(reader), dimensionKeys);
+            WriteRow(line, EventRow.Read(reader), dimensionKeys, columns);
             WriteUtf8(output, utf8, line);
             if (!await EventExport.FlushSometimesAsync(output, ct))
                 return;
@@ -35,59 +33,30 @@ public static class CsvEventWriter
         await output.FlushAsync(ct);
     }
 
-    private static void WriteHeader(StringBuilder line, IReadOnlyList<string> columns)
+    private static void WriteHeader(StringBuilder line, IReadOnlyList<ExportColumn> columns)
     {
         line.Clear();
-        var first = true;
-        foreach (var column in columns)
+        for (var i = 0; i < columns.Count; i++)
+            AppendField(i == 0 ? line : line.Append(','), columns[i].Header);
+        line.Append("\r\n");
+    }
+
+    private static void WriteRow(StringBuilder line, EventRow row, IReadOnlyList<string> dimensionKeys,
+        IReadOnlyList<ExportColumn> columns)
+    {
+        line.Clear();
+        var dimensions = EventExport.Dimensions(row, dimensionKeys);
+        for (var i = 0; i < columns.Count; i++)
         {
-            if (!first)
+            var column = columns[i];
+            if (i > 0)
                 line.Append(',');
-            AppendField(line, column);
-            first = false;
+            if (column.Number is { } number)
+                line.Append(number(row).ToString(CultureInfo.InvariantCulture));
+            else
+                AppendField(line, column.Text!(row, dimensions));
         }
         line.Append("\r\n");
-    }
-
-    private static void WriteRow(StringBuilder line, EventRow row, IReadOnlyList<string> dimensionKeys)
-    {
-        line.Clear();
-        var first = true;
-        foreach (var field in EventFieldList.All)
-        {
-            switch (field.Kind)
-            {
-                case EventFieldKind.Text:
-                    AppendField(first ? line : line.Append(','), field.Text(row));
-                    break;
-                case EventFieldKind.Number:
-                    (first ? line : line.Append(',')).Append(field.Number(row).ToString(CultureInfo.InvariantCulture));
-                    break;
-                default:
-                    AppendDimensions(line, row, dimensionKeys, first);
-                    break;
-            }
-            first = false;
-        }
-        line.Append("\r\n");
-    }
-
-    private static void AppendDimensions(StringBuilder line, EventRow row, IReadOnlyList<string> dimensionKeys, bool first)
-    {
-        if (dimensionKeys.Count == 0 && row.Dimensions == "{}")
-            return;
-        var dimensions = EventFieldList.Dimensions(row, NoDimensions);
-        foreach (var key in dimensions.Keys)
-        {
-            // The catalog refuses to drop a dimension events use, so this only fires on a damaged database.
-            if (!dimensionKeys.Contains(key, StringComparer.Ordinal))
-                throw new InvalidOperationException($"Event {row.Id} has dimension '{key}', which no metric declares.");
-        }
-        foreach (var key in dimensionKeys)
-        {
-            AppendField(first ? line : line.Append(','), dimensions.GetValueOrDefault(key));
-            first = false;
-        }
     }
 
     /// <summary>

@@ -1,7 +1,4 @@
-using System.Data.Common;
 using System.IO.Pipelines;
-using Dapper;
-using Microsoft.Data.Sqlite;
 using Tally.Api.Ledger;
 
 namespace Tally.Api.Features.Events;
@@ -20,16 +17,24 @@ public static class EventExport
     public const string XlsxType = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
     private const int FlushThreshold = 32 * 1024;
 
-    /// <summary>Every dimension key the catalog declares, in catalog order: the dim.&lt;key&gt; columns of the CSV.</summary>
-    public static IReadOnlyList<string> DimensionKeys(SqliteConnection connection, DbTransaction transaction) =>
-        connection.Query<string>("SELECT dimensions FROM metrics ORDER BY position", transaction: transaction)
-            .SelectMany(CatalogSnapshot.ParseDimensions).Select(d => d.Key).Distinct(StringComparer.Ordinal).ToList();
+    private static readonly Dictionary<string, string> NoDimensions = [];
 
-    /// <summary>The export's columns in order: the field names, or their Chinese headers (dim.&lt;key&gt; stays as it is).</summary>
-    public static IReadOnlyList<string> Headers(IReadOnlyList<string> dimensionKeys, bool chinese) =>
-        EventFieldList.All.SelectMany(f => f.Kind == EventFieldKind.Dimensions
-            ? dimensionKeys.Select(k => EventFieldList.DimensionPrefix + k)
-            : [chinese ? f.ChineseHeader : f.Name]).ToList();
+    /// <summary>
+    /// The stored dimensions of a row, checked against the export's columns. The catalog refuses to drop a dimension
+    /// events use, so the check only fires on a damaged database.
+    /// </summary>
+    public static IReadOnlyDictionary<string, string> Dimensions(EventRow row, IReadOnlyList<string> dimensionKeys)
+    {
+        if (row.Dimensions == "{}")
+            return NoDimensions;
+        var dimensions = EventFieldList.Dimensions(row, NoDimensions);
+        foreach (var key in dimensions.Keys)
+        {
+            if (!dimensionKeys.Contains(key, StringComparer.Ordinal))
+                throw new InvalidOperationException($"Event {row.Id} has dimension '{key}', which no metric declares.");
+        }
+        return dimensions;
+    }
 
     /// <summary>Flushes once enough is buffered; false when the client has gone and writing should stop.</summary>
     internal static async ValueTask<bool> FlushSometimesAsync(PipeWriter output, CancellationToken ct)

@@ -14,7 +14,7 @@ namespace Tally.Api.Features.Events;
 /// takes <c>dim.&lt;key&gt;=&lt;value&gt;</c>, once per key, read by <see cref="EventFilters.Resolve"/>.
 /// </summary>
 [QueryPrefix(EventFilters.DimensionPrefix,
-    "dim.<key>=<value>: only events whose dimension <key> has that value (a code the metric declares); repeat for "
+    "dim.<key>=<value>: only events whose dimension <key> has that value (a code the metric declares, or its name); repeat for "
     + "different keys, each key once.")]
 public abstract class EventFilterQuery
 {
@@ -164,13 +164,20 @@ public static class EventFilters
             recordedAfter, dimensions);
     }
 
-    private static List<DimensionFilter> DimensionsOf(IQueryCollection query, string? metric, CatalogSnapshot catalog)
+    private static List<DimensionFilter> DimensionsOf(IQueryCollection query, string? metric, CatalogSnapshot catalog) =>
+        DimensionFilters(query, metric is not null && catalog.Metrics.TryGetValue(metric, out var named)
+            ? [named]
+            : catalog.Metrics.Values.ToList(), metric);
+
+    /// <summary>
+    /// The dim.&lt;key&gt;=&lt;value&gt; filters of a query (GET /events, its export, GET /totals), each value as its code:
+    /// given by code, or by its name (an extension of the contract); 400 for a key or value none of
+    /// <paramref name="metrics"/> declares. <paramref name="metric"/> names the one metric asked for, if one was.
+    /// </summary>
+    public static List<DimensionFilter> DimensionFilters(IQueryCollection query, IReadOnlyList<MetricDefinition> metrics, string? metric)
     {
         var filters = new List<DimensionFilter>();
         var errors = new Dictionary<string, string[]>(StringComparer.Ordinal);
-        var metrics = metric is not null && catalog.Metrics.TryGetValue(metric, out var named)
-            ? [named]
-            : catalog.Metrics.Values.ToList();
         foreach (var (name, values) in query)
         {
             if (!name.StartsWith(DimensionPrefix, StringComparison.Ordinal))
@@ -178,15 +185,23 @@ public static class EventFilters
             var key = name[DimensionPrefix.Length..];
             var value = values.ToString();
             var declared = metrics.Select(m => m.Dimension(key)).OfType<DimensionDefinition>().ToList();
-            var scope = metric is null ? Text.Say("任何指标", "any metric") : Text.Say($"指标“{metric}”", $"metric '{metric}'");
-            var takes = declared.SelectMany(d => d.Values).Distinct(StringComparer.Ordinal).ToList();
+            var scope = metric is null ? "any metric" : $"metric '{metric}'";
+            // A code, or a name (an extension): a name that two metrics give to different codes says nothing.
+            var codes = declared.Select(d => d.CodeOf(value)).OfType<string>().Distinct(StringComparer.Ordinal).ToList();
+            var code = declared.Any(d => d.Values.Contains(value, StringComparer.Ordinal)) ? value
+                : codes.Count == 1 ? codes[0] : null;
             if (declared.Count == 0)
-                errors[name] = [Text.Say($"{scope}没有维度“{key}”。", $"Unknown dimension '{key}' for {scope}.")];
-            else if (!declared.Any(d => d.Values.Contains(value, StringComparer.Ordinal)))
-                errors[name] = [Text.Say($"{scope}的维度“{key}”没有取值“{value}”；可用：{string.Join("、", takes)}。",
-                    $"Unknown value '{value}' of dimension '{key}' for {scope}; it takes: {string.Join(", ", takes)}.")];
+                errors[name] = [Text.Say($"{(metric is null ? "没有指标" : $"指标 {metric} ")}声明维度“{key}”。",
+                    $"Unknown dimension '{key}' for {scope}.")];
+            else if (code is null)
+                errors[name] = [codes.Count > 1
+                    ? Text.Say($"“{value}”在不同指标中是 {key} 的不同值（{string.Join(", ", codes)}）：请用代码或指定 metric。",
+                        $"'{value}' names different values of dimension '{key}' in different metrics ({string.Join(", ", codes)}): give the code, or a metric.")
+                    : Text.Say($"“{value}”不是维度 {key} 的值；可用：{string.Join(", ", declared.Select(d => d.Describe()).Distinct(StringComparer.Ordinal))}。",
+                        $"Unknown value '{value}' of dimension '{key}' for {scope}; it takes: "
+                        + string.Join(", ", declared.SelectMany(d => d.Values).Distinct(StringComparer.Ordinal)) + " (a code or its name).")];
             else
-                filters.Add(new DimensionFilter(key, value));
+                filters.Add(new DimensionFilter(key, code));
         }
         if (errors.Count > 0)
             throw ProblemException.Validation(errors);

@@ -17,12 +17,22 @@ public class EventFields
     public Dictionary<string, string?>? Dimensions { get; set; }
     public string? Note { get; set; }
 
-    /// <summary>The validated fields as the ledger takes them; call only after validation passed.</summary>
-    public NewEvent ToNewEventWith(string? externalId) => new(
+    /// <summary>
+    /// The validated fields as the ledger takes them, each dimension value given by its name turned into its code
+    /// (so the same event posted with a code and with a name is the same content); call only after validation passed.
+    /// </summary>
+    public NewEvent ToNewEventWith(string? externalId, CatalogSnapshot catalog) => new(
         Metric!, OccurredOn!.Value, Quantity!.Value, OrgUnit!, Campaign,
-        new SortedDictionary<string, string>(
-            (Dimensions ?? []).ToDictionary(p => p.Key, p => p.Value!, StringComparer.Ordinal), StringComparer.Ordinal),
-        externalId, Note);
+        DimensionCodes(catalog.Metrics.GetValueOrDefault(Metric!), Dimensions), externalId, Note);
+
+    /// <summary>Each value as its code: a code stays, a name becomes the code it names, anything else stays as given.</summary>
+    public static SortedDictionary<string, string> DimensionCodes(MetricDefinition? metric, IEnumerable<KeyValuePair<string, string?>>? given)
+    {
+        var codes = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (key, value) in given ?? [])
+            codes[key] = metric?.Dimension(key)?.CodeOf(value) ?? value!;
+        return codes;
+    }
 }
 
 /// <summary>The fields of one event as a client sends it: POST /events, each batch item.</summary>
@@ -31,7 +41,7 @@ public class EventInput : EventFields
     public string? ExternalId { get; set; }
 
     /// <summary>The validated input as the ledger takes it; call only after validation passed.</summary>
-    public NewEvent ToNewEvent(string? externalIdOverride = null) => ToNewEventWith(externalIdOverride ?? ExternalId);
+    public NewEvent ToNewEvent(CatalogSnapshot catalog) => ToNewEventWith(ExternalId, catalog);
 }
 
 /// <summary>Every rule CONTRACT.md sets on an event, checked against the in-memory catalog.</summary>
@@ -116,10 +126,10 @@ public sealed class EventFieldRules : AbstractValidator<EventFields>
                 var declared = metric.Dimension(key);
                 if (declared is null)
                     ctx.AddFailure($"dimensions.{key}", Text.Say($"指标“{metric.Code}”没有维度“{key}”。", $"Metric '{metric.Code}' declares no dimension '{key}'."));
-                else if (value is null || !declared.Values.Contains(value))
-                    ctx.AddFailure($"dimensions.{key}",
-                        Text.Say($"“{Codes.Quote(value)}”不是维度 {key} 的取值；可用：{string.Join("、", declared.Values)}。",
-                            $"'{Codes.Quote(value)}' is not a declared value of {key}; use one of {string.Join(", ", declared.Values)}."));
+                else if (declared.CodeOf(value) is null)
+                    ctx.AddFailure($"dimensions.{key}", Text.Say(
+                        $"“{Codes.Quote(value)}”不是 {key} 的值；请填写以下代码或名称之一：{declared.Describe()}。",
+                        $"'{Codes.Quote(value)}' is not a declared value of {key}; use one of {declared.Describe()} (a code or its name)."));
             }
         });
     }

@@ -19,7 +19,10 @@ public sealed class ExportEventsRequest : EventFilterQuery
     [Description("true: start the CSV with a UTF-8 byte-order mark, which Excel needs to show Chinese correctly.")]
     public string? Bom { get; set; }
 
-    [Description("zh: CSV and XLSX column headers in Chinese (指标, 日期, 数量, 填报单位, ...), as POST /imports reads them; en (default): the field names.")]
+    [Description("zh: CSV and XLSX column headers in Chinese (指标, 日期, 数量, 填报单位, ...), as POST /imports reads them, and "
+        + "beside the codes the names a person reads: 指标名称 after 指标, 单位 after 数量, 填报单位名称, 专项行动名称, after each "
+        + "dim.<key> its value names under the dimension's name (场所), and 状态 as 有效 or 已作废. An import reads the codes and "
+        + "ignores the name columns, so the file re-imports as it is. en (default): the field names, codes only.")]
     public string? Headers { get; set; }
 }
 
@@ -52,7 +55,8 @@ public sealed class ExportEvents(Database database, CatalogCache catalog, ILogge
             s.Description = "The filters of GET /events, and the same events in the same order (by id), as one streamed "
                 + "document of any size. CSV (RFC 4180, UTF-8, a header row, one dim.<key> column per dimension the catalog "
                 + "declares; bom=true for Excel), NDJSON (one event per line, as GET /events/{id} shows it) or XLSX (one sheet "
-                + "named events, the CSV's columns, quantities as numbers). headers=zh gives CSV and XLSX Chinese column headers.";
+                + "named events, the CSV's columns, quantities as numbers). headers=zh gives CSV and XLSX Chinese column headers "
+                + "and, beside the codes, the catalog's names.";
         });
     }
 
@@ -73,7 +77,9 @@ public sealed class ExportEvents(Database database, CatalogCache catalog, ILogge
         // One read transaction: the dimension columns and the rows come from the same snapshot of the database.
         // Deferred: a plain BEGIN would be BEGIN IMMEDIATE here and hold the write lock for the whole stream.
         await using var transaction = connection.BeginTransaction(deferred: true);
-        var dimensionKeys = EventExport.DimensionKeys(connection, transaction);
+        var snapshot = CatalogSnapshot.Load(connection, transaction);
+        var dimensionKeys = EventFieldList.DimensionKeys(snapshot);
+        var columns = EventFieldList.ExportColumns(dimensionKeys, req.Headers == "zh" ? snapshot : null);
         var (where, parameters) = filter.ToSql(daySeekSpan: 31);
         await using var query = connection.CreateCommand();
         query.Transaction = transaction;
@@ -94,15 +100,14 @@ public sealed class ExportEvents(Database database, CatalogCache catalog, ILogge
         {
             FileName = format switch { ExportFormat.Ndjson => "events.ndjson", ExportFormat.Xlsx => "events.xlsx", _ => "events.csv" },
         }.ToString();
-        var chinese = req.Headers == "zh";
         try
         {
             var write = format switch
             {
-                ExportFormat.Xlsx => XlsxEventWriter.WriteAsync(response.Body, reader, dimensionKeys, chinese, ct),
+                ExportFormat.Xlsx => XlsxEventWriter.WriteAsync(response.Body, reader, dimensionKeys, columns, ct),
                 ExportFormat.Ndjson => NdjsonEventWriter.WriteAsync(response.BodyWriter, reader, ct),
-                _ => CsvEventWriter.WriteAsync(response.BodyWriter, reader, dimensionKeys,
-                    bom: format == ExportFormat.CsvWithBom, chinese, ct),
+                _ => CsvEventWriter.WriteAsync(response.BodyWriter, reader, dimensionKeys, columns,
+                    bom: format == ExportFormat.CsvWithBom, ct),
             };
             await write;
         }

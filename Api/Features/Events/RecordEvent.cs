@@ -26,7 +26,7 @@ public sealed class RecordEvent(LedgerWriter writer, CatalogCache catalog) : End
     {
         var caller = HttpContext.Caller();
         var outcome = await writer.SubmitAsync(
-            new RecordEventCommand(req.ToNewEvent(), new Recorder(caller.Actor, caller.Source),
+            new RecordEventCommand(req.ToNewEvent(catalog.Current), new Recorder(caller.Actor, caller.Source),
                 unit => OrgScope.CanReach(caller, unit, catalog.Current)), ct);
         if (outcome.Status == RecordStatus.Created)
         {

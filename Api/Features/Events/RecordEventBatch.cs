@@ -55,7 +55,8 @@ public sealed class RecordEventBatch(LedgerWriter writer, CatalogCache catalog) 
     public override async Task HandleAsync(RecordEventBatchRequest req, CancellationToken ct)
     {
         var caller = HttpContext.Caller();
-        var inputs = req.Events!.Select(e => e!.ToNewEvent()).ToList();
+        var current = catalog.Current;
+        var inputs = req.Events!.Select(e => e!.ToNewEvent(current)).ToList();
         var outcomes = await writer.SubmitAsync(
             new RecordEventBatchCommand(inputs, new Recorder(caller.Actor, caller.Source),
                 unit => OrgScope.CanReach(caller, unit, catalog.Current)), ct);

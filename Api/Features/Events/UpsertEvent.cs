@@ -19,7 +19,7 @@ public sealed record UpsertEventResponse(string Status, EventResponse Event);
 
 [ProblemResponse(409, "The event's year (or the superseded event's year) is locked.")]
 [OrgScoped(ScopedName.OrgUnit, ScopedIn.Body, "orgUnit")]
-public sealed class UpsertEvent(LedgerWriter writer) : Endpoint<UpsertEventRequest, UpsertEventResponse>
+public sealed class UpsertEvent(LedgerWriter writer, CatalogCache catalog) : Endpoint<UpsertEventRequest, UpsertEventResponse>
 {
     public override void Configure()
     {
@@ -44,7 +44,7 @@ public sealed class UpsertEvent(LedgerWriter writer) : Endpoint<UpsertEventReque
             throw ProblemException.Validation("externalId", EventInputRules.ExternalIdMessage);
         var caller = HttpContext.Caller();
         var outcome = await writer.SubmitAsync(
-            new UpsertEventCommand(req.ToNewEventWith(externalId), new Recorder(caller.Actor, caller.Source), caller), ct);
+            new UpsertEventCommand(req.ToNewEventWith(externalId, catalog.Current), new Recorder(caller.Actor, caller.Source), caller), ct);
         var body = new UpsertEventResponse(outcome.Status.ToString().ToLowerInvariant(), outcome.Event.ToResponse());
         if (outcome.Status == RecordStatus.Created)
         {

@@ -10,16 +10,13 @@ namespace Tally.Api.Features.Events;
 /// </summary>
 public static class XlsxEventWriter
 {
-    private static readonly Dictionary<string, string> NoDimensions = [];
-
     public static async Task WriteAsync(Stream output, DbDataReader reader, IReadOnlyList<string> dimensionKeys,
-        bool chinese, CancellationToken ct)
+        IReadOnlyList<ExportColumn> columns, CancellationToken ct)
     {
-        var headers = EventExport.Headers(dimensionKeys, chinese);
         var path = Path.Combine(Path.GetTempPath(), $"tally-export-{Guid.NewGuid():N}.xlsx");
         try
         {
-            await MiniExcelLibs.MiniExcel.SaveAsAsync(path, Rows(reader, headers, dimensionKeys), sheetName: "events",
+            await MiniExcelLibs.MiniExcel.SaveAsAsync(path, Rows(reader, dimensionKeys, columns), sheetName: "events",
                 excelType: MiniExcelLibs.ExcelType.XLSX, cancellationToken: ct);
             await using var file = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 64 * 1024,
                 FileOptions.Asynchronous | FileOptions.SequentialScan);
@@ -31,37 +28,22 @@ public static class XlsxEventWriter
         }
     }
 
-    private static IEnumerable<Dictionary<string, object?>> Rows(DbDataReader reader, IReadOnlyList<string> headers,
-        IReadOnlyList<string> dimensionKeys)
+    private static IEnumerable<Dictionary<string, object?>> Rows(DbDataReader reader, IReadOnlyList<string> dimensionKeys,
+        IReadOnlyList<ExportColumn> columns)
     {
         var yielded = false;
         while (reader.Read())
         {
             yielded = true;
             var row = EventRow.Read(reader);
-            var cells = new Dictionary<string, object?>(headers.Count, StringComparer.Ordinal);
-            var column = 0;
-            foreach (var field in EventFieldList.All)
-            {
-                switch (field.Kind)
-                {
-                    case EventFieldKind.Text:
-                        cells[headers[column++]] = SpreadsheetText.Guarded(field.Text(row));
-                        break;
-                    case EventFieldKind.Number:
-                        cells[headers[column++]] = field.Number(row);
-                        break;
-                    default:
-                        var dimensions = EventFieldList.Dimensions(row, NoDimensions);
-                        foreach (var key in dimensionKeys)
-                            cells[headers[column++]] = SpreadsheetText.Guarded(dimensions.GetValueOrDefault(key));
-                        break;
-                }
-            }
+            var dimensions = EventExport.Dimensions(row, dimensionKeys);
+            var cells = new Dictionary<string, object?>(columns.Count, StringComparer.Ordinal);
+            foreach (var column in columns)
+                cells[column.Header] = column.Number is { } number ? number(row) : SpreadsheetText.Guarded(column.Text!(row, dimensions));
             yield return cells;
         }
         // No events: still a sheet with its header row.
         if (!yielded)
-            yield return headers.ToDictionary(h => h, _ => (object?)null, StringComparer.Ordinal);
+            yield return columns.ToDictionary(c => c.Header, _ => (object?)null, StringComparer.Ordinal);
     }
 }

@@ -9,8 +9,11 @@ namespace Tally.Api.Features.Imports;
 /// <summary>A problem with one row: its number as a spreadsheet shows it, the column (as the file names it), why.</summary>
 public sealed record ImportError(int Row, string Field, string Message);
 
-/// <summary>A row turned into an event, or the reasons it cannot be one.</summary>
-public sealed record MappedRow(int Number, NewEvent? Event, IReadOnlyList<ImportError> Errors);
+/// <summary>
+/// A row turned into an event, or the reasons it cannot be one. An event without an externalId still needs the one
+/// its identity gives it (<see cref="ImportRowIdentity"/>): <paramref name="Identity"/> is that identity's hash.
+/// </summary>
+public sealed record MappedRow(int Number, NewEvent? Event, IReadOnlyList<ImportError> Errors, ulong? Identity = null);
 
 /// <summary>
 /// Turns file rows into events: columns by header (event field names, dim.&lt;key&gt;, or the Chinese headers), metrics,
@@ -24,9 +27,9 @@ public sealed class ImportRowMapper(CatalogSnapshot catalog, TimeProvider clock,
         .SelectMany(f => (string[])[f.Name, f.ChineseHeader], (f, header) => (Header: header, Field: f.Name))
         .ToDictionary(p => p.Header, p => p.Field, StringComparer.OrdinalIgnoreCase);
 
-    /// <summary>Columns read and ignored: a row number (序号) and the fields an export adds (id, source, status, ...).</summary>
-    private static readonly HashSet<string> IgnoredHeaders = EventFieldList.All.Where(f => !f.Imported)
-        .SelectMany(f => (string[])[f.Name, f.ChineseHeader]).Append("序号").ToHashSet(StringComparer.OrdinalIgnoreCase);
+    /// <summary>Columns read and ignored: the fields an export adds (id, source, status, ...).</summary>
+    private static readonly HashSet<string> NotImported = EventFieldList.All.Where(f => !f.Imported)
+        .SelectMany(f => (string[])[f.Name, f.ChineseHeader]).ToHashSet(StringComparer.OrdinalIgnoreCase);
 
     private static readonly string KnownHeaders = string.Join(", ",
         EventFieldList.All.Where(f => f.Imported && f.Kind != EventFieldKind.Dimensions).Select(f => f.ChineseHeader));
@@ -37,6 +40,11 @@ public sealed class ImportRowMapper(CatalogSnapshot catalog, TimeProvider clock,
     private static readonly string[] DateFormats = ["yyyy-MM-dd", "yyyy-M-d", "yyyy/M/d", "yyyy.M.d", "yyyy年M月d日"];
 
     private readonly EventInputRules _rules = new(CatalogCache.Pinned(catalog), clock);
+
+    /// <summary>Also read and ignored: a row number (序号) and the name columns of a headers=zh export.</summary>
+    private readonly IReadOnlySet<string> _names = EventFieldList.ChineseNameHeaders(catalog);
+
+    private bool Ignored(string header) => NotImported.Contains(header) || _names.Contains(header);
     private readonly Dictionary<string, string> _metricsByName = ByName(catalog.Metrics.Values.Select(m => (m.Code, m.Name)));
     private readonly Dictionary<string, string> _orgUnitsByName = ByName(catalog.OrgUnits.Values.Select(o => (o.Code, o.Name)));
     private readonly Dictionary<string, string> _campaignsByName = ByName(catalog.Campaigns.Values.Select(c => (c.Code, c.Name)));
@@ -47,13 +55,13 @@ public sealed class ImportRowMapper(CatalogSnapshot catalog, TimeProvider clock,
             .ToDictionary(g => g.Key, g => g.Single().Code, StringComparer.Ordinal);
 
     /// <summary>Errors in the header row itself (row 1): unknown columns, a column given twice, required columns missing.</summary>
-    public static IReadOnlyList<ImportError> CheckHeaders(IReadOnlyList<string> headers, int row = 1)
+    public IReadOnlyList<ImportError> CheckHeaders(IReadOnlyList<string> headers, int row = 1)
     {
         var errors = new List<ImportError>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (var header in headers)
         {
-            if (header.Length == 0 || IgnoredHeaders.Contains(header))
+            if (header.Length == 0 || Ignored(header))
                 continue;
             var field = FieldOf(header);
             if (field is null)
@@ -90,7 +98,7 @@ public sealed class ImportRowMapper(CatalogSnapshot catalog, TimeProvider clock,
         for (var i = 0; i < row.Headers.Count && i < row.Cells.Count; i++)
         {
             var header = row.Headers[i];
-            if (IgnoredHeaders.Contains(header))
+            if (Ignored(header))
                 continue;
             var value = row.Cells[i]?.Trim();
             var field = FieldOf(header);
@@ -142,18 +150,16 @@ public sealed class ImportRowMapper(CatalogSnapshot catalog, TimeProvider clock,
                     break;
             }
         }
-        if (input.ExternalId is null)
-        {
-            if (name is null)
-                errors.Add(new ImportError(row.Number, labels.GetValueOrDefault("externalId", "externalId"),
-                    Text.Say("此行没有外部编号（externalId），本次导入也没有名称：请给出 ?name=，使每行记为 <名称>:<行号>，重复导入不会重复计数。",
-                        "This row has no externalId and the import has no name: give ?name= so that each row is known as "
-                        + "<name>:<row> and a re-import never counts it twice.")));
-            else
-                input.ExternalId = $"{name}:{row.Number}";
-        }
+        if (input.ExternalId is null && name is null)
+            errors.Add(new ImportError(row.Number, labels.GetValueOrDefault("externalId", "externalId"), Text.Say(
+                "此行没有外部编号，导入也没有名称：请给出 ?name=，每行即按名称与内容识别，再次导入不会重复计数。",
+                "This row has no externalId and the import has no name: give ?name= so that each row is known by the "
+                + "name and its content, and a re-import never counts it twice.")));
         CheckRules(row.Number, input, labels, errors);
-        return errors.Count > 0 ? new MappedRow(row.Number, null, errors) : new MappedRow(row.Number, input.ToNewEvent(), []);
+        if (errors.Count > 0)
+            return new MappedRow(row.Number, null, errors);
+        var mapped = input.ToNewEvent(catalog);
+        return new MappedRow(row.Number, mapped, [], mapped.ExternalId is null ? ImportRowIdentity.ContentHash(mapped) : null);
     }
 
     /// <summary>

@@ -195,6 +195,7 @@ public sealed class ImportWorker : BackgroundService
         job.CheckedAgainst = _catalog.Current;
         var mapper = new ImportRowMapper(job.CheckedAgainst, _clock, job.Caller, job.Name);
         var headersChecked = job.Format == ImportFormat.Ndjson;
+        var identities = job.Name is null ? null : new ImportRowIdentity(job.Name);
         var mapped = new MappedRow[ChunkRows];
         foreach (var chunk in rows.Chunk(ChunkRows))
         {
@@ -202,7 +203,7 @@ public sealed class ImportWorker : BackgroundService
             if (!headersChecked)
             {
                 headersChecked = true;
-                var headerErrors = ImportRowMapper.CheckHeaders(chunk[0].Headers);
+                var headerErrors = mapper.CheckHeaders(chunk[0].Headers);
                 if (headerErrors.Count > 0)
                 {
                     job.RowInvalid(headerErrors);
@@ -217,7 +218,9 @@ public sealed class ImportWorker : BackgroundService
                 if (row.Event is null)
                     job.RowInvalid(row.Errors);
                 else if (job.Invalid == 0)
-                    spool.Write(row.Number, row.Event);
+                    spool.Write(row.Number, row.Identity is { } identity
+                        ? row.Event with { ExternalId = identities!.Next(identity) }
+                        : row.Event);
             }
         }
     }

@@ -23,8 +23,10 @@ public sealed class StartImportRequest
     public string? Mode { get; set; }
 
     [QueryParam]
-    [Description("Names the import; a row without externalId is known as <name>:<row number>, so a re-import never counts "
-        + "it twice. Required when any row has no externalId.")]
+    [Description("Names the import; a row without externalId is known as <name>:<hash>:<n>: the first 16 hex digits of "
+        + "SHA-256 over its metric, day, org unit, campaign and dimensions (codes), and the count of such rows before it in "
+        + "the file. Inserting or moving rows changes no other row's id; a re-import never counts a row twice. Required "
+        + "when any row has no externalId.")]
     public string? Name { get; set; }
 
     [QueryParam]

@@ -80,7 +80,7 @@ public sealed class StoreImportCommand(ImportJob job, string spoolPath,
     {
         var input = row.Event;
         var externalId = input.ExternalId
-            ?? throw new InvalidOperationException("Every import row has an externalId (its own or <name>:<row>).");
+            ?? throw new InvalidOperationException("Every import row has an externalId (its own or <name>:<hash>:<n>).");
         var content = earlier.Fingerprint(input);
         RecordStatus status;
         EventRow? stored = null;

@@ -4,6 +4,7 @@ using System.Text.Json.Serialization;
 using FastEndpoints;
 using FluentValidation;
 using Tally.Api.Data;
+using Tally.Api.Features.Events;
 using Tally.Api.Http;
 using Tally.Api.Ledger;
 using Tally.Api.OpenApi;
@@ -11,6 +12,9 @@ using Tally.Api.Security;
 
 namespace Tally.Api.Features.Totals;
 
+[QueryPrefix(EventFilters.DimensionPrefix,
+    "dim.<key>=<value>: only events whose dimension <key> has that value (a code a requested metric declares, or its "
+    + "name); repeat for different keys, each key once.")]
 public sealed class GetTotalsRequest
 {
     [Description("A calendar year, 2000 to 9999: the period from 1 January to 31 December. Give either year, or from and to.")]
@@ -110,7 +114,14 @@ public sealed class TotalsResponse
 [SchemaFilter(typeof(TotalsRowSchema))]
 public sealed class TotalsRow
 {
+    /// <summary>The key of the names a row gives for its orgUnit, campaign and dim.&lt;key&gt; groups (an extension).</summary>
+    public const string NamesKey = "names";
+
     public required string Metric { get; init; }
+
+    /// <summary>The metric's name (an extension of the contract's row): 清理涉黄涉赌网站.</summary>
+    public required string Name { get; init; }
+
     public required string Unit { get; init; }
     public required long Value { get; init; }
     public required long Events { get; init; }
@@ -147,11 +158,14 @@ public sealed class GetTotals(Database database, CatalogCache catalog, LedgerWri
         var orgUnit = OrgScope.Effective(HttpContext.Caller(), req.OrgUnit, current);
         var metrics = GetTotalsValidator.RequestedMetrics(current, req.Metric);
         var groups = TotalsGroup.Parse(req.GroupBy, metrics, out _)!;
+        var dimensions = EventFilters.DimensionFilters(HttpContext.Request.Query, metrics,
+            req.Metric is [var only] ? only : null);
         var (from, to) = Period.Resolve(req.Year, req.From, req.To);
         if (req.AsOf is { } asOf)
             await writer.SettleAsync(asOf, ct);
 
-        var query = new TotalsQuery(from, to, metrics.Select(m => m.Code).ToList(), orgUnit, req.Campaign, groups, req.AsOf);
+        var query = new TotalsQuery(from, to, metrics.Select(m => m.Code).ToList(), orgUnit, req.Campaign, groups, req.AsOf,
+            dimensions.Select(d => (d.Key, d.Value)).ToList());
         await using var connection = await database.OpenAsync(ct);
         var cells = await query.RunAsync(connection, ct);
 
@@ -166,11 +180,39 @@ public sealed class GetTotals(Database database, CatalogCache catalog, LedgerWri
             ofMetric.Sort(CompareKeys);
             rows.AddRange(ofMetric.Select(c => new TotalsRow
             {
-                Metric = c.Metric, Unit = metric.Unit, Value = c.Value, Events = c.Events,
-                Groups = groups.Select((g, i) => (g.Name, c.Keys[i])).ToDictionary(p => p.Name, p => (object?)p.Item2),
+                Metric = c.Metric, Name = metric.Name, Unit = metric.Unit, Value = c.Value, Events = c.Events,
+                Groups = GroupsOf(groups, c.Keys, metric, current),
             }));
         }
         await Send.OkAsync(new TotalsResponse { From = from, To = to, AsOf = req.AsOf, Rows = rows }, ct);
+    }
+
+    /// <summary>
+    /// The row's group keys, and when it is grouped by orgUnit, campaign or a dimension, "names": the name of each of
+    /// those values by the same key (null where the value is null), from today's catalog.
+    /// </summary>
+    private static Dictionary<string, object?> GroupsOf(List<TotalsGroup> groups, IReadOnlyList<string?> keys,
+        MetricDefinition metric, CatalogSnapshot catalog)
+    {
+        var row = new Dictionary<string, object?>(groups.Count + 1, StringComparer.Ordinal);
+        Dictionary<string, string?>? names = null;
+        for (var i = 0; i < groups.Count; i++)
+        {
+            var (group, key) = (groups[i], keys[i]);
+            row[group.Name] = key;
+            string? name = group.Kind switch
+            {
+                TotalsGroupKind.OrgUnit => key is null ? null : catalog.OrgUnits.GetValueOrDefault(key)?.Name ?? key,
+                TotalsGroupKind.Campaign => key is null ? null : catalog.Campaigns.GetValueOrDefault(key)?.Name ?? key,
+                TotalsGroupKind.Dimension => key is null ? null : metric.Dimension(group.DimensionKey!)?.NameOf(key) ?? key,
+                _ => null,
+            };
+            if (group.Kind is TotalsGroupKind.OrgUnit or TotalsGroupKind.Campaign or TotalsGroupKind.Dimension)
+                (names ??= new Dictionary<string, string?>(StringComparer.Ordinal))[group.Name] = name;
+        }
+        if (names is not null)
+            row[TotalsRow.NamesKey] = names;
+        return row;
     }
 
     private static int CompareKeys(TotalsCell a, TotalsCell b)

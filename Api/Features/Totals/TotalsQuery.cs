@@ -16,7 +16,7 @@ public sealed record TotalsCell(string Metric, IReadOnlyList<string?> Keys, long
 /// </summary>
 public sealed record TotalsQuery(
     DateOnly From, DateOnly To, IReadOnlyList<string> Metrics, string? OrgUnit, string? Campaign,
-    IReadOnlyList<TotalsGroup> Groups, DateTimeOffset? AsOf)
+    IReadOnlyList<TotalsGroup> Groups, DateTimeOffset? AsOf, IReadOnlyList<(string Key, string Value)>? Dimensions = null)
 {
     public async Task<List<TotalsCell>> RunAsync(SqliteConnection connection, CancellationToken ct)
     {
@@ -26,6 +26,11 @@ public sealed record TotalsQuery(
         parameters.Add("metrics", Metrics);
         parameters.Add("orgUnit", OrgUnit);
         parameters.Add("campaign", Campaign);
+        for (var i = 0; i < (Dimensions?.Count ?? 0); i++)
+        {
+            parameters.Add($"dimPath{i}", "$.\"" + Dimensions![i].Key + "\"");
+            parameters.Add($"dimValue{i}", Dimensions[i].Value);
+        }
         var sources = AsOf is { } asOf ? [EventsSource(parameters, asOf)] : RollupSources(parameters);
 
         var select = new StringBuilder("SELECT metric");
@@ -54,7 +59,7 @@ public sealed record TotalsQuery(
 
     /// <summary>Whole months then come from monthly_rollups; otherwise from the smaller monthly_unit_rollups.</summary>
     private bool NeedsCampaignOrDimensions =>
-        Campaign is not null || Groups.Any(g => g.Kind is TotalsGroupKind.Campaign or TotalsGroupKind.Dimension);
+        Campaign is not null || Dimensions is { Count: > 0 } || Groups.Any(g => g.Kind is TotalsGroupKind.Campaign or TotalsGroupKind.Dimension);
 
     /// <summary>Every source yields (metric, month, org_unit, campaign, dimensions, value, events); groups read only those.</summary>
     private static string GroupExpression(TotalsGroup group, int index) => group.Kind switch
@@ -68,7 +73,9 @@ public sealed record TotalsQuery(
 
     private string Filters(string campaignColumn) =>
         (OrgUnit is null ? "" : "\n  AND org_unit IN (SELECT descendant FROM org_unit_closure WHERE ancestor = @orgUnit)")
-        + (Campaign is null ? "" : $"\n  AND {campaignColumn} = @campaign");
+        + (Campaign is null ? "" : $"\n  AND {campaignColumn} = @campaign")
+        + string.Concat(Enumerable.Range(0, Dimensions?.Count ?? 0)
+            .Select(i => $"\n  AND json_extract(dimensions, @dimPath{i}) = @dimValue{i}"));
 
     /// <summary>The raw ledger as of an instant; for a subtree, "+metric" steers SQLite to the (org_unit, occurred_on) index.</summary>
     private string EventsSource(DynamicParameters parameters, DateTimeOffset asOf)

@@ -15,10 +15,19 @@ public sealed class TotalsRowSchema : ISchemaFilter
         row.Properties["month"] = GroupKey("With groupBy=month: the month, e.g. 2024-03.", @"^\d{4}-\d{2}$");
         row.Properties["orgUnit"] = GroupKey("With groupBy=orgUnit: the events' own org unit.");
         row.Properties["campaign"] = GroupKey("With groupBy=campaign: the campaign; null for events without one.");
+        row.Properties[TotalsRow.NamesKey] = new OpenApiSchema
+        {
+            Type = JsonSchemaType.Object,
+            Description = "With groupBy orgUnit, campaign or dim.<key> (an extension): the name of the row's value of each of "
+                + "those groups, under the same key (\"orgUnit\": \"河东区互联网信息办公室\", \"dim.venue\": \"社区\"); null where "
+                + "the value is null; a value without a name shows its code. From the current catalog, asOf or not.",
+            AdditionalPropertiesAllowed = true,
+            AdditionalProperties = GroupKey("A name."),
+        };
         row.AdditionalPropertiesAllowed = true;
         row.AdditionalProperties = GroupKey(
             "With groupBy=dim.<key>: the key \"dim.<key>\" holds the dimension's value; null for events without it.");
-        row.Required = new HashSet<string>(["metric", "unit", "value", "events"], StringComparer.Ordinal);
+        row.Required = new HashSet<string>(["metric", "name", "unit", "value", "events"], StringComparer.Ordinal);
     }
 
     /// <summary>A group key: null only on the zero row of a named metric that has no events.</summary>
