@@ -145,7 +145,8 @@ public static class EventLedger
         try
         {
             if (existing.VoidedAt is null)
-                VoidChecked(context, existing, SupersededReason, recorder.Actor, supersededBy: replacement.Id);
+                VoidChecked(context, existing, SupersededReason, recorder.Actor, supersededBy: replacement.Id,
+                    correction: Recordings.SameCell(existing, replacement.Metric, replacement.OccurredOn, replacement.OrgUnit));
             else
                 MarkSuperseded(context, existing, replacement.Id, recorder.Actor);
             Insert(context, replacement, recorder.Actor.KeyId);
@@ -201,7 +202,9 @@ public static class EventLedger
         return VoidChecked(context, row, reason, actor, supersededBy);
     }
 
-    private static EventRow VoidChecked(LedgerContext context, EventRow row, string reason, Actor actor, string? supersededBy)
+    /// <param name="correction">A supersede whose replacement lands in the same (metric, month, unit) cell: the cell keeps its first recording time.</param>
+    private static EventRow VoidChecked(LedgerContext context, EventRow row, string reason, Actor actor, string? supersededBy,
+        bool correction = false)
     {
         context.VoidedYears.Add(Day.FromStorage(row.OccurredOn).Year);
         var at = Instant.ToStorage(context.Now);
@@ -211,6 +214,8 @@ public static class EventLedger
             WHERE id = @Id AND voided_at IS NULL
             """, new { at, reason, supersededBy, row.Id }, context.Transaction);
         Rollups.Add(context, row, -1);
+        if (!correction)
+            Recordings.Removed(context, row);
         var voided = new EventRow
         {
             Id = row.Id, Metric = row.Metric, OccurredOn = row.OccurredOn, Quantity = row.Quantity, OrgUnit = row.OrgUnit,
@@ -228,6 +233,7 @@ public static class EventLedger
     {
         InsertRow(context, row, keyId);
         Rollups.Add(context, row, +1);
+        Recordings.Added(context, row);
     }
 
     private static void InsertRow(LedgerContext context, EventRow row, string? keyId)
