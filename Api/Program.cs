@@ -2,6 +2,7 @@ using Tally.Api.Cli;
 using Tally.Api.Features.Audit;
 using Tally.Api.Features.Imports;
 using Tally.Api.Features.Keys;
+using Tally.Api.Features.Reporting;
 using Tally.Api.Features.Reports;
 using Tally.Api.Http;
 using Tally.Api.Ledger;
@@ -20,6 +21,7 @@ builder.Services
     .AddKeys()
     .AddImports(builder.Configuration)
     .AddReports()
+    .AddReporting()
     .AddAudit();
 
 var app = builder.Build();

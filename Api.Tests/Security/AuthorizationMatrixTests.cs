@@ -22,7 +22,7 @@ public sealed partial class AuthorizationMatrixTests(TallyApp app)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static readonly string[] AllButAdmin = ["events:write", "events:read", "totals:read", "audit:read"];
+    private static readonly string[] AllButAdmin = ["events:write", "events:read", "totals:read", "audit:read", "reports:approve"];
 
     public sealed record Route(
         string Method, string Template, string? Scope, bool Anonymous, Type? RequestType,

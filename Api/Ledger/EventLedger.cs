@@ -145,7 +145,8 @@ public static class EventLedger
         try
         {
             if (existing.VoidedAt is null)
-                VoidChecked(context, existing, SupersededReason, recorder.Actor, supersededBy: replacement.Id);
+                VoidChecked(context, existing, SupersededReason, recorder.Actor, supersededBy: replacement.Id,
+                    correction: Recordings.SameCell(existing, replacement.Metric, replacement.OccurredOn, replacement.OrgUnit));
             else
                 MarkSuperseded(context, existing, replacement.Id);
             Insert(context, replacement, recorder.Actor);
@@ -199,7 +200,9 @@ public static class EventLedger
         return VoidChecked(context, row, reason, actor, supersededBy: null);
     }
 
-    private static EventRow VoidChecked(LedgerContext context, EventRow row, string reason, Actor actor, string? supersededBy)
+    /// <param name="correction">A supersede whose replacement lands in the same (metric, month, unit) cell: the cell keeps its first recording time.</param>
+    private static EventRow VoidChecked(LedgerContext context, EventRow row, string reason, Actor actor, string? supersededBy,
+        bool correction = false)
     {
         context.VoidedYears.Add(Day.FromStorage(row.OccurredOn).Year);
         var at = Instant.ToStorage(context.Now);
@@ -209,6 +212,8 @@ public static class EventLedger
             WHERE id = @Id AND voided_at IS NULL
             """, new { at, reason, supersededBy, row.Id }, context.Transaction);
         Rollups.Add(context, row, -1);
+        if (!correction)
+            Recordings.Removed(context, row);
         var voided = new EventRow
         {
             Id = row.Id, Metric = row.Metric, OccurredOn = row.OccurredOn, Quantity = row.Quantity, OrgUnit = row.OrgUnit,
@@ -228,6 +233,7 @@ public static class EventLedger
     {
         InsertRow(context, row, actor);
         Rollups.Add(context, row, +1);
+        Recordings.Added(context, row);
     }
 
     /// <summary>The insert of a new event, which joins the command's events.created entry (its auditSeq).</summary>

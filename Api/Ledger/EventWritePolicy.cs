@@ -6,14 +6,16 @@ namespace Tally.Api.Ledger;
 /// <summary>
 /// The one decision of what becomes of an event that comes in, whichever door it came by (a single POST, a batch item,
 /// an upsert, an import row): created, unchanged, an idempotency conflict, or a supersede of the event its
-/// (source, externalId) names; refused when a year it writes is locked, or when it would supersede an event in an org
-/// unit the caller cannot reach. It decides only (reading what it must); the caller writes what it decided. One
+/// (source, externalId) names; refused when a year it writes is locked, when a (unit, metric, month) cell it writes
+/// belongs to a reporting period its unit has submitted (or that was approved), or when it would supersede an event in
+/// an org unit the caller cannot reach. It decides only (reading what it must); the caller writes what it decided. One
 /// instance per command: period locks are looked up once per year, since they cannot change inside one command. The
 /// messages of its refusals are written only here.
 /// </summary>
 public sealed class EventWritePolicy(LedgerContext context, Recorder recorder, Func<string, bool>? canReach = null)
 {
     private readonly Dictionary<int, bool> _lockedYears = [];
+    private readonly Dictionary<(string OrgUnit, string Metric, string Month), string?> _submittedCells = [];
 
     public Recorder Recorder => recorder;
 
@@ -58,11 +60,51 @@ public sealed class EventWritePolicy(LedgerContext context, Recorder recorder, F
         return RecordStatus.Superseded;
     }
 
-    /// <summary>A new event may be written: its period is open.</summary>
-    public void RequireWritable(NewEvent input) => RequireOpenYear(input.OccurredOn.Year);
+    /// <summary>A new event may be written: its year is open and its reporting period not submitted.</summary>
+    public void RequireWritable(NewEvent input)
+    {
+        RequireOpenYear(input.OccurredOn.Year);
+        RequireUnsubmitted(input.OrgUnit, input.Metric, Day.ToStorage(input.OccurredOn)[..7]);
+    }
 
-    /// <summary>A stored event may be rewritten (voided or superseded): its period is open.</summary>
-    public void RequireWritable(EventRow stored) => RequireOpenYear(Day.FromStorage(stored.OccurredOn).Year);
+    /// <summary>A stored event may be rewritten (voided or superseded): its year is open and its reporting period not submitted.</summary>
+    public void RequireWritable(EventRow stored)
+    {
+        RequireOpenYear(Day.FromStorage(stored.OccurredOn).Year);
+        RequireUnsubmitted(stored.OrgUnit, stored.Metric, stored.OccurredOn[..7]);
+    }
+
+    private void RequireUnsubmitted(string orgUnit, string metric, string month)
+    {
+        var cell = (orgUnit, metric, month);
+        if (!_submittedCells.TryGetValue(cell, out var period))
+            _submittedCells[cell] = period = SubmittedPeriod(context, orgUnit, metric, month);
+        if (period is not null)
+            throw PeriodSubmitted(orgUnit, metric, period);
+    }
+
+    /// <summary>"plan period" of the live submission that freezes the cell, or null: reporting_frozen_cells, one key seek.</summary>
+    internal static string? SubmittedPeriod(LedgerContext context, string orgUnit, string metric, string month) =>
+        context.Prepared(
+            """
+            SELECT s.plan || ' ' || s.period
+            FROM reporting_frozen_cells c JOIN reporting_submissions s ON s.id = c.submission_id
+            WHERE c.org_unit = $orgUnit AND c.metric = $metric AND c.month = $month
+            LIMIT 1
+            """)
+            .Bind("$orgUnit", orgUnit).Bind("$metric", metric).Bind("$month", month).ExecuteScalar() as string;
+
+    /// <summary>409 period-submitted: a write into a (unit, metric, period) its unit has submitted or that was approved.</summary>
+    public static ProblemException PeriodSubmitted(string orgUnit, string metric, string planAndPeriod)
+    {
+        var space = planAndPeriod.IndexOf(' ', StringComparison.Ordinal);
+        var (plan, period) = (planAndPeriod[..space], planAndPeriod[(space + 1)..]);
+        return new(Problem.Make(StatusCodes.Status409Conflict, ProblemTypes.PeriodSubmitted,
+            Text.Say("报送期已提交", "Period submitted"),
+            Text.Say($"单位 {orgUnit} 已提交报送计划 {plan} 的 {period} 期，指标 {metric} 的数据已冻结（退回后方可修改）；本次请求未保存任何内容。",
+                $"Org unit {orgUnit} has submitted period {period} of reporting plan {plan}: its {metric} figures are frozen "
+                + "until the period is returned; nothing of this request was stored.")));
+    }
 
     private void RequireOpenYear(int year)
     {

@@ -7,15 +7,23 @@ namespace Tally.Api.Ledger;
 public sealed class RollupDeltas
 {
     private readonly Dictionary<RollupKey, (long Value, int Events)> _deltas = [];
+    private readonly Dictionary<(string Metric, string Month, string OrgUnit), (string First, string Last)> _recorded = [];
 
     /// <summary>Keys waiting to be written; a caller with many flushes when it grows.</summary>
     public int Count => _deltas.Count;
 
     public void Add(EventRow row, int sign)
     {
+        if (sign <= 0)
+            throw new InvalidOperationException("Deltas carry new events only; a void goes through EventLedger.Void.");
         var key = RollupKey.Of(row);
         var (value, events) = _deltas.GetValueOrDefault(key);
         _deltas[key] = (value + sign * row.Quantity, events + sign);
+        var cell = (row.Metric, row.OccurredOn[..7], row.OrgUnit);
+        _recorded[cell] = _recorded.TryGetValue(cell, out var span)
+            ? (string.CompareOrdinal(row.RecordedAt, span.First) < 0 ? row.RecordedAt : span.First,
+                string.CompareOrdinal(row.RecordedAt, span.Last) > 0 ? row.RecordedAt : span.Last)
+            : (row.RecordedAt, row.RecordedAt);
     }
 
     public void Flush(LedgerContext context)
@@ -23,5 +31,8 @@ public sealed class RollupDeltas
         foreach (var (key, (value, events)) in _deltas)
             Rollups.Upsert(context, key, value, events);
         _deltas.Clear();
+        foreach (var ((metric, month, orgUnit), (first, last)) in _recorded)
+            Recordings.Added(context, metric, month, orgUnit, first, last);
+        _recorded.Clear();
     }
 }

@@ -34,6 +34,7 @@ public static class ProblemTypes
     public const string Conflict = "/problems/conflict";
     public const string IdempotencyConflict = "/problems/idempotency-conflict";
     public const string PeriodLocked = "/problems/period-locked";
+    public const string PeriodSubmitted = "/problems/period-submitted";
     public const string AlreadyVoided = "/problems/already-voided";
     public const string PayloadTooLarge = "/problems/payload-too-large";
     public const string RateLimited = "/problems/rate-limited";

@@ -112,6 +112,7 @@ async function signIn(key) {
 
 function signOut() {
   sessionStorage.removeItem(KEY_STORAGE);
+  reporting.loaded = false;
   state.key = null;
   for (const chart of Object.values(state.charts)) chart.dispose();
   state.charts = {};
@@ -204,7 +205,7 @@ async function refresh() {
   try {
     $("notice").hidden = true;
     state.tick = {};
-    await Promise.all([renderOverview(), renderTrend(), renderBreakdowns(), renderReport()]);
+    await Promise.all([renderOverview(), renderTrend(), renderBreakdowns(), renderReport(), renderReporting({ fromRefresh: true })]);
     $("freshness").textContent = `已更新 ${new Date().toLocaleTimeString("zh-CN", { hour12: false })}`;
   } catch (error) {
     if (error.status === 401) return showSignin("密钥已失效，请重新输入。");
@@ -492,6 +493,112 @@ async function exportDrill(format) {
   }
 }
 
+// ---- reporting panel -------------------------------------------------------------------------------------------
+// Self-contained: its own state, requests and wiring (reporting-* elements); refresh() only calls renderReporting().
+
+const reporting = { plans: [], loaded: false };
+const REPORTING_STATES = { missing: "未报送", reported: "已填报", submitted: "待审核", approved: "已通过", returned: "已退回" };
+
+/** The period a plan's units are most likely reporting now: the one before today's. */
+function reportingDefaultPeriod(frequency, today = new Date()) {
+  const y = today.getFullYear(), m = today.getMonth() + 1;
+  if (frequency === "year") return String(y - 1);
+  if (frequency === "quarter") {
+    const q = Math.floor((m - 1) / 3) + 1;
+    return q === 1 ? `${y - 1}-Q4` : `${y}-Q${q - 1}`;
+  }
+  return m === 1 ? `${y - 1}-12` : `${y}-${String(m - 1).padStart(2, "0")}`;
+}
+
+async function setupReporting() {
+  try {
+    reporting.plans = await listAll("/reporting/plans");
+  } catch {
+    reporting.plans = [];
+  }
+  $("reporting").hidden = reporting.plans.length === 0;
+  $("reporting-plan").innerHTML = reporting.plans
+    .map((p) => `<option value="${escapeHtml(p.code)}">${escapeHtml(p.name)}</option>`).join("");
+  const plan = reporting.plans[0];
+  if (plan && !$("reporting-period").value) $("reporting-period").value = reportingDefaultPeriod(plan.frequency);
+  reporting.loaded = true;
+}
+
+async function renderReporting({ fromRefresh = false } = {}) {
+  if (!reporting.loaded) await setupReporting();
+  // The timed refresh leaves the table alone while someone is writing a return reason in it.
+  const typing = [...document.querySelectorAll("[data-reason-for]")].some((i) => i.value || i === document.activeElement);
+  if (fromRefresh && typing) return;
+  const plan = $("reporting-plan").value;
+  const period = $("reporting-period").value.trim();
+  if (!plan || !period) return;
+  let status;
+  try {
+    status = await api("/reporting/status", { plan, period });
+  } catch (error) {
+    if (error.status === 401) throw error;
+    $("reporting-notice").hidden = false;
+    $("reporting-notice").textContent = `报送情况加载失败：${error.message}`;
+    return;
+  }
+  const s = status.summary;
+  const percent = (r) => `${(r * 100).toFixed(1)}%`;
+  $("reporting-summary").textContent = `${status.period} 期，截止 ${status.dueOn}：应报 ${s.expected}，已报 ${s.reported}（${percent(s.rate)}），`
+    + `按时 ${s.onTime}（${percent(s.onTimeRate)}），已提交 ${s.submitted}，已通过 ${s.approved}`;
+  $("reporting-table").tBodies[0].innerHTML = status.units.map((u) => {
+    const onTime = u.onTime === true ? "按时" : u.onTime === false ? "逾期" : "未到期";
+    const last = u.lastRecordedAt ? new Date(u.lastRecordedAt).toLocaleString("zh-CN", { hour12: false }) : "—";
+    const decide = u.state === "submitted"
+      ? `<button type="button" data-approve="${escapeHtml(u.submissionId)}">通过</button>
+         <input type="text" size="12" placeholder="退回理由" data-reason-for="${escapeHtml(u.submissionId)}" aria-label="退回理由">
+         <button type="button" data-return="${escapeHtml(u.submissionId)}">退回</button>`
+      : u.state === "returned" ? `退回理由：${escapeHtml(u.returnReason)}` : "";
+    return `<tr data-org-unit="${escapeHtml(u.orgUnit)}" class="reporting-${u.state}${u.onTime === false ? " reporting-late" : ""}">
+      <td>${escapeHtml(u.name)}</td><td class="reporting-state">${REPORTING_STATES[u.state] ?? u.state}</td>
+      <td>${u.metricsReported}/${u.metricsExpected}</td><td class="reporting-ontime">${onTime}</td><td>${last}</td><td>${decide}</td></tr>`;
+  }).join("");
+}
+
+async function decideSubmission(id, action, reason) {
+  const response = await fetch(`${API}/reporting/submissions/${encodeURIComponent(id)}/${action}`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${state.key}`, "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify(action === "return" ? { reason } : {}),
+  });
+  $("reporting-notice").hidden = response.ok;
+  if (!response.ok) {
+    let problem = null;
+    try { problem = await response.json(); } catch { /* not a problem body */ }
+    $("reporting-notice").textContent = response.status === 403
+      ? `无权审核：${problem?.detail ?? ""}` : `操作失败：${problem?.detail ?? response.status}`;
+  }
+  await renderReporting();
+}
+
+function wireReporting() {
+  $("reporting-load").addEventListener("click", () => { $("reporting-notice").hidden = true; renderReporting(); });
+  $("reporting-plan").addEventListener("change", () => {
+    const plan = reporting.plans.find((p) => p.code === $("reporting-plan").value);
+    if (plan) $("reporting-period").value = reportingDefaultPeriod(plan.frequency);
+    renderReporting();
+  });
+  $("reporting-table").addEventListener("click", (e) => {
+    const approve = e.target.closest("[data-approve]");
+    if (approve) return decideSubmission(approve.dataset.approve, "approve");
+    const back = e.target.closest("[data-return]");
+    if (!back) return;
+    const input = $("reporting-table").querySelector(`[data-reason-for="${CSS.escape(back.dataset.return)}"]`);
+    const reason = input?.value.trim();
+    if (!reason) {
+      $("reporting-notice").hidden = false;
+      $("reporting-notice").textContent = "请填写退回理由。";
+      input?.focus();
+      return;
+    }
+    return decideSubmission(back.dataset.return, "return", reason);
+  });
+}
+
 // ---- wiring ----------------------------------------------------------------------------------------------------
 
 function wire() {
@@ -543,6 +650,7 @@ function wire() {
 
 async function start() {
   wire();
+  wireReporting();
   if (state.key) {
     await signIn(state.key);
   } else {

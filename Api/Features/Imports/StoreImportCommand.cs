@@ -60,7 +60,7 @@ public sealed class StoreImportCommand(ImportJob job, string spoolPath,
             }
             catch (ProblemException problem)
             {
-                // Period locked, or an upsert reaching an event outside the key's org unit: nothing of this row was written.
+                // Period locked or submitted, or an upsert reaching an event outside the key's org unit: nothing of this row was written.
                 job.RowInvalid([new ImportError(row.Number, FieldOf(problem), problem.Problem.Detail)]);
                 refused++;
             }
@@ -126,5 +126,5 @@ public sealed class StoreImportCommand(ImportJob job, string spoolPath,
     }
 
     private static string FieldOf(ProblemException problem) =>
-        problem.Problem.Type == ProblemTypes.PeriodLocked ? "occurredOn" : "orgUnit";
+        problem.Problem.Type is ProblemTypes.PeriodLocked or ProblemTypes.PeriodSubmitted ? "occurredOn" : "orgUnit";
 }

@@ -37,6 +37,14 @@ public sealed class CountedEvents(Database database, LedgerWriter writer, Catalo
         CountWholeAsync(year, orgUnit, asOf, metricsThen, ct);
 
     /// <summary>
+    /// approvedOnly figures: the events of <see cref="CountAtAsync"/> that lie in cells of reporting submissions approved
+    /// by <paramref name="asOf"/>, read whole (approval moves no rewrite mark, so no running count is kept for them).
+    /// </summary>
+    public Task<CountedFigures> CountApprovedAsync(int year, string? orgUnit, DateTimeOffset asOf, IReadOnlyCollection<string> metrics,
+        CancellationToken ct) =>
+        CountWholeAsync(year, orgUnit, asOf, metrics, ct, approvedOnly: true);
+
+    /// <summary>
     /// The figures as the ledger stands at <paramref name="asOf"/>, the instant of the request (no asOf was asked for),
     /// which the caller has settled: the running count, over the metrics active now.
     /// </summary>
@@ -81,7 +89,7 @@ public sealed class CountedEvents(Database database, LedgerWriter writer, Catalo
 
     /// <summary>Every counted event of the year read in id order; with <paramref name="keep"/>, its running state set too.</summary>
     private async Task<CountedFigures> CountWholeAsync(int year, string? orgUnit, DateTimeOffset asOf, IReadOnlyCollection<string> metrics,
-        CancellationToken ct, Running? keep = null)
+        CancellationToken ct, Running? keep = null, bool approvedOnly = false)
     {
         var sums = metrics.ToDictionary(m => m, _ => (Value: 0L, Events: 0L), StringComparer.Ordinal);
         var digest = new ReportDigest();
@@ -105,6 +113,7 @@ public sealed class CountedEvents(Database database, LedgerWriter writer, Catalo
             WHERE {(orgUnit is null && !walk ? "" : "+")}metric IN @metrics AND {seek}occurred_on BETWEEN @from AND @to
               AND {seek}recorded_at <= @asOf AND (voided_at IS NULL OR voided_at > @asOf)
               {(orgUnit is null ? "" : $"AND {seek}org_unit IN (SELECT descendant FROM org_unit_closure WHERE ancestor = @orgUnit)")}
+              {(approvedOnly ? "AND " + Reporting.ApprovedCells.Condition("events.metric", "substr(events.occurred_on, 1, 7)", "events.org_unit", "@asOf") : "")}
             ORDER BY id
             """,
             new { metrics, from, to, asOf, orgUnit }, transaction,

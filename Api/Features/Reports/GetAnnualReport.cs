@@ -24,6 +24,10 @@ public sealed class GetAnnualReportRequest
         + "figures, sentences and digest later, whatever is corrected or changed in the catalog meanwhile.")]
     public DateTimeOffset? AsOf { get; set; }
 
+    [Description("true: only events in (unit, metric, period) cells of approved reporting submissions count (with asOf: "
+        + "approved by then). Default false.")]
+    public bool? ApprovedOnly { get; set; }
+
     [Description("json (default) or markdown: the report as Chinese Markdown text. Accept: text/markdown does the same.")]
     public string? Format { get; set; }
 }
@@ -105,7 +109,10 @@ public sealed class GetAnnualReport(CountedEvents counter, CatalogCache catalog,
         var metrics = req.AsOf is null
             ? current.Metrics.Values.Where(m => m.Active).OrderBy(m => m.Position).ToList()
             : await MetricsAsOf.ActiveAsync(database, asOf, ct);
-        var counted = req.AsOf is null
+        var approvedOnly = req.ApprovedOnly == true;
+        var counted = approvedOnly
+            ? await counter.CountApprovedAsync(req.Year, orgUnit, asOf, metrics.Select(m => m.Code).ToList(), ct)
+            : req.AsOf is null
             ? await counter.CountAsync(req.Year, orgUnit, asOf, ct)
             : await counter.CountAtAsync(req.Year, orgUnit, asOf, metrics.Select(m => m.Code).ToList(), ct);
 

@@ -44,6 +44,10 @@ public sealed class GetTotalsRequest
     [Description("An instant (not in the future): totals exactly as the ledger stood then, from the raw events: events "
         + "recorded after it are left out and events voided after it are counted.")]
     public DateTimeOffset? AsOf { get; set; }
+
+    [Description("true: only events in (unit, metric, period) cells of approved reporting submissions count (with asOf: "
+        + "approved by then), so a published figure holds only what the units' parents signed off. Default false.")]
+    public bool? ApprovedOnly { get; set; }
 }
 
 public sealed class GetTotalsValidator : Validator<GetTotalsRequest>
@@ -165,7 +169,10 @@ public sealed class GetTotals(Database database, CatalogCache catalog, LedgerWri
             await writer.SettleAsync(asOf, ct);
 
         var query = new TotalsQuery(from, to, metrics.Select(m => m.Code).ToList(), orgUnit, req.Campaign, groups, req.AsOf,
-            dimensions.Select(d => (d.Key, d.Value)).ToList());
+            dimensions.Select(d => (d.Key, d.Value)).ToList())
+        {
+            ApprovedOnly = req.ApprovedOnly == true,
+        };
         await using var connection = await database.OpenAsync(ct);
         var cells = await query.RunAsync(connection, ct);
 

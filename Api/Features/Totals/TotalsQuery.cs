@@ -18,6 +18,9 @@ public sealed record TotalsQuery(
     DateOnly From, DateOnly To, IReadOnlyList<string> Metrics, string? OrgUnit, string? Campaign,
     IReadOnlyList<TotalsGroup> Groups, DateTimeOffset? AsOf, IReadOnlyList<(string Key, string Value)>? Dimensions = null)
 {
+    /// <summary>Only events in (unit, metric, month) cells of approved reporting submissions (approved by AsOf, if given).</summary>
+    public bool ApprovedOnly { get; init; }
+
     public async Task<List<TotalsCell>> RunAsync(SqliteConnection connection, CancellationToken ct)
     {
         if (Metrics.Count == 0)
@@ -71,11 +74,14 @@ public sealed record TotalsQuery(
         _ => $"json_extract(dimensions, @dim{index})",
     };
 
-    private string Filters(string campaignColumn) =>
+    private string Filters(string campaignColumn, string monthExpression = "src.month") =>
         (OrgUnit is null ? "" : "\n  AND org_unit IN (SELECT descendant FROM org_unit_closure WHERE ancestor = @orgUnit)")
         + (Campaign is null ? "" : $"\n  AND {campaignColumn} = @campaign")
         + string.Concat(Enumerable.Range(0, Dimensions?.Count ?? 0)
-            .Select(i => $"\n  AND json_extract(dimensions, @dimPath{i}) = @dimValue{i}"));
+            .Select(i => $"\n  AND json_extract(dimensions, @dimPath{i}) = @dimValue{i}"))
+        + (ApprovedOnly
+            ? "\n  AND " + Reporting.ApprovedCells.Condition("src.metric", monthExpression, "src.org_unit", AsOf is null ? null : "@asOf")
+            : "");
 
     /// <summary>The raw ledger as of an instant; for a subtree, "+metric" steers SQLite to the (org_unit, occurred_on) index.</summary>
     private string EventsSource(DynamicParameters parameters, DateTimeOffset asOf)
@@ -85,9 +91,9 @@ public sealed record TotalsQuery(
         parameters.Add("asOf", asOf);
         return $"""
             SELECT metric, substr(occurred_on, 1, 7) AS month, org_unit, campaign, dimensions, quantity AS value, 1 AS events
-            FROM events
+            FROM events src
             WHERE {(OrgUnit is null ? "" : "+")}metric IN @metrics AND occurred_on BETWEEN @from AND @to
-              AND recorded_at <= @asOf AND (voided_at IS NULL OR voided_at > @asOf){Filters("campaign")}
+              AND recorded_at <= @asOf AND (voided_at IS NULL OR voided_at > @asOf){Filters("campaign", "substr(src.occurred_on, 1, 7)")}
             """;
     }
 
@@ -102,19 +108,19 @@ public sealed record TotalsQuery(
             sources.Add(span.Monthly && !NeedsCampaignOrDimensions
                 ? $"""
                     SELECT metric, month, org_unit, NULL AS campaign, NULL AS dimensions, value, events
-                    FROM monthly_unit_rollups
+                    FROM monthly_unit_rollups src
                     WHERE metric IN @metrics AND month BETWEEN @from{index} AND @to{index}{Filters("campaign")}
                     """
                 : span.Monthly
                 ? $"""
                     SELECT metric, month, org_unit, nullif(campaign, '') AS campaign, dimensions, value, events
-                    FROM monthly_rollups
+                    FROM monthly_rollups src
                     WHERE metric IN @metrics AND month BETWEEN @from{index} AND @to{index}{Filters("campaign")}
                     """
                 : $"""
                     SELECT metric, substr(day, 1, 7) AS month, org_unit, nullif(campaign, '') AS campaign, dimensions, value, events
-                    FROM daily_rollups
-                    WHERE metric IN @metrics AND day BETWEEN @from{index} AND @to{index}{Filters("campaign")}
+                    FROM daily_rollups src
+                    WHERE metric IN @metrics AND day BETWEEN @from{index} AND @to{index}{Filters("campaign", "substr(src.day, 1, 7)")}
                     """);
         }
         return sources;
