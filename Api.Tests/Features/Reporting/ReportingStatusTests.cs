@@ -158,8 +158,14 @@ public sealed class ReportingStatusTests(TallyApp app)
         var street = await app.OrgUnitAsync();
         var plan = await app.PlanAsync(["notices.issued"], [street]);
         using var reader = await app.ClientWithAsync(["totals:read"]);
-        var problem = await (await reader.GetAsync($"/api/v1/reporting/status?plan={plan}&period=2025-07", Ct))
+        var english = await (await reader.GetAsync($"/api/v1/reporting/status?plan={plan}&period=2025-07", Ct))
             .AssertProblemAsync(400, "/problems/validation");
-        Assert.Contains("季度", problem["errors"]!["period"]![0]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains("quarterly", english["errors"]!["period"]![0]!.GetValue<string>(), StringComparison.Ordinal);
+
+        reader.DefaultRequestHeaders.AcceptLanguage.Clear();
+        reader.DefaultRequestHeaders.AcceptLanguage.ParseAdd("zh-CN");
+        var chinese = await (await reader.GetAsync($"/api/v1/reporting/status?plan={plan}&period=2025-07", Ct))
+            .AssertProblemAsync(400, "/problems/validation");
+        Assert.Contains("季度", chinese["errors"]!["period"]![0]!.GetValue<string>(), StringComparison.Ordinal);
     }
 }
