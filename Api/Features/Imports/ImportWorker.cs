@@ -131,7 +131,11 @@ public sealed class ImportWorker : BackgroundService
             {
                 clock.Restart();
                 await StoreAsync(job, budget.Token);
-                _logger.LogInformation("Import {Id}: {Rows} rows stored in {Elapsed} ms", job.Id, job.Rows, clock.ElapsedMilliseconds);
+                if (job.DryRun)
+                    _logger.LogInformation("Import {Id} (dry run): {Rows} rows checked, would store them; nothing stored ({Elapsed} ms)",
+                        job.Id, job.Rows, clock.ElapsedMilliseconds);
+                else
+                    _logger.LogInformation("Import {Id}: {Rows} rows stored in {Elapsed} ms", job.Id, job.Rows, clock.ElapsedMilliseconds);
             }
         }
         catch (ImportLimitException ex)
