@@ -12,7 +12,7 @@ using Tally.Api.Security;
 if (CommandLine.TryRun(args) is { } exitCode)
     return exitCode;
 
-var builder = WebApplication.CreateBuilder(args);
+var builder = WebApplication.CreateBuilder(args).UseTallyAddress();
 builder.Services
     .AddLedger(builder.Configuration)
     .AddTallySecurity()
@@ -27,5 +27,4 @@ builder.Services
 var app = builder.Build();
 app.UseTallyHttp();
 app.UseTallyOpenApi();
-app.Run();
-return 0;
+return app.RunTally();

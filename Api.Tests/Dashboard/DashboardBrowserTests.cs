@@ -121,6 +121,10 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
         Assert.Equal(listed["items"]!.AsArray().Count, rows);
         var quantities = await page.Locator("#drill-table tbody td.num").AllInnerTextsAsync();
         Assert.Equal(105, quantities.Sum(q => int.Parse(q.Replace(",", "", StringComparison.Ordinal), System.Globalization.CultureInfo.InvariantCulture)));
+        // The total row adds up to the figure on the card it was opened from.
+        var card = await page.Locator(".card[data-metric='websites.cleaned'] .figure").GetAttributeAsync("data-value");
+        Assert.Equal(card, await page.Locator("#drill-total").GetAttributeAsync("data-value"));
+        Assert.Equal("105", (await page.Locator("#drill-total").InnerTextAsync()).Trim());
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotFolder, "drill-down.png") });
 
         // Keyboard alone: Escape closes the dialog, focus returns to the page.
@@ -225,6 +229,126 @@ public sealed class DashboardBrowserTests(DashboardFixture fixture) : IClassFixt
         await page.ClickAsync("#signout");
         await page.WaitForSelectorAsync("#signin:not([hidden])");
         Assert.Null(await page.EvaluateAsync<string?>("sessionStorage.getItem('tally.key')"));
+        Assert.Empty(_consoleErrors);
+    }
+
+    /// <summary>Waits until the page has drawn twice more: resize observers and layout have run by then.</summary>
+    private static Task<System.Text.Json.JsonElement?> SettledAsync(IPage page) =>
+        page.EvaluateAsync("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))");
+
+    private static async Task AssertNoHorizontalOverflowAsync(IPage page, int width)
+    {
+        await SettledAsync(page);
+        var (scroll, inner) = (await page.EvaluateAsync<int>("() => document.documentElement.scrollWidth"),
+            await page.EvaluateAsync<int>("() => window.innerWidth"));
+        var past = scroll <= inner ? "" : await page.EvaluateAsync<string>("""
+            () => [...document.querySelectorAll('body *')].filter((e) => e.getBoundingClientRect().right > window.innerWidth)
+              .slice(0, 8).map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.className} ${Math.round(e.getBoundingClientRect().right)}`).join(', ')
+            """);
+        Assert.True(scroll <= inner, $"At {width} px the page is {scroll} px wide: it scrolls sideways ({past}).");
+        var widest = await page.EvaluateAsync<double>(
+            "() => Math.max(...[...document.querySelectorAll('.chart canvas, .card, .panel')].map((e) => e.getBoundingClientRect().right))");
+        Assert.True(widest <= inner + 0.5, $"At {width} px a chart, card or panel reaches {widest} px, past {inner}.");
+    }
+
+    [Theory]
+    [InlineData(390, 844)]
+    [InlineData(800, 1000)]
+    [InlineData(1366, 900)]
+    public async Task The_page_fits_the_window_at_every_width_with_no_sideways_scrolling(int width, int height)
+    {
+        SkipWithoutBrowser();
+        var page = await OpenSignedInAsync(TallyApp.AdminKey, width, height);
+        foreach (var chart in new[] { "trend-chart", "org-chart", "campaign-chart", "dim-chart" })
+            await page.Locator($"#{chart} canvas").WaitForAsync();
+        await AssertNoHorizontalOverflowAsync(page, width);
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotFolder, $"dashboard-{width}.png"), FullPage = true });
+
+        // A campaign panel with one bar is short: it is sized to its bars, not a fixed box.
+        var bars = await page.EvaluateAsync<int>(
+            "() => echarts.getInstanceByDom(document.getElementById('campaign-chart')).getOption().yAxis[0].data.length");
+        var campaignHeight = await page.EvaluateAsync<double>("() => document.getElementById('campaign-chart').getBoundingClientRect().height");
+        Assert.True(campaignHeight <= 16 * (4.5 + 2.6 * Math.Max(bars, 2)) + 1, $"{bars} bar(s) in a panel {campaignHeight} px tall");
+        Assert.Empty(_consoleErrors);
+    }
+
+    [Fact]
+    public async Task Narrowing_the_window_after_load_shrinks_the_charts_with_it()
+    {
+        SkipWithoutBrowser();
+        var page = await OpenSignedInAsync(TallyApp.AdminKey, 1366, 900);
+        await page.Locator("#campaign-chart canvas").WaitForAsync();
+        var wide = await page.EvaluateAsync<double>("() => document.querySelector('#trend-chart canvas').getBoundingClientRect().width");
+        foreach (var width in new[] { 800, 360 })
+        {
+            await page.SetViewportSizeAsync(width, 900);
+            await AssertNoHorizontalOverflowAsync(page, width);
+        }
+        var narrow = await page.EvaluateAsync<double>("() => document.querySelector('#trend-chart canvas').getBoundingClientRect().width");
+        Assert.True(narrow < wide / 2, $"the trend chart stayed {narrow} px wide (was {wide})");
+        await page.ScreenshotAsync(new PageScreenshotOptions { Path = Path.Combine(ScreenshotFolder, "dashboard-narrowed-360.png"), FullPage = true });
+        Assert.Empty(_consoleErrors);
+    }
+
+    [Fact]
+    public async Task A_card_compares_with_last_year_only_when_last_year_has_data()
+    {
+        SkipWithoutBrowser();
+        using var admin = _app!.Admin();
+        // websites.deregistered gets a 2023 figure; the sample has nothing else before 2024.
+        var recorded = await admin.PostAsJsonAsync("/api/v1/events", new
+        {
+            metric = "websites.deregistered", occurredOn = "2023-05-05", quantity = 4, orgUnit = "hedong", externalId = "compare-2023",
+        }, Ct);
+        Assert.True(recorded.IsSuccessStatusCode, $"{(int)recorded.StatusCode}: {await recorded.Content.ReadAsStringAsync(Ct)}");
+        var page = await OpenSignedInAsync(TallyApp.AdminKey);
+
+        var compared = page.Locator(".card[data-metric='websites.deregistered'] .delta");
+        var value = long.Parse((await page.Locator(".card[data-metric='websites.deregistered'] .figure").GetAttributeAsync("data-value"))!,
+            System.Globalization.CultureInfo.InvariantCulture);
+        Assert.StartsWith("较上年 ", await compared.InnerTextAsync(), StringComparison.Ordinal);
+        Assert.Contains($"{(value - 4) * 100.0 / 4:0.0}%", await compared.InnerTextAsync(), StringComparison.Ordinal);
+
+        var fromNothing = page.Locator(".card[data-metric='reports.political'] .delta");
+        Assert.Equal("上年无数据", await fromNothing.InnerTextAsync());
+        Assert.Contains("none", await fromNothing.GetAttributeAsync("class") ?? "", StringComparison.Ordinal);
+        var colour = await fromNothing.EvaluateAsync<string>("e => getComputedStyle(e).color");
+        var green = await page.EvaluateAsync<string>("() => { const s = document.createElement('span'); s.className = 'delta up'; document.querySelector('.card').append(s); const c = getComputedStyle(s).color; s.remove(); return c; }");
+        Assert.NotEqual(green, colour);
+        Assert.DoesNotContain("100%", await page.Locator("#cards").InnerTextAsync(), StringComparison.Ordinal);
+        Assert.Empty(_consoleErrors);
+    }
+
+    [Fact]
+    public async Task The_page_opens_on_the_unit_holding_the_data_with_one_local_as_of_line()
+    {
+        SkipWithoutBrowser();
+        var page = await OpenSignedInAsync(TallyApp.AdminKey);
+        // An unbound key: the smallest unit holding the year's data (hedong, not 天津市 above it).
+        Assert.Equal("hedong", await page.InputValueAsync("#org-select"));
+        var title = await page.Locator("#report-text h3").First.InnerTextAsync();
+        Assert.StartsWith("河东区", title, StringComparison.Ordinal);
+        Assert.DoesNotContain("天津市", title, StringComparison.Ordinal);
+
+        // One as-of line, in the office's time as the server writes it.
+        var text = await page.Locator("body").InnerTextAsync();
+        Assert.Single(System.Text.RegularExpressions.Regex.Matches(text, "数据截至"));
+        var asOf = await page.Locator("#report-asof").GetAttributeAsync("datetime");
+        var local = TimeZoneInfo.ConvertTime(DateTimeOffset.Parse(asOf!, System.Globalization.CultureInfo.InvariantCulture),
+            TimeZoneInfo.FindSystemTimeZoneById("Asia/Shanghai"));
+        Assert.Equal(local.ToString("yyyy年M月d日 HH:mm（北京时间）", System.Globalization.CultureInfo.InvariantCulture),
+            await page.Locator("#report-asof").InnerTextAsync());
+        Assert.Empty(_consoleErrors);
+    }
+
+    [Fact]
+    public async Task A_viewer_key_bound_to_a_unit_opens_on_that_unit()
+    {
+        SkipWithoutBrowser();
+        var key = await _app!.KeyAsync(["totals:read", "events:read"], orgUnit: "hedong");
+        var page = await OpenSignedInAsync(key, 390, 844);
+        Assert.Equal("hedong", await page.InputValueAsync("#org-select"));
+        Assert.Equal("105家", (await page.Locator(".card[data-metric='websites.cleaned'] .figure").InnerTextAsync()).Replace("\n", "", StringComparison.Ordinal));
         Assert.Empty(_consoleErrors);
     }
 

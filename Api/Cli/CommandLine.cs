@@ -14,14 +14,26 @@ public static class CommandLine
             return null;
         return args[0] switch
         {
-            "backup" => RunBackup(args[1..]),
-            "import" => RunImport(args[1..], Environment.GetEnvironmentVariable("TALLY_KEY"), Console.Out, Console.Error),
+            "backup" => RunBackup(args[1..], CallerDirectory()),
+            "import" => RunImport(args[1..], Environment.GetEnvironmentVariable("TALLY_KEY"), Console.Out, Console.Error, CallerDirectory()),
             "help" or "--help" => Usage(0),
             _ => null,
         };
     }
 
-    private static int RunBackup(string[] args)
+    /// <summary>
+    /// The folder the operator ran the command from. <c>dotnet run --project Api</c> starts the program in <c>Api/</c>,
+    /// but the shell's <c>PWD</c> still names the caller's folder, which is where a relative FILE or OUT.db means.
+    /// </summary>
+    public static string CallerDirectory() =>
+        Environment.GetEnvironmentVariable("PWD") is { Length: > 0 } pwd && Path.IsPathFullyQualified(pwd) && Directory.Exists(pwd)
+            ? pwd
+            : Environment.CurrentDirectory;
+
+    /// <summary>A path as the operator meant it: relative to the folder the command was run from.</summary>
+    public static string Resolve(string path, string callerDirectory) => Path.GetFullPath(path, callerDirectory);
+
+    public static int RunBackup(string[] args, string callerDirectory)
     {
         if (args.Length != 1)
             return Usage(2);
@@ -36,13 +48,15 @@ public static class CommandLine
             Console.Error.WriteLine($"No database at {database.FilePath ?? database.ConnectionString}.");
             return 1;
         }
-        Backup.To(database.ConnectionString, args[0]);
-        Console.WriteLine($"Backed up {database.FilePath} to {Path.GetFullPath(args[0])}.");
+        var target = Resolve(args[0], callerDirectory);
+        Backup.To(database.ConnectionString, target);
+        Console.WriteLine($"Backed up {database.FilePath} to {target}.");
         return 0;
     }
 
     /// <summary><c>import FILE [--dry-run] [--mode create|upsert] [--name N] [--sheet S] [--url URL] [--key KEY]</c>.</summary>
-    public static int RunImport(string[] args, string? keyFromEnvironment, TextWriter output, TextWriter progress)
+    public static int RunImport(string[] args, string? keyFromEnvironment, TextWriter output, TextWriter progress,
+        string? callerDirectory = null)
     {
         string? file = null, name = null, sheet = null, key = keyFromEnvironment, mode = "create";
         var url = "http://127.0.0.1:5080";
@@ -60,13 +74,27 @@ public static class CommandLine
                 case "--key": key = Next(); break;
                 default:
                     if (args[i].StartsWith('-') || file is not null)
-                        return Usage(2);
+                    {
+                        progress.WriteLine(args[i].StartsWith('-') ? $"Unknown option '{args[i]}'." : $"One FILE only: '{args[i]}' is a second.");
+                        return Usage(2, progress);
+                    }
                     file = args[i];
                     break;
             }
         }
-        if (file is null || mode is not ("create" or "upsert") || !Uri.TryCreate(url, UriKind.Absolute, out var server))
-            return Usage(2);
+        if (mode is not ("create" or "upsert"))
+        {
+            progress.WriteLine($"Unknown --mode '{mode}': use create or upsert.");
+            return Usage(2, progress);
+        }
+        if (!Uri.TryCreate(url, UriKind.Absolute, out var server))
+        {
+            progress.WriteLine($"--url '{url}' is not an absolute URL such as http://127.0.0.1:5080.");
+            return Usage(2, progress);
+        }
+        if (file is null)
+            return Usage(2, progress);
+        file = Resolve(file, callerDirectory ?? Environment.CurrentDirectory);
         if (string.IsNullOrEmpty(key))
         {
             progress.WriteLine("No API key: pass --key KEY or set TALLY_KEY.");
@@ -81,17 +109,21 @@ public static class CommandLine
         return upload.RunAsync(CancellationToken.None).GetAwaiter().GetResult();
     }
 
-    private static int Usage(int code)
+    private static int Usage(int code, TextWriter? to = null)
     {
-        var output = code == 0 ? Console.Out : Console.Error;
+        var output = to ?? (code == 0 ? Console.Out : Console.Error);
         output.WriteLine("""
             Usage:
               dotnet run --project Api                      run the server
-              dotnet run --project Api -- backup OUT.db     snapshot the database (safe while the server runs)
+              dotnet run --project Api -- backup OUT.db     snapshot the database (safe while the server runs);
+                                                            exit 0 done, 1 no database, 2 bad arguments
               dotnet run --project Api -- import FILE [--dry-run] [--mode create|upsert] [--name N] [--sheet S]
                                          [--url http://127.0.0.1:5080] [--key KEY]
                                                             upload a .csv, .ndjson or .xlsx file to a running server
-                                                            (key also from TALLY_KEY); exit 0 succeeded, 1 failed
+                                                            (key also from TALLY_KEY); exit 0 succeeded, 1 the import
+                                                            failed, 2 bad arguments or file, 3 the server refused it
+                                                            (a wrong key, say) or could not be reached
+            Relative paths are taken from the folder the command was run from.
             """);
         return code;
     }

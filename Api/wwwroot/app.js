@@ -24,6 +24,7 @@ const state = {
   tick: {},
   previousReport: null,
   reportText: null,
+  me: null,
 };
 
 class ApiError extends Error {
@@ -67,7 +68,9 @@ const metricOf = (code) => state.metrics.find((m) => m.code === code);
 const dimensionOf = (metricCode, key) => metricOf(metricCode)?.dimensions.find((d) => d.key === key);
 const dimName = (metricCode, key) => dimensionOf(metricCode, key)?.name ?? key;
 const dimValueName = (metricCode, key, value) => dimensionOf(metricCode, key)?.valueNames?.[value] ?? value;
-const orgName = (code) => state.orgUnits.find((o) => o.code === code)?.name ?? code;
+const orgUnitOf = (code) => state.orgUnits.find((o) => o.code === code);
+/** A unit as the page labels it: its short name (河东区) when it has one, else its name. */
+const orgName = (code) => { const unit = orgUnitOf(code); return unit ? unit.shortName || unit.name : code; };
 const campaignName = (code) => state.campaigns.find((c) => c.code === code)?.name ?? code;
 const escapeHtml = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 const monthRange = (year, month) => {
@@ -92,6 +95,8 @@ async function signIn(key) {
   state.key = key;
   // The years with data only choose the default year: asked beside the catalog, and never fatal.
   const periods = api("/periods", { limit: PAGE }).catch(() => null);
+  // The key's own org unit (GET /me) chooses the default unit; a server without it leaves the choice to the data.
+  const me = api("/me").catch(() => null);
   try {
     await loadCatalog();
   } catch (error) {
@@ -103,9 +108,11 @@ async function signIn(key) {
   sessionStorage.setItem(KEY_STORAGE, key);
   const years = (await periods)?.items.map((p) => p.year) ?? [];
   if (years.length) state.periodsLatest = Math.max(...years);
+  state.me = await me;
   $("signin").hidden = true;
   $("app").hidden = false;
   setupFilters();
+  await chooseDefaultOrgUnit();
   await refresh();
   startRefresh();
 }
@@ -160,7 +167,9 @@ function setupFilters() {
   orgSelect.innerHTML = "";
   const tree = orgTree();
   for (const { unit, depth } of tree) {
-    orgSelect.add(new Option(`${"\u3000".repeat(depth)}${unit.name}`, unit.code));
+    const option = new Option(`${"\u3000".repeat(depth)}${orgName(unit.code)}`, unit.code);
+    option.title = unit.name;
+    orgSelect.add(option);
   }
   state.orgUnit = tree.some((r) => r.unit.code === state.orgUnit) ? state.orgUnit : tree[0]?.unit.code ?? null;
   orgSelect.value = state.orgUnit ?? "";
@@ -176,6 +185,40 @@ function setupFilters() {
   state.trendMetric = metricOf(state.trendMetric)?.code ?? state.metrics[0]?.code ?? null;
   trendSelect.value = state.trendMetric ?? "";
   setupDimensionSelect();
+}
+
+/**
+ * The unit the page opens on, unless one was chosen already: the unit the key is bound to, else the smallest unit
+ * that holds all of the year's data (hedong for the sample, not the city above it), else the top of the tree.
+ */
+async function chooseDefaultOrgUnit() {
+  if (state.orgUnitChosen) return;
+  const tree = orgTree();
+  const visible = (code) => tree.some((r) => r.unit.code === code);
+  let choice = visible(state.me?.orgUnit) ? state.me.orgUnit : null;
+  if (!choice) {
+    const totals = await api("/totals", { year: state.year, groupBy: "orgUnit" }).catch(() => null);
+    const units = [...new Set((totals?.rows ?? []).filter((r) => r.events > 0 && r.orgUnit).map((r) => r.orgUnit))];
+    choice = commonAncestor(units);
+  }
+  if (visible(choice)) {
+    state.orgUnit = choice;
+    $("org-select").value = choice;
+  }
+}
+
+/** The deepest unit whose subtree holds every unit given (null for none). */
+function commonAncestor(codes) {
+  const chain = (code) => {
+    const path = [];
+    for (let unit = orgUnitOf(code); unit && !path.includes(unit.code); unit = orgUnitOf(unit.parent)) path.unshift(unit.code);
+    return path;
+  };
+  const chains = codes.map(chain).filter((c) => c.length);
+  if (!chains.length) return null;
+  let common = null;
+  for (let i = 0; chains.every((c) => i < c.length && c[i] === chains[0][i]); i++) common = chains[0][i];
+  return common;
 }
 
 function defaultYear(thisYear) {
@@ -240,32 +283,40 @@ async function renderOverview() {
       const row = now.rows.find((r) => r.metric === m.code);
       const prev = before.rows.find((r) => r.metric === m.code);
       return { metric: m.code, name: m.name, unit: m.unit, value: row?.value ?? 0, display: number(row?.value ?? 0),
-        events: row?.events ?? 0, previous: prev?.value ?? 0 };
+        events: row?.events ?? 0, previous: prev?.value ?? 0, previousEvents: prev?.events ?? 0 };
     });
   } else {
     const [report, previous] = await Promise.all([
       currentReport(),
       previousYearReport(),
     ]);
-    figures = report.figures.map((f) => ({
-      ...f, previous: previous.figures.find((p) => p.metric === f.metric)?.value ?? 0,
-    }));
+    figures = report.figures.map((f) => {
+      const before = previous.figures.find((p) => p.metric === f.metric);
+      return { ...f, previous: before?.value ?? 0, previousEvents: before?.events ?? 0 };
+    });
   }
   const cards = $("cards");
   const focused = document.activeElement?.dataset?.metric;
   cards.innerHTML = figures.map((f) => {
-    const delta = f.value - f.previous;
-    const pct = f.previous ? ` (${delta >= 0 ? "+" : ""}${((delta / f.previous) * 100).toFixed(1)}%)` : "";
-    const deltaText = delta === 0 ? "与上年持平" : `较上年 ${delta > 0 ? "+" : ""}${number(delta)}${pct}`;
+    const { deltaText, trend } = comparison(f);
     return `<button type="button" class="card" data-metric="${escapeHtml(f.metric)}"
         title="${escapeHtml(`${f.name}：精确值 ${number(f.value)}${f.unit}，共 ${number(f.events)} 条记录`)}"
         aria-label="${escapeHtml(`${f.name} ${f.display}${f.unit}，${deltaText}。查看明细`)}">
       <span class="name">${escapeHtml(f.name)}</span>
       <span class="figure" data-value="${f.value}">${escapeHtml(f.display)}<span class="unit">${escapeHtml(f.unit)}</span></span>
-      <span class="delta ${delta > 0 ? "up" : delta < 0 ? "down" : ""}">${escapeHtml(deltaText)}</span>
+      <span class="delta ${trend}">${escapeHtml(deltaText)}</span>
     </button>`;
   }).join("");
   if (focused) cards.querySelector(`[data-metric="${CSS.escape(focused)}"]`)?.focus();
+}
+
+/** A card's line against last year: a rise from nothing is no rise, so a year without data says so, in neutral. */
+function comparison(figure) {
+  if (!figure.previousEvents) return { deltaText: "上年无数据", trend: "none" };
+  const delta = figure.value - figure.previous;
+  if (delta === 0) return { deltaText: "与上年持平", trend: "" };
+  const pct = figure.previous ? ` (${delta > 0 ? "+" : ""}${((delta / figure.previous) * 100).toFixed(1)}%)` : "";
+  return { deltaText: `较上年 ${delta > 0 ? "+" : ""}${number(delta)}${pct}`, trend: delta > 0 ? "up" : "down" };
 }
 
 /** This year's report, fetched once per refresh however many panels use it. */
@@ -298,9 +349,21 @@ async function chart(id) {
   if (!state.charts[id]) {
     state.charts[id] = echarts.init($(id), null, { renderer: "canvas" });
     state.charts[id].on("click", (e) => onChartClick(id, e));
+    // A chart follows its box, whatever changes the box (the window, the grid reflowing, a panel growing).
+    chartResizer.observe($(id));
   }
   return state.charts[id];
 }
+
+const chartResizer = new ResizeObserver((entries) => {
+  for (const entry of entries) {
+    const instance = Object.entries(state.charts).find(([id]) => $(id) === entry.target)?.[1];
+    if (instance && entry.contentRect.width > 0) instance.resize();
+  }
+});
+
+/** Room for category labels: long unit names wrap within it instead of being cut off. */
+const labelWidth = (id) => Math.max(72, Math.min(200, Math.round(($(id).clientWidth || 320) * 0.38)));
 
 const baseOption = {
   animation: false,
@@ -326,7 +389,7 @@ async function renderTrend() {
     ...baseOption,
     legend: { top: 0 },
     xAxis: { type: "category", data: months },
-    yAxis: { type: "value", name: metric.unit },
+    yAxis: { type: "value", name: metric.unit, nameTextStyle: { align: "left" } },
     series: [
       { name: `${state.year}年`, type: "bar", data: current },
       { name: `${state.year - 1}年`, type: "bar", data: previous },
@@ -348,15 +411,19 @@ async function renderBreakdowns() {
   const bars = async (id, rows, label, keyOf) => {
     // A named metric with nothing recorded comes back as one zero row without group keys: nothing to draw.
     const sorted = rows.filter((r) => r.events > 0).sort((a, b) => b.value - a.value);
-    (await chart(id)).setOption({
+    // The panel is as tall as its bars need (one bar makes a short panel), not a fixed 18rem box.
+    $(id).style.height = `${Math.max(9, 4.5 + 2.6 * sorted.length)}rem`;
+    const instance = await chart(id);
+    instance.resize();
+    instance.setOption({
       ...baseOption,
       title: sorted.length ? { show: false } : { show: true, text: "暂无数据", left: "center", top: "middle",
         textStyle: { color: "#55606b", fontSize: 14, fontWeight: "normal" } },
       tooltip: { trigger: "item" },
-      grid: { left: 140, right: 24, top: 16, bottom: 32 },
-      xAxis: { type: "value", name: metric.unit },
+      grid: { left: 8, right: 24, top: 8, bottom: 44, containLabel: true },
+      xAxis: { type: "value", name: metric.unit, nameLocation: "middle", nameGap: 28 },
       yAxis: { type: "category", inverse: true, data: sorted.map((r) => label(keyOf(r))),
-        axisLabel: { width: 124, overflow: "truncate" } },
+        axisLabel: { width: labelWidth(id), overflow: "break", lineHeight: 16 } },
       series: [{ type: "bar", barMaxWidth: 28, data: sorted.map((r) => ({ value: r.value, key: keyOf(r) ?? "" })) }],
     }, true);
   };
@@ -382,11 +449,22 @@ async function renderReport() {
     state.reportText = { key, asOf, markdown: await response.text() };
   }
   const { asOf, markdown } = state.reportText;
-  $("report-text").innerHTML = markdownToHtml(markdown);
+  // The server's footer ("数据截至 2026年12月2日 11:15（北京时间），校验摘要 …") is the page's one as-of line: the text
+  // shows the report above the rule, and the line below it says the instant in the office's time, as the server wrote it.
+  const [body, footer = ""] = markdown.split(/\n-{3,}\n/);
+  $("report-text").innerHTML = markdownToHtml(body);
   $("report-text").dataset.markdown = markdown;
-  $("report-asof").textContent = new Date(asOf).toLocaleString("zh-CN", { hour12: false });
+  $("report-asof").textContent = footer.match(/数据截至\s*(.+?)[，,]/)?.[1] ?? officeTime(asOf);
   $("report-asof").dateTime = asOf;
   $("report-digest").textContent = report.digest;
+}
+
+/** An instant in the office's time, as the server writes it (2026年12月2日 11:15（北京时间）). */
+function officeTime(instant) {
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("zh-CN", {
+    timeZone: "Asia/Shanghai", year: "numeric", month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+  }).formatToParts(new Date(instant)).map((p) => [p.type, p.value]));
+  return `${parts.year}年${parts.month}月${parts.day}日 ${parts.hour}:${parts.minute}（北京时间）`;
 }
 
 /** Just enough Markdown for the report: headings, paragraphs, list items, rules, emphasis and inline code. */
@@ -426,11 +504,14 @@ function openDrill(filter, label) {
     filter: { orgUnit: state.orgUnit, campaign: state.campaign || null, ...filter },
     cursor: null,
     rows: 0,
+    sum: 0,
+    counted: 0,
   };
   $("drill-title").textContent = `${metric?.name ?? filter.metric} · 明细`;
   $("drill-scope").textContent = [`${filter.from} 至 ${filter.to}`, orgName(state.drill.filter.orgUnit), label]
     .filter(Boolean).join(" · ");
   $("drill-table").tBodies[0].innerHTML = "";
+  showDrillTotal();
   const dialog = $("drill");
   if (!dialog.open) dialog.showModal();
   loadDrillPage();
@@ -466,13 +547,31 @@ async function loadDrillPage() {
         <td>${escapeHtml(e.note ?? "")}</td>
       </tr>`).join(""));
     drill.rows += rows.length;
+    for (const e of rows.filter((r) => r.status === "active")) {
+      drill.sum += e.quantity;
+      drill.counted += 1;
+    }
     drill.cursor = page.nextCursor;
+    showDrillTotal();
     $("drill-more").hidden = !page.nextCursor;
     $("drill-status").textContent = `已显示 ${number(drill.rows)} 条${page.nextCursor ? "，还有更多" : ""}`;
   } catch (error) {
     if (error.status === 401) return showSignin("密钥已失效，请重新输入。");
     $("drill-status").textContent = `无法加载明细：${error.message}`;
   }
+}
+
+/**
+ * The table's total row: the sum of the active events listed, which is the figure on the card (or bar) the table was
+ * opened from. Until every page is loaded, it says the sum is of the rows shown so far.
+ */
+function showDrillTotal() {
+  const drill = state.drill;
+  $("drill-total").textContent = number(drill.sum);
+  $("drill-total").dataset.value = String(drill.sum);
+  $("drill-total-note").textContent = drill.cursor
+    ? `（已显示的 ${number(drill.counted)} 条有效记录，加载全部后与图表一致）`
+    : `（${number(drill.counted)} 条有效记录${$("drill-voided").checked ? "，不含已作废" : ""}）`;
 }
 
 async function exportDrill(format) {
@@ -609,7 +708,7 @@ function wire() {
   });
   $("signout").addEventListener("click", signOut);
   $("year-select").addEventListener("change", (e) => { state.year = Number(e.target.value); refresh(); });
-  $("org-select").addEventListener("change", (e) => { state.orgUnit = e.target.value; refresh(); });
+  $("org-select").addEventListener("change", (e) => { state.orgUnit = e.target.value; state.orgUnitChosen = true; refresh(); });
   $("campaign-select").addEventListener("change", (e) => { state.campaign = e.target.value; refresh(); });
   $("trend-metric").addEventListener("change", (e) => {
     state.trendMetric = e.target.value;
@@ -624,6 +723,8 @@ function wire() {
   $("drill-voided").addEventListener("change", () => {
     state.drill.cursor = null;
     state.drill.rows = 0;
+    state.drill.sum = 0;
+    state.drill.counted = 0;
     $("drill-table").tBodies[0].innerHTML = "";
     loadDrillPage();
   });

@@ -59,6 +59,51 @@ public sealed class ImportCommandLineTests
         Assert.Contains(expected, line, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void A_bad_mode_or_option_is_named_and_exits_2_as_the_usage_says()
+    {
+        using var output = new StringWriter();
+        using var progress = new StringWriter();
+
+        Assert.Equal(2, CommandLine.RunImport(["x.csv", "--mode", "replace"], "tly_k", output, progress));
+        Assert.Contains("Unknown --mode 'replace'", progress.ToString(), StringComparison.Ordinal);
+        Assert.Contains("2 bad arguments", progress.ToString(), StringComparison.Ordinal);
+        Assert.Equal(2, CommandLine.RunImport(["x.csv", "--fast"], "tly_k", output, progress));
+        Assert.Contains("Unknown option '--fast'", progress.ToString(), StringComparison.Ordinal);
+        Assert.Contains("3 the server refused it", progress.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_relative_file_is_read_from_the_folder_the_command_was_run_from()
+    {
+        var caller = Path.Combine(Path.GetTempPath(), "tally-cli-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(caller);
+        try
+        {
+            using var output = new StringWriter();
+            using var progress = new StringWriter();
+            // Not there: the message names the caller's folder, not the program's.
+            Assert.Equal(2, CommandLine.RunImport(["2025-q1.csv", "--key", "tly_k"], null, output, progress, caller));
+            Assert.Contains($"No file at {Path.Combine(caller, "2025-q1.csv")}", progress.ToString(), StringComparison.Ordinal);
+
+            // There: it is found and uploaded (to a port nothing listens on, so: exit 3, the server could not be reached).
+            File.WriteAllText(Path.Combine(caller, "2025-q1.csv"), "指标,日期,数量,填报单位\n");
+            var free = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+            free.Start();
+            var port = ((System.Net.IPEndPoint)free.LocalEndpoint).Port;
+            free.Stop();
+            Assert.Equal(3, CommandLine.RunImport(["2025-q1.csv", "--key", "tly_k", "--url", $"http://127.0.0.1:{port}"], null, output, progress, caller));
+            Assert.Contains("Cannot reach", progress.ToString(), StringComparison.Ordinal);
+
+            Assert.Equal(Path.Combine(caller, "rel.db"), CommandLine.Resolve("rel.db", caller));
+            Assert.Equal("/backups/t.db", CommandLine.Resolve("/backups/t.db", caller));
+        }
+        finally
+        {
+            Directory.Delete(caller, recursive: true);
+        }
+    }
+
     private static (int ExitCode, string Output, string Progress) Run(string[] args, string? keyFromEnvironment, string? keyArgument = null)
     {
         using var output = new StringWriter();

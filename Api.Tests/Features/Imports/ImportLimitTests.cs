@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Text;
@@ -151,6 +152,25 @@ public sealed class TightImportLimitTests(TightLimitsApp tight) : IClassFixture<
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
     private TallyApp App => tight.App;
+
+    [Fact]
+    public async Task A_dry_run_logs_what_it_would_store_and_only_a_real_run_logs_rows_stored()
+    {
+        var unit = await App.OrgUnitAsync();
+        using var client = await App.ClientWithAsync(["events:write"]);
+        var file = System.Text.Encoding.UTF8.GetBytes($"metric,occurredOn,quantity,orgUnit\nnotices.issued,2024-02-02,1,{unit}\n");
+
+        var dry = await ImportTests.ImportAsync(client, file, "dryRun=true&name=" + unit);
+        var real = await ImportTests.ImportAsync(client, file, "name=" + unit);
+
+        Assert.Equal("succeeded", dry["status"]!.GetValue<string>());
+        Assert.Equal("succeeded", real["status"]!.GetValue<string>());
+        string Logged(JsonNode import) => string.Join("\n", tight.Logs.Entries.Select(e => e.Message)
+            .Where(m => m.Contains(import["id"]!.GetValue<string>(), StringComparison.Ordinal)));
+        Assert.Contains("would store", Logged(dry), StringComparison.Ordinal);
+        Assert.DoesNotContain("rows stored", Logged(dry), StringComparison.Ordinal);
+        Assert.Contains("1 rows stored", Logged(real), StringComparison.Ordinal);
+    }
 
     [Fact]
     public async Task Import_with_rows_past_MaxRows_is_413_and_one_within_it_is_stored()

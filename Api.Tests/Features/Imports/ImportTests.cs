@@ -23,7 +23,7 @@ public sealed class ImportTests(TallyApp app)
     }
 
     /// <summary>Posts the file, expects 202, then polls the import until it ends.</summary>
-    private static async Task<JsonNode> ImportAsync(HttpClient client, byte[] file, string query, string contentType = "text/csv")
+    internal static async Task<JsonNode> ImportAsync(HttpClient client, byte[] file, string query, string contentType = "text/csv")
     {
         var response = await PostFileAsync(client, file, contentType, query);
         var accepted = await response.ReadJsonAsync();

@@ -380,4 +380,26 @@ public sealed class GetAnnualReportTests(TallyApp app)
         using var reader = await app.ClientWithAsync(["totals:read"]);
         await (await reader.GetAsync("/api/v1/reports/annual/" + path, Ct)).AssertValidationAsync(field);
     }
+
+    [Fact]
+    public async Task A_year_with_no_events_says_so_in_json_and_markdown_instead_of_passing_zeros_as_a_report()
+    {
+        var unit = await app.OrgUnitAsync();
+        using var writer = await app.ClientWithAsync(["events:write"]);
+        await writer.RecordAsync("notices.issued", "2024-03-03", 2, unit);
+        using var reader = await app.ClientWithAsync(["totals:read"]);
+
+        // 2042: a mistyped year with nothing in it.
+        var empty = await reader.GetJsonAsync($"/api/v1/reports/annual/2042?orgUnit={unit}");
+        Assert.All(empty["figures"]!.AsArray(), f => Assert.Equal(0, f!["value"]!.GetValue<long>()));
+        Assert.Contains("2042年没有任何记录", empty["warning"]!.GetValue<string>(), StringComparison.Ordinal);
+        var markdown = await reader.GetStringAsync($"/api/v1/reports/annual/2042?orgUnit={unit}&format=markdown", Ct);
+        Assert.Contains("\n**该年度没有任何记录**", markdown, StringComparison.Ordinal);
+
+        // The year that has the event: no warning, and no such line.
+        var real = await reader.GetJsonAsync($"/api/v1/reports/annual/2024?orgUnit={unit}");
+        Assert.Null(real["warning"]);
+        Assert.DoesNotContain("没有任何记录",
+            await reader.GetStringAsync($"/api/v1/reports/annual/2024?orgUnit={unit}&format=markdown", Ct), StringComparison.Ordinal);
+    }
 }

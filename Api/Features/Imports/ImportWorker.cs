@@ -133,8 +133,7 @@ public sealed class ImportWorker : BackgroundService
             else
             {
                 clock.Restart();
-                await StoreAsync(job, budget.Token);
-                _logger.LogInformation("Import {Id}: {Rows} rows stored in {Elapsed} ms", job.Id, job.Rows, clock.ElapsedMilliseconds);
+                await StoreAsync(job, clock, budget.Token);
             }
         }
         catch (ImportLimitException ex)
@@ -226,7 +225,7 @@ public sealed class ImportWorker : BackgroundService
     }
 
     /// <summary>Pass two: the spooled rows as one ledger command (a dry run only reads).</summary>
-    private async Task StoreAsync(ImportJob job, CancellationToken budget)
+    private async Task StoreAsync(ImportJob job, System.Diagnostics.Stopwatch clock, CancellationToken budget)
     {
         var command = new StoreImportCommand(job, ImportSpool.PathFor(job.SpoolPath), rows => WithinBudget(rows, budget),
             job.CheckedAgainst ?? throw new InvalidOperationException("The checking pass runs first."), _clock);
@@ -247,6 +246,12 @@ public sealed class ImportWorker : BackgroundService
             job.Status = "failed";
             return;
         }
+        // Logged before the import shows as succeeded; a dry run stores nothing, so it never says "stored".
+        if (job.DryRun)
+            _logger.LogInformation("Import {Id} (dry run): {Rows} rows checked, would store them; nothing stored ({Elapsed} ms)",
+                job.Id, job.Rows, clock.ElapsedMilliseconds);
+        else
+            _logger.LogInformation("Import {Id}: {Rows} rows stored in {Elapsed} ms", job.Id, job.Rows, clock.ElapsedMilliseconds);
         job.Status = "succeeded";
     }
 

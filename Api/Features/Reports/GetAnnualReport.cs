@@ -8,6 +8,7 @@ using Tally.Api.Features.Totals;
 using Tally.Api.Http;
 using Tally.Api.Ledger;
 using Tally.Api.OpenApi;
+using Tally.Api.Problems;
 using Tally.Api.Security;
 
 namespace Tally.Api.Features.Reports;
@@ -56,6 +57,12 @@ public sealed class AnnualReportResponse
     public required DateTimeOffset GeneratedAt { get; init; }
     public required IReadOnlyList<ReportFigure> Figures { get; init; }
     public required string Digest { get; init; }
+
+    /// <summary>
+    /// An extension of the contract: set when no event at all counts for the year (a mistyped year, or a unit with
+    /// nothing recorded), so a report of zeros never passes for a real one; null otherwise.
+    /// </summary>
+    public string? Warning { get; init; }
 }
 
 public sealed class ReportFigure
@@ -129,6 +136,9 @@ public sealed class GetAnnualReport(CountedEvents counter, CatalogCache catalog,
                     Sentence = ReportPhrasing.Sentence(m, display), Events = events,
                 };
             }).ToList(),
+            Warning = counted.Sums.Values.Any(s => s.Events > 0) ? null
+                : Text.Say($"{req.Year}年没有任何记录：以下数字均为 0，请核对年份和单位。",
+                    $"Nothing was recorded for {req.Year}: every figure is 0. Check the year and the org unit."),
         };
 
         HttpContext.Response.Headers.Vary = HeaderNames.Accept;

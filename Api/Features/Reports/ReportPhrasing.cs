@@ -42,6 +42,8 @@ public static class ReportPhrasing
     {
         var text = new System.Text.StringBuilder();
         text.Append(CultureInfo.InvariantCulture, $"# {orgUnitName}{report.Year}年度工作数据\n\n");
+        if (report.Figures.All(f => f.Events == 0))
+            text.Append("**该年度没有任何记录**：以下数字均为 0，请核对年份和单位。\n\n");
         var number = 0;
         foreach (var figure in report.Figures)
             text.Append(CultureInfo.InvariantCulture, $"{++number}. {figure.Sentence}。\n");
