@@ -1,4 +1,3 @@
-using Tally.Api.Problems;
 using System.ComponentModel;
 using FastEndpoints;
 using FluentValidation;
