@@ -392,7 +392,11 @@ public sealed class GetAnnualReportTests(TallyApp app)
         // 2042: a mistyped year with nothing in it.
         var empty = await reader.GetJsonAsync($"/api/v1/reports/annual/2042?orgUnit={unit}");
         Assert.All(empty["figures"]!.AsArray(), f => Assert.Equal(0, f!["value"]!.GetValue<long>()));
-        Assert.Contains("2042年没有任何记录", empty["warning"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains("Nothing was recorded for 2042", empty["warning"]!.GetValue<string>(), StringComparison.Ordinal);
+        reader.DefaultRequestHeaders.AcceptLanguage.Clear();
+        reader.DefaultRequestHeaders.AcceptLanguage.ParseAdd("zh-CN");
+        var chinese = await reader.GetJsonAsync($"/api/v1/reports/annual/2042?orgUnit={unit}");
+        Assert.Contains("2042年没有任何记录", chinese["warning"]!.GetValue<string>(), StringComparison.Ordinal);
         var markdown = await reader.GetStringAsync($"/api/v1/reports/annual/2042?orgUnit={unit}&format=markdown", Ct);
         Assert.Contains("\n**该年度没有任何记录**", markdown, StringComparison.Ordinal);
 
