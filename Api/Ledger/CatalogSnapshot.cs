@@ -51,7 +51,12 @@ public sealed record MetricDefinition(
     public DimensionDefinition? Dimension(string key) => Dimensions.FirstOrDefault(d => d.Key == key);
 }
 
-public sealed record OrgUnitDefinition(string Code, string Name, string? Parent, int Position);
+/// <summary>An org unit; <see cref="ShortName"/> is what people call it (河东区), when it has one.</summary>
+public sealed record OrgUnitDefinition(string Code, string Name, string? Parent, int Position, string? ShortName = null)
+{
+    /// <summary>The short name when there is one, else the name: how a title or a sentence names the unit.</summary>
+    public string DisplayName => ShortName ?? Name;
+}
 
 public sealed record CampaignDefinition(string Code, string Name, DateOnly StartsOn, DateOnly EndsOn, int Position);
 
@@ -92,8 +97,8 @@ public sealed class CatalogSnapshot
             """, transaction: transaction)
             .Select(r => r.ToDefinition()).ToList();
         var orgUnits = connection.Query<OrgUnitRow>(
-            "SELECT code, name, parent, position FROM org_units ORDER BY position", transaction: transaction)
-            .Select(r => new OrgUnitDefinition(r.Code, r.Name, r.Parent, r.Position)).ToList();
+            "SELECT code, name, short_name AS ShortName, parent, position FROM org_units ORDER BY position", transaction: transaction)
+            .Select(r => new OrgUnitDefinition(r.Code, r.Name, r.Parent, r.Position, r.ShortName)).ToList();
         var campaigns = connection.Query<CampaignRow>(
             "SELECT code, name, starts_on AS StartsOn, ends_on AS EndsOn, position FROM campaigns ORDER BY position",
             transaction: transaction)
@@ -129,6 +134,7 @@ public sealed class CatalogSnapshot
     {
         public string Code { get; init; } = "";
         public string Name { get; init; } = "";
+        public string? ShortName { get; init; }
         public string? Parent { get; init; }
         public int Position { get; init; }
     }

@@ -141,7 +141,7 @@ public static class CatalogSuggestions
             .Select(m => new CodeCandidate(m.Code, m.NameEn is null ? [m.Name] : [m.Name, m.NameEn]));
 
     public static IEnumerable<CodeCandidate> OrgUnitCandidates(this CatalogSnapshot catalog) =>
-        catalog.OrgUnits.Values.OrderBy(o => o.Position).Select(o => new CodeCandidate(o.Code, [o.Name]));
+        catalog.OrgUnits.Values.OrderBy(o => o.Position).Select(o => new CodeCandidate(o.Code, o.ShortName is null ? [o.Name] : [o.Name, o.ShortName]));
 
     public static IEnumerable<CodeCandidate> CampaignCandidates(this CatalogSnapshot catalog) =>
         catalog.Campaigns.Values.OrderBy(c => c.Position).Select(c => new CodeCandidate(c.Code, [c.Name]));

@@ -1,3 +1,4 @@
+using Dapper;
 using Tally.Api.Problems;
 using FastEndpoints;
 using FluentValidation;
@@ -49,9 +50,14 @@ public sealed class OrgUnitResponse
 {
     public required string Code { get; init; }
     public required string Name { get; init; }
+
+    /// <summary>What people call the unit (河东区); null when it has none.</summary>
+    public required string? ShortName { get; init; }
+
     public required string? Parent { get; init; }
 
-    public static OrgUnitResponse From(OrgUnitDefinition o) => new() { Code = o.Code, Name = o.Name, Parent = o.Parent };
+    public static OrgUnitResponse From(OrgUnitDefinition o) =>
+        new() { Code = o.Code, Name = o.Name, ShortName = o.ShortName, Parent = o.Parent };
 }
 
 public sealed class CampaignResponse
@@ -95,6 +101,34 @@ public static class CatalogRules
     public static IRuleBuilderOptions<T, string?> ValidName<T>(this IRuleBuilder<T, string?> rule) =>
         rule.NotEmpty().WithMessage(_ => Text.Say("{PropertyName} 为必填项。", "{PropertyName} is required."))
             .MaximumLength(200).WithMessage(_ => Text.Say("{PropertyName} 至多 200 个字符。", "{PropertyName} must be at most 200 characters.")).SingleLine();
+
+    /// <summary>An optional short name (河东区): 1 to 50 characters, one line, no spaces around it.</summary>
+    public static IRuleBuilderOptions<T, string?> ValidShortName<T>(this IRuleBuilder<T, string?> rule) =>
+        rule.Must(t => t is null || t.Length is >= 1 and <= 50)
+            .WithMessage(_ => Text.Say("shortName（简称）须为 1 至 50 个字符。", "shortName must be 1 to 50 characters."))
+            .Must(t => t is null || t.Trim() == t)
+            .WithMessage(_ => Text.Say("shortName（简称）首尾不得有空白。", "shortName must not start or end with spaces."))
+            .SingleLine();
+
+    /// <summary>
+    /// Refuses (409) a short name that another org unit's code, name or short name already is: imports take a unit by
+    /// any of the three, so each short name must say one unit.
+    /// </summary>
+    public static void EnsureShortNameFree(LedgerContext context, string code, string? shortName)
+    {
+        if (shortName is null)
+            return;
+        var other = context.Connection.ExecuteScalar<string?>(
+            """
+            SELECT code FROM org_units
+            WHERE code <> @code AND (code = @shortName OR name = @shortName OR short_name = @shortName)
+            ORDER BY position LIMIT 1
+            """, new { code, shortName }, context.Transaction);
+        if (other is not null)
+            throw ProblemException.Conflict(Text.Say(
+                $"简称“{shortName}”已是填报单位“{other}”的代码、名称或简称：请换一个简称。",
+                $"The short name '{shortName}' is already the code, name or short name of org unit '{other}': choose another."));
+    }
 
     /// <summary>No control characters at all: names and labels end up in reports, CSV cells and terminals.</summary>
     public static IRuleBuilderOptions<T, string?> SingleLine<T>(this IRuleBuilderOptions<T, string?> rule) =>

@@ -14,6 +14,10 @@ public sealed class CreateOrgUnitRequest
 {
     public string? Code { get; set; }
     public string? Name { get; set; }
+
+    /// <summary>Optional: what people call the unit (河东区); the annual report's title uses it.</summary>
+    public string? ShortName { get; set; }
+
     public string? Parent { get; set; }
 }
 
@@ -27,13 +31,14 @@ public sealed class CreateOrgUnitValidator : Validator<CreateOrgUnitRequest>
     {
         RuleFor(x => x.Code).ValidCode();
         RuleFor(x => x.Name).ValidName();
+        RuleFor(x => x.ShortName).ValidShortName();
         RuleFor(x => x.Parent).Must(p => p is null || catalog.Current.OrgUnits.ContainsKey(p))
             .WithMessage(x => UnknownParent(catalog.Current, x.Parent));
     }
 }
 
 // A bound key creates units only below its own.
-[ProblemResponse(409, "An org unit with that code exists (conflict).")]
+[ProblemResponse(409, "An org unit with that code exists, or the short name is another unit's code, name or short name (conflict).")]
 [OrgScoped(ScopedName.OrgUnit, ScopedIn.Body, "parent", AbsentMeansWholeTree = true)]
 public sealed class CreateOrgUnit(LedgerWriter writer) : Endpoint<CreateOrgUnitRequest, OrgUnitResponse>
 {
@@ -63,12 +68,15 @@ public sealed class CreateOrgUnitCommand(CreateOrgUnitRequest req, Actor actor) 
         if (parent is not null && !connection.ExecuteScalar<bool>(
                 "SELECT EXISTS (SELECT 1 FROM org_units WHERE code = @parent)", new { parent }, context.Transaction))
             throw ProblemException.Validation("parent", CreateOrgUnitValidator.UnknownParent(context.Catalog, parent));
+        if (connection.ExecuteScalar<bool>("SELECT EXISTS (SELECT 1 FROM org_units WHERE code = @code)", new { code }, context.Transaction))
+            throw ProblemException.Conflict(Text.Say($"填报单位“{code}”已存在。", $"Org unit '{code}' already exists."));
+        CatalogRules.EnsureShortNameFree(context, code, req.ShortName);
         var inserted = connection.Execute(
             """
-            INSERT INTO org_units (code, name, parent, position, created_at, updated_at)
-            VALUES (@code, @Name, @parent, (SELECT coalesce(max(position), 0) + 1 FROM org_units), @now, @now)
+            INSERT INTO org_units (code, name, short_name, parent, position, created_at, updated_at)
+            VALUES (@code, @Name, @ShortName, @parent, (SELECT coalesce(max(position), 0) + 1 FROM org_units), @now, @now)
             ON CONFLICT (code) DO NOTHING
-            """, new { code, req.Name, parent, now = context.Now }, context.Transaction);
+            """, new { code, req.Name, req.ShortName, parent, now = context.Now }, context.Transaction);
         if (inserted == 0)
             throw ProblemException.Conflict(Text.Say($"填报单位“{code}”已存在。", $"Org unit '{code}' already exists."));
         connection.Execute(
@@ -79,8 +87,8 @@ public sealed class CreateOrgUnitCommand(CreateOrgUnitRequest req, Actor actor) 
             SELECT ancestor, @code, depth + 1 FROM org_unit_closure WHERE descendant = @parent
             """, new { code, parent }, context.Transaction);
         context.Audit(actor, "org-unit.created", "org-unit:" + code,
-            new JsonObject { ["code"] = code, ["name"] = req.Name, ["parent"] = parent });
+            new JsonObject { ["code"] = code, ["name"] = req.Name, ["shortName"] = req.ShortName, ["parent"] = parent });
         context.MarkCatalogChanged();
-        return new OrgUnitResponse { Code = code, Name = req.Name!, Parent = parent };
+        return new OrgUnitResponse { Code = code, Name = req.Name!, ShortName = req.ShortName, Parent = parent };
     }
 }

@@ -4,6 +4,7 @@ using FastEndpoints;
 using FluentValidation;
 using Tally.Api.Data;
 using Tally.Api.Ledger;
+using Tally.Api.OpenApi;
 using Tally.Api.Problems;
 using Tally.Api.Security;
 
@@ -12,6 +13,10 @@ namespace Tally.Api.Features.Catalog;
 public sealed class UpdateOrgUnitRequest
 {
     public string? Name { get; set; }
+
+    /// <summary>Optional: what people call the unit (河东区). Absent or null clears it, as PUT replaces the unit.</summary>
+    public string? ShortName { get; set; }
+
     public string? Parent { get; set; }
 }
 
@@ -20,11 +25,13 @@ public sealed class UpdateOrgUnitValidator : Validator<UpdateOrgUnitRequest>
     public UpdateOrgUnitValidator(CatalogCache catalog)
     {
         RuleFor(x => x.Name).ValidName();
+        RuleFor(x => x.ShortName).ValidShortName();
         RuleFor(x => x.Parent).Must(p => p is null || catalog.Current.OrgUnits.ContainsKey(p))
             .WithMessage(x => CreateOrgUnitValidator.UnknownParent(catalog.Current, x.Parent));
     }
 }
 
+[ProblemResponse(409, "The short name is another unit's code, name or short name (conflict).")]
 [OrgScoped(ScopedName.OrgUnit, ScopedIn.Route, "code")]
 [OrgScoped(ScopedName.OrgUnit, ScopedIn.Body, "parent", AbsentMeansWholeTree = true)]
 public sealed class UpdateOrgUnit(LedgerWriter writer) : Endpoint<UpdateOrgUnitRequest, OrgUnitResponse>
@@ -36,7 +43,7 @@ public sealed class UpdateOrgUnit(LedgerWriter writer) : Endpoint<UpdateOrgUnitR
         Summary(s =>
         {
             s.Summary = "Rename or move an org unit";
-            s.Description = "A parent that would make a cycle is refused (400).";
+            s.Description = "A parent that would make a cycle is refused (400). PUT replaces the unit: a shortName left out is cleared.";
         });
     }
 
@@ -68,14 +75,16 @@ public sealed class UpdateOrgUnitCommand(string code, UpdateOrgUnitRequest req, 
                 throw ProblemException.Validation("parent", Text.Say($"“{parent}”就是“{code}”或其下级单位：这会形成循环。", $"'{parent}' is '{code}' or lies below it: that would make a cycle."));
         }
 
-        connection.Execute("UPDATE org_units SET name = @Name, parent = @parent, updated_at = @now WHERE code = @code",
-            new { code, req.Name, parent, now = context.Now }, context.Transaction);
+        CatalogRules.EnsureShortNameFree(context, code, req.ShortName);
+        connection.Execute(
+            "UPDATE org_units SET name = @Name, short_name = @ShortName, parent = @parent, updated_at = @now WHERE code = @code",
+            new { code, req.Name, req.ShortName, parent, now = context.Now }, context.Transaction);
         if (current[0] != parent)
             RebuildClosure(context);
         context.Audit(actor, "org-unit.updated", "org-unit:" + code,
-            new JsonObject { ["code"] = code, ["name"] = req.Name, ["parent"] = parent });
+            new JsonObject { ["code"] = code, ["name"] = req.Name, ["shortName"] = req.ShortName, ["parent"] = parent });
         context.MarkCatalogChanged();
-        return new OrgUnitResponse { Code = code, Name = req.Name!, Parent = parent };
+        return new OrgUnitResponse { Code = code, Name = req.Name!, ShortName = req.ShortName, Parent = parent };
     }
 
     private static void RebuildClosure(LedgerContext context) => context.Connection.Execute(

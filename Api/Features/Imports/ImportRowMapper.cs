@@ -46,7 +46,8 @@ public sealed class ImportRowMapper(CatalogSnapshot catalog, TimeProvider clock,
 
     private bool Ignored(string header) => NotImported.Contains(header) || _names.Contains(header);
     private readonly Dictionary<string, string> _metricsByName = ByName(catalog.Metrics.Values.Select(m => (m.Code, m.Name)));
-    private readonly Dictionary<string, string> _orgUnitsByName = ByName(catalog.OrgUnits.Values.Select(o => (o.Code, o.Name)));
+    private readonly Dictionary<string, string> _orgUnitsByName = ByName(catalog.OrgUnits.Values
+        .SelectMany(o => o.ShortName is null || o.ShortName == o.Name ? [(o.Code, o.Name)] : new[] { (o.Code, o.Name), (o.Code, o.ShortName) }));
     private readonly Dictionary<string, string> _campaignsByName = ByName(catalog.Campaigns.Values.Select(c => (c.Code, c.Name)));
 
     /// <summary>Names that more than one entry shares are left out: such a name says nothing.</summary>

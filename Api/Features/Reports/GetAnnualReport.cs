@@ -143,7 +143,7 @@ public sealed class GetAnnualReport(CountedEvents counter, CatalogCache catalog,
         HttpContext.Response.Headers.Vary = HeaderNames.Accept;
         if (WantsMarkdown(req.Format, HttpContext.Request))
         {
-            var name = orgUnit is null ? ReportPhrasing.WholeTreeName : current.OrgUnits[orgUnit].Name;
+            var name = orgUnit is null ? ReportPhrasing.WholeTreeName : current.OrgUnits[orgUnit].DisplayName;
             await Send.StringAsync(ReportPhrasing.Markdown(name, report, clock), 200, MarkdownType + "; charset=utf-8", ct);
             return;
         }
