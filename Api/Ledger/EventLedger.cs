@@ -105,7 +105,7 @@ public static class EventLedger
     private static void InsertCreated(LedgerContext context, EventRow row, Actor actor, RollupDeltas rollups)
     {
         InsertRow(context, row, actor);
-        rollups.Add(row, +1);
+        rollups.Add(row);
     }
 
     /// <summary>

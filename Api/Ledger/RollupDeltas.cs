@@ -12,13 +12,12 @@ public sealed class RollupDeltas
     /// <summary>Keys waiting to be written; a caller with many flushes when it grows.</summary>
     public int Count => _deltas.Count;
 
-    public void Add(EventRow row, int sign)
+    /// <summary>A new event (a void goes through EventLedger.Void, which also recomputes the cell's recording span).</summary>
+    public void Add(EventRow row)
     {
-        if (sign <= 0)
-            throw new InvalidOperationException("Deltas carry new events only; a void goes through EventLedger.Void.");
         var key = RollupKey.Of(row);
         var (value, events) = _deltas.GetValueOrDefault(key);
-        _deltas[key] = (value + sign * row.Quantity, events + sign);
+        _deltas[key] = (value + row.Quantity, events + 1);
         var cell = (row.Metric, row.OccurredOn[..7], row.OrgUnit);
         _recorded[cell] = _recorded.TryGetValue(cell, out var span)
             ? (string.CompareOrdinal(row.RecordedAt, span.First) < 0 ? row.RecordedAt : span.First,

@@ -18,34 +18,9 @@ public sealed class ImportRoundTripTests(TallyApp app)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static readonly TimeSpan StalledDeadline = TimeSpan.FromMinutes(1);
-    private static readonly TimeSpan ImportDeadline = TimeSpan.FromMinutes(10);
-
-    /// <summary>Posts the file, expects 202, then polls the import until it ends.</summary>
-    private static async Task<JsonNode> ImportAsync(HttpClient client, byte[] file, string query, string contentType = "text/csv")
-    {
-        using var content = new ByteArrayContent(file);
-        content.Headers.ContentType = MediaTypeHeaderValue.Parse(contentType);
-        var response = await client.PostAsync($"/api/v1/imports?{query}", content, Ct);
-        var accepted = await response.ReadJsonAsync();
-        Assert.True(response.StatusCode == HttpStatusCode.Accepted, accepted.ToJsonString());
-        var id = accepted["id"]!.GetValue<string>();
-        var started = DateTime.UtcNow;
-        var (lastMoved, lastProgress) = (started, "");
-        while (true)
-        {
-            var import = await (await client.GetAsync($"/api/v1/imports/{id}", Ct)).ReadJsonAsync();
-            var status = import["status"]!.GetValue<string>();
-            if (status is "succeeded" or "failed")
-                return import;
-            var progress = $"{status} {import["processed"]}";
-            if (progress != lastProgress)
-                (lastMoved, lastProgress) = (DateTime.UtcNow, progress);
-            if (DateTime.UtcNow - lastMoved > StalledDeadline || DateTime.UtcNow - started > ImportDeadline)
-                Assert.Fail($"Import {id} did not finish; it last showed {import.ToJsonString()}");
-            await Task.Delay(20, Ct);
-        }
-    }
+    /// <summary>Posts the file, expects 202, then polls the import until it ends (the import tests' one helper).</summary>
+    private static Task<JsonNode> ImportAsync(HttpClient client, byte[] file, string query, string contentType = "text/csv") =>
+        ImportTests.ImportAsync(client, file, query, contentType);
 
     private static void AssertSucceeded(JsonNode import, int created = 0, int unchanged = 0, int superseded = 0, int conflicts = 0)
     {

@@ -146,21 +146,6 @@ public sealed class SubmissionTests(TallyApp app)
         await (await admin.SubmitAsync(plan, "2025-Q1", "no-such-unit")).AssertProblemAsync(400, "/problems/validation");
     }
 
-    private static async Task<JsonNode> ImportAsync(HttpClient client, string csv)
-    {
-        using var content = new ByteArrayContent(Encoding.UTF8.GetBytes(csv));
-        content.Headers.ContentType = MediaTypeHeaderValue.Parse("text/csv");
-        var response = await client.PostAsync("/api/v1/imports?name=" + Unique.Code("imp"), content, Ct);
-        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
-        var id = (await response.ReadJsonAsync())["id"]!.GetValue<string>();
-        var started = DateTime.UtcNow;
-        while (true)
-        {
-            var import = await client.GetJsonAsync($"/api/v1/imports/{id}");
-            if (import["status"]!.GetValue<string>() is "succeeded" or "failed")
-                return import;
-            Assert.True(DateTime.UtcNow - started < TimeSpan.FromMinutes(5), $"import {id} did not finish: {import.ToJsonString()}");
-            await Task.Delay(20, Ct);
-        }
-    }
+    private static Task<JsonNode> ImportAsync(HttpClient client, string csv) =>
+        Imports.ImportTests.ImportAsync(client, Encoding.UTF8.GetBytes(csv), "name=" + Unique.Code("imp"));
 }

@@ -44,7 +44,7 @@ public sealed class ApproveSubmissionCommand(string id, string? callerUnit, Acto
         var row = SubmissionDecisions.Decidable(context, id, callerUnit);
         context.Connection.Execute(
             "UPDATE reporting_submissions SET state = 'approved', decided_at = @now, decided_by = @keyId WHERE id = @id",
-            new { id = row.Id, now = Instant.ToStorage(context.Now), keyId = actor.KeyId ?? "" }, context.Transaction);
+            new { id = row.Id, now = context.Now, keyId = actor.KeyId ?? "" }, context.Transaction);
         var submission = SubmissionRow.Find(context.Connection, context.Transaction, row.Id)!.ToResponse();
         context.Audit(actor, "reporting.approved", "reporting-submission:" + row.Id, AuditChain.ToJsonObject(submission));
         return submission;

@@ -145,8 +145,8 @@ internal static class PlanStorage
     public static object Parameters(string code, PlanFields req, DateTimeOffset now) => new
     {
         code, req.Name, metrics = JsonSerializer.Serialize(req.Metrics), req.Frequency,
-        reporters = JsonSerializer.Serialize(req.Reporters), dueDays = req.DueDays, startsOn = Day.ToStorage(req.StartsOn!.Value),
-        endsOn = req.EndsOn is { } e ? Day.ToStorage(e) : null, now = Instant.ToStorage(now),
+        reporters = JsonSerializer.Serialize(req.Reporters), dueDays = req.DueDays, startsOn = req.StartsOn!.Value,
+        endsOn = req.EndsOn, now,
     };
 
     /// <summary>Metrics and reporters still exist when the command runs (the validator read the snapshot a moment before).</summary>

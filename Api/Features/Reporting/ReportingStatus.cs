@@ -117,7 +117,7 @@ public static class ReportingStatus
             var covered = c is not null && c.Metrics >= metrics.Count;
             var live = submission is { IsLive: true };
             DateTimeOffset? coveredAt = covered && c!.CoveredAt is not null ? Instant.FromStorage(c.CoveredAt) : null;
-            DateTimeOffset? submittedAt = live ? Instant.FromStorage(submission!.SubmittedAt) : null;
+            DateTimeOffset? submittedAt = live ? submission!.SubmittedAt : null;
             var reported = covered || live;
             DateTimeOffset? reportedAt = (coveredAt, submittedAt) switch
             {
@@ -135,9 +135,9 @@ public static class ReportingStatus
                 MetricsExpected = metrics.Count,
                 LastRecordedAt = c?.LastRecordedAt is { } last ? Instant.FromStorage(last) : null,
                 ReportedAt = reported ? reportedAt : null,
-                SubmittedAt = submission is null ? null : Instant.FromStorage(submission.SubmittedAt),
+                SubmittedAt = submission?.SubmittedAt,
                 OnTime = reported && reportedAt is { } at ? at < dueBy : now >= dueBy ? false : null,
-                ApprovedAt = submission is { State: SubmissionRow.Approved, DecidedAt: { } approved } ? Instant.FromStorage(approved) : null,
+                ApprovedAt = submission is { State: SubmissionRow.Approved } ? submission.DecidedAt : null,
                 ReturnReason = submission?.State == SubmissionRow.Returned ? submission.ReturnReason : null,
                 SubmissionId = submission?.Id,
             });

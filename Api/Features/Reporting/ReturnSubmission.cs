@@ -61,7 +61,7 @@ public sealed class ReturnSubmissionCommand(string id, string reason, string? ca
             UPDATE reporting_submissions SET state = 'returned', decided_at = @now, decided_by = @keyId, return_reason = @reason
             WHERE id = @id;
             DELETE FROM reporting_frozen_cells WHERE submission_id = @id;
-            """, new { id = row.Id, now = Instant.ToStorage(context.Now), keyId = actor.KeyId ?? "", reason }, context.Transaction);
+            """, new { id = row.Id, now = context.Now, keyId = actor.KeyId ?? "", reason }, context.Transaction);
         var submission = SubmissionRow.Find(context.Connection, context.Transaction, row.Id)!.ToResponse();
         context.Audit(actor, "reporting.returned", "reporting-submission:" + row.Id, AuditChain.ToJsonObject(submission));
         return submission;

@@ -39,8 +39,8 @@ public sealed class SubmissionRow
     public string Period { get; init; } = "";
     public string OrgUnit { get; init; } = "";
     public string State { get; init; } = "";
-    public string SubmittedAt { get; init; } = "";
-    public string? DecidedAt { get; init; }
+    public DateTimeOffset SubmittedAt { get; init; }
+    public DateTimeOffset? DecidedAt { get; init; }
     public string? ReturnReason { get; init; }
 
     /// <summary>Live: its cells are frozen (submitted, or approved).</summary>
@@ -48,9 +48,9 @@ public sealed class SubmissionRow
 
     public SubmissionResponse ToResponse() => new()
     {
-        Id = Id, Plan = Plan, Period = Period, OrgUnit = OrgUnit, State = State, SubmittedAt = Instant.FromStorage(SubmittedAt),
-        ApprovedAt = State == Approved && DecidedAt is not null ? Instant.FromStorage(DecidedAt) : null,
-        ReturnedAt = State == Returned && DecidedAt is not null ? Instant.FromStorage(DecidedAt) : null,
+        Id = Id, Plan = Plan, Period = Period, OrgUnit = OrgUnit, State = State, SubmittedAt = SubmittedAt,
+        ApprovedAt = State == Approved ? DecidedAt : null,
+        ReturnedAt = State == Returned ? DecidedAt : null,
         ReturnReason = ReturnReason,
     };
 

@@ -85,7 +85,7 @@ public sealed class SubmitPeriodCommand(SubmitPeriodRequest req, DateOnly today,
             """
             INSERT INTO reporting_submissions (id, plan, period, org_unit, state, submitted_at, submitted_by)
             VALUES (@id, @plan, @period, @orgUnit, 'submitted', @now, @keyId)
-            """, new { id, plan = plan.Code, period = period.Name, orgUnit, now = Instant.ToStorage(context.Now), keyId = actor.KeyId ?? "" },
+            """, new { id, plan = plan.Code, period = period.Name, orgUnit, now = context.Now, keyId = actor.KeyId ?? "" },
             transaction);
         // The cells this submission freezes: the plan's metrics as they are now, for each month of the period.
         connection.Execute(
