@@ -175,11 +175,14 @@ public static class EventLedger
         Supersedes = supersedes, AuditSeq = context.CreationSeq,
     };
 
+    /// <summary>The head event of a source and externalId: one seek of ux_events_source_external_head.</summary>
+    public const string HeadQuery =
+        $"SELECT {EventRow.Columns} FROM events WHERE source = $source AND external_id = $externalId AND superseded_by IS NULL";
+
     /// <summary>The current (not superseded) event for a source and externalId.</summary>
     public static EventRow? FindHead(LedgerContext context, string source, string externalId)
     {
-        var query = context.Prepared(
-            $"SELECT {EventRow.Columns} FROM events WHERE source = $source AND external_id = $externalId AND superseded_by IS NULL");
+        var query = context.Prepared(HeadQuery);
         using var reader = query.Bind("$source", source).Bind("$externalId", externalId).ExecuteReader();
         return reader.Read() ? EventRow.Read(reader) : null;
     }

@@ -27,21 +27,26 @@ public static class Recordings
     public static void Added(LedgerContext context, EventRow row) =>
         Added(context, row.Metric, row.OccurredOn[..7], row.OrgUnit, row.RecordedAt, row.RecordedAt);
 
+    /// <summary>The span of a cell's active events: one range of ix_events_unit_day (a unit's month), filtered by metric.</summary>
+    public const string ActiveSpanQuery =
+        """
+        SELECT min(recorded_at), max(recorded_at) FROM events
+        WHERE org_unit = $orgUnit AND occurred_on BETWEEN $month || '-01' AND $month || '-31'
+          AND metric = $metric AND voided_at IS NULL
+        """;
+
     /// <summary>After <paramref name="row"/> was voided (and taken out of the rollups): the cell's span over what is still active.</summary>
     public static void Removed(LedgerContext context, EventRow row)
     {
         var month = row.OccurredOn[..7];
         context.Prepared(
-            """
+            $"""
             DELETE FROM unit_month_recordings
             WHERE metric = $metric AND month = $month AND org_unit = $orgUnit
               AND NOT EXISTS (SELECT 1 FROM monthly_unit_rollups
                               WHERE metric = $metric AND month = $month AND org_unit = $orgUnit);
             UPDATE unit_month_recordings
-            SET (first_recorded_at, last_recorded_at) = (
-                SELECT min(recorded_at), max(recorded_at) FROM events
-                WHERE org_unit = $orgUnit AND occurred_on BETWEEN $month || '-01' AND $month || '-31'
-                  AND metric = $metric AND voided_at IS NULL)
+            SET (first_recorded_at, last_recorded_at) = ({ActiveSpanQuery})
             WHERE metric = $metric AND month = $month AND org_unit = $orgUnit
               AND $recordedAt IN (first_recorded_at, last_recorded_at);
             """)

@@ -95,6 +95,101 @@ public sealed class UpgradeTests
         }
     }
 
+    [Fact]
+    public async Task A_database_of_text_keyed_events_upgrades_to_the_lean_ledger_keeping_every_id_and_its_order()
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "tally-tests", "upgrade-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        var path = Path.Combine(folder, "tally.db");
+        var settings = new Dictionary<string, string?> { ["ConnectionStrings:Tally"] = $"Data Source={path}" };
+        try
+        {
+            List<string> ids;
+            await using (var before = await TallyApp.StartAsync(settings))
+            {
+                using var writer = await before.ClientWithAsync(["events:write"], source: Source);
+                ids = [await writer.RecordAsync("notices.issued", "2024-07-01", 3, "hedong", externalId: "one")];
+                var batch = await writer.PostAsJsonAsync("/api/v1/events/batch", new
+                {
+                    events = Enumerable.Range(1, 6).Select(i => new { metric = "notices.issued", occurredOn = "2024-07-02", quantity = i, orgUnit = "hedong" }),
+                }, Ct);
+                ids.AddRange((await batch.ReadJsonAsync())["items"]!.AsArray().Select(r => r!["id"]!.GetValue<string>()));
+                var upsert = await writer.PutAsJsonAsync("/api/v1/events/external/one", new
+                {
+                    metric = "notices.issued", occurredOn = "2024-07-01", quantity = 4, orgUnit = "hedong",
+                }, Ct);
+                ids.Add((await upsert.ReadJsonAsync())["event"]!["id"]!.GetValue<string>());
+            }
+            SqliteConnection.ClearAllPools();
+            WriteTheTextKeyedForm(path);
+
+            await using var app = await TallyApp.StartAsync(settings);
+            using var admin = app.Admin();
+            var verify = await admin.GetJsonAsync("/api/v1/audit/verify");
+            Assert.True(verify["valid"]!.GetValue<bool>(), verify.ToJsonString());
+            using (var db = app.OpenDatabase())
+            {
+                // Numbered by id, whatever order the old rows were stored in.
+                Assert.Equal(ids, db.Query<string>("SELECT id FROM events ORDER BY seq").ToList());
+                Assert.Equal("seq", db.ExecuteScalar<string>("SELECT name FROM pragma_table_info('events') WHERE pk = 1"));
+            }
+            var listed = await admin.GetJsonAsync("/api/v1/events?orgUnit=hedong&status=all&limit=1000");
+            Assert.Equal(ids, listed["items"]!.AsArray().Select(e => e!["id"]!.GetValue<string>()).ToList());
+            var superseded = await admin.GetJsonAsync($"/api/v1/events/{ids[0]}");
+            Assert.Equal(ids[^1], superseded["supersededBy"]!.GetValue<string>());
+            Assert.Null(IndependentProof.Check(await admin.GetJsonAsync($"/api/v1/events/{ids[3]}/proof")));
+
+            // New events go on after the old ones, in id order.
+            using var writerAfter = await app.ClientWithAsync(["events:write"], source: Source);
+            var next = await writerAfter.RecordAsync("notices.issued", "2024-07-03", 1, "hedong");
+            Assert.True(string.CompareOrdinal(next, ids.Max(StringComparer.Ordinal)) > 0);
+            using (var db = app.OpenDatabase())
+                Assert.Equal(next, db.ExecuteScalar<string>("SELECT id FROM events ORDER BY seq DESC LIMIT 1"));
+            verify = await admin.GetJsonAsync("/api/v1/audit/verify");
+            Assert.True(verify["valid"]!.GetValue<bool>(), verify.ToJsonString());
+        }
+        finally
+        {
+            SqliteConnection.ClearAllPools();
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// The events table as it was before 0110 (a text primary key and its eleven indexes), holding the same rows stored
+    /// newest first, so their rowids run against id order; 0110 not recorded.
+    /// </summary>
+    private static void WriteTheTextKeyedForm(string path)
+    {
+        using var db = new SqliteConnection($"Data Source={path}");
+        db.Open();
+        db.Execute(
+            """
+            PRAGMA foreign_keys = OFF;
+            CREATE TABLE events_old (
+                id TEXT PRIMARY KEY, metric TEXT NOT NULL REFERENCES metrics(code), occurred_on TEXT NOT NULL,
+                quantity INTEGER NOT NULL CHECK (quantity BETWEEN 1 AND 1000000000), org_unit TEXT NOT NULL REFERENCES org_units(code),
+                campaign TEXT NULL REFERENCES campaigns(code), dimensions TEXT NOT NULL DEFAULT '{}', external_id TEXT NULL,
+                note TEXT NULL, source TEXT NOT NULL, key_id TEXT NOT NULL, recorded_at TEXT NOT NULL, voided_at TEXT NULL,
+                void_reason TEXT NULL, supersedes TEXT NULL REFERENCES events(id), superseded_by TEXT NULL REFERENCES events(id),
+                audit_seq INTEGER NULL);
+            INSERT INTO events_old SELECT id, metric, occurred_on, quantity, org_unit, campaign, dimensions, external_id, note,
+                source, key_id, recorded_at, voided_at, void_reason, supersedes, superseded_by, audit_seq FROM events ORDER BY id DESC;
+            DROP TABLE events;
+            ALTER TABLE events_old RENAME TO events;
+            CREATE UNIQUE INDEX ux_events_source_external_head ON events(source, external_id) WHERE external_id IS NOT NULL AND superseded_by IS NULL;
+            CREATE INDEX ix_events_metric_day ON events(metric, occurred_on);
+            CREATE INDEX ix_events_org_unit ON events(org_unit, occurred_on);
+            CREATE INDEX ix_events_recorded_at ON events(recorded_at);
+            CREATE INDEX ix_events_org_unit_id ON events(org_unit, id);
+            CREATE INDEX ix_events_metric_id ON events(metric, id);
+            CREATE INDEX ix_events_source_id ON events(source, id);
+            CREATE INDEX ix_events_campaign_id ON events(campaign, id) WHERE campaign IS NOT NULL;
+            CREATE INDEX ix_events_day_id ON events(occurred_on, id);
+            DELETE FROM schemaversions WHERE scriptname LIKE '%0110_lean_events.sql';
+            """);
+    }
+
     /// <summary>The schema before 0070, and events recorded as the code before the Merkle form recorded them.</summary>
     private static void WriteTheOldForm(string path)
     {

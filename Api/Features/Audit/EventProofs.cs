@@ -37,7 +37,7 @@ public static class EventProofs
             var leaves = new List<byte[]>(chunkSize);
             var position = -1;
             await using (var reader = await connection.ExecuteReaderAsync(new CommandDefinition(
-                             $"SELECT {EventRow.Columns} FROM events WHERE id >= @chunkFirst AND audit_seq = @seq ORDER BY id LIMIT @chunkSize",
+                             $"SELECT {EventRow.Columns} FROM events WHERE seq >= (SELECT seq FROM events WHERE id = @chunkFirst) AND audit_seq = @seq ORDER BY seq LIMIT @chunkSize",
                              new { chunkFirst, seq = row.AuditSeq, chunkSize }, snapshot, cancellationToken: ct)))
             {
                 while (await reader.ReadAsync(ct))

@@ -57,13 +57,16 @@ public sealed record EventFilter(
     DateOnly? To, EventStatusFilter Status, DateTimeOffset? RecordedAfter, IReadOnlyList<DimensionFilter>? Dimensions = null)
 {
     /// <summary>
-    /// The WHERE clause (without the word) and its parameters; <paramref name="afterId"/> continues a page.
-    /// Rows are read in id order. A period of at most <paramref name="daySeekSpan"/> days is found through
-    /// <c>ix_events_day_id</c> (one day comes out of it already in id order; a few days are sorted); a longer
-    /// period is not offered to any day index, so SQLite walks an id-ordered index and can stop early, instead of
-    /// sorting months of events. One day is always sought: it needs no sort.
+    /// The WHERE clause (without the word) and its parameters; <paramref name="afterId"/> continues a page, and
+    /// <paramref name="recordedAfterSeq"/> (see <see cref="EventSeq.LastRecordedThroughAsync"/>) is where
+    /// <see cref="RecordedAfter"/> begins in seq order. Rows are read in seq order, which is id order (ORDER BY e.seq).
+    /// A period of at most <paramref name="daySeekSpan"/> days is sought through the day indexes (ix_events_day, or
+    /// ix_events_metric_day / ix_events_unit_day with a metric or unit: one day comes out of them already in seq
+    /// order; a few days are sorted). Otherwise no index is offered (a unary + on metric, org unit and days) and SQLite
+    /// walks the table in seq order and stops after a page, instead of sorting every match of a metric or a district.
     /// </summary>
-    public (string Where, Dictionary<string, object?> Parameters) ToSql(string? afterId = null, int daySeekSpan = 1)
+    public (string Where, Dictionary<string, object?> Parameters) ToSql(string? afterId = null, int daySeekSpan = 1,
+        long recordedAfterSeq = 0)
     {
         var conditions = new List<string>();
         var parameters = new Dictionary<string, object?>(StringComparer.Ordinal);
@@ -73,15 +76,18 @@ public sealed record EventFilter(
             parameters[name] = value;
         }
 
+        // A unary + keeps a term out of index choice (https://sqlite.org/optoverview.html#disqualifying_where_clause_terms_using_unary_).
+        var seeksDays = From is { } first && To is { } last && last.DayNumber - first.DayNumber < Math.Max(daySeekSpan, 1);
+        var seek = seeksDays ? "" : "+";
         if (!string.IsNullOrEmpty(afterId))
-            Add("e.id > @afterId", "afterId", afterId);
+            Add("e.seq > (SELECT seq FROM events WHERE id = @afterId)", "afterId", afterId);
         if (Metric is not null)
-            Add("e.metric = @metric", "metric", Metric);
+            Add($"{seek}e.metric = @metric", "metric", Metric);
         if (OrgUnit is not null)
         {
             Add(OrgUnitHasDescendants
-                ? "e.org_unit IN (SELECT descendant FROM org_unit_closure WHERE ancestor = @orgUnit)"
-                : "e.org_unit = @orgUnit", "orgUnit", OrgUnit);
+                ? $"{seek}e.org_unit IN (SELECT descendant FROM org_unit_closure WHERE ancestor = @orgUnit)"
+                : $"{seek}e.org_unit = @orgUnit", "orgUnit", OrgUnit);
         }
         if (Campaign is not null)
             Add("e.campaign = @campaign", "campaign", Campaign);
@@ -91,15 +97,17 @@ public sealed record EventFilter(
             Add("e.occurred_on = @day", "day", day);
         else
         {
-            // A unary + keeps a term out of index choice (https://sqlite.org/optoverview.html#disqualifying_where_clause_terms_using_unary_).
-            var seek = From is { } first && To is { } last && last.DayNumber - first.DayNumber < daySeekSpan ? "" : "+";
             if (From is { } from)
                 Add($"{seek}e.occurred_on >= @from", "from", from);
             if (To is { } to)
                 Add($"{seek}e.occurred_on <= @to", "to", to);
         }
         if (RecordedAfter is { } recordedAfter)
-            Add("e.recorded_at > @recordedAfter", "recordedAfter", recordedAfter);
+        {
+            // The seq bound makes it a range of the table; the instant itself stays exact for events committed since.
+            Add("e.recorded_at > @recordedAfter", "recordedAfter", Instant.ToStorage(recordedAfter));
+            Add("e.seq > @recordedAfterSeq", "recordedAfterSeq", recordedAfterSeq);
+        }
         // No index holds dimensions: these terms only test rows the index chosen above yields, in id order.
         for (var i = 0; i < (Dimensions?.Count ?? 0); i++)
         {

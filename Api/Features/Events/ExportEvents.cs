@@ -80,10 +80,13 @@ public sealed class ExportEvents(Database database, CatalogCache catalog, ILogge
         var snapshot = CatalogSnapshot.Load(connection, transaction);
         var dimensionKeys = EventFieldList.DimensionKeys(snapshot);
         var columns = EventFieldList.ExportColumns(dimensionKeys, req.Headers == "zh" ? snapshot : null);
-        var (where, parameters) = filter.ToSql(daySeekSpan: 31);
+        var recordedAfterSeq = filter.RecordedAfter is { } recordedAfter
+            ? await EventSeq.LastRecordedThroughAsync(connection, recordedAfter, transaction, ct)
+            : 0;
+        var (where, parameters) = filter.ToSql(daySeekSpan: 31, recordedAfterSeq: recordedAfterSeq);
         await using var query = connection.CreateCommand();
         query.Transaction = transaction;
-        query.CommandText = $"SELECT {EventRow.Columns} FROM events e WHERE {where} ORDER BY e.id";
+        query.CommandText = $"SELECT {EventRow.Columns} FROM events e WHERE {where} ORDER BY e.seq";
         foreach (var (name, value) in parameters)
             query.Parameters.AddWithValue("@" + name, value ?? DBNull.Value);
         await using var reader = await query.ExecuteReaderAsync(ct);

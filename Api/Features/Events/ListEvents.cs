@@ -44,13 +44,17 @@ public sealed class ListEvents(Database database, CatalogCache catalog) : Endpoi
         var after = Paging.DecodeOrThrow(CursorKind, req.Cursor);
         var limit = Paging.LimitOf(req);
         var filter = EventFilters.Resolve(req, HttpContext.Request.Query, HttpContext.Caller(), catalog.Current);
-        var (where, values) = filter.ToSql(after);
+        await using var connection = await database.OpenAsync(ct);
+        await using var snapshot = connection.BeginTransaction(deferred: true);
+        var recordedAfterSeq = filter.RecordedAfter is { } recordedAfter
+            ? await EventSeq.LastRecordedThroughAsync(connection, recordedAfter, snapshot, ct)
+            : 0;
+        var (where, values) = filter.ToSql(after, recordedAfterSeq: recordedAfterSeq);
         var parameters = new DynamicParameters(values);
         parameters.Add("take", limit + 1);
-        await using var connection = await database.OpenAsync(ct);
         var rows = (await connection.QueryAsync<EventRow>(new CommandDefinition(
-            $"SELECT {EventRow.Columns} FROM events e WHERE {where} ORDER BY e.id LIMIT @take",
-            parameters, cancellationToken: ct))).ToList();
+            $"SELECT {EventRow.Columns} FROM events e WHERE {where} ORDER BY e.seq LIMIT @take",
+            parameters, snapshot, cancellationToken: ct))).ToList();
         var page = Paging.ToPage(CursorKind, rows, limit, r => r.Id);
         await Send.OkAsync(new Page<EventResponse>(page.Items.Select(r => r.ToResponse()).ToList(), page.NextCursor), ct);
     }

@@ -15,7 +15,7 @@ public sealed record CountedFigures(IReadOnlyDictionary<string, (long Value, lon
 /// <summary>
 /// Counts the events of a year in a subtree for the annual report. A report of the ledger as it stands now (the
 /// dashboard asks for one every few seconds) is kept per year and unit and brought forward by the events recorded
-/// since, instead of reading the whole year again: ids grow in commit order, so every new event sorts after every
+/// since, instead of reading the whole year again: ids (and seq) grow in commit order, so every new event sorts after every
 /// counted one and the digest, a hash over counted events in id order, only needs them appended. What would change an
 /// event already counted (a void or supersession in that year, a catalog change) moves <see cref="LedgerWriter.Rewrites"/>,
 /// and the year is then read whole again. A report at an explicit earlier instant is read whole each time, over the
@@ -114,7 +114,7 @@ public sealed class CountedEvents(Database database, LedgerWriter writer, Catalo
               AND {seek}recorded_at <= @asOf AND (voided_at IS NULL OR voided_at > @asOf)
               {(orgUnit is null ? "" : $"AND {seek}org_unit IN (SELECT descendant FROM org_unit_closure WHERE ancestor = @orgUnit)")}
               {(approvedOnly ? "AND " + Reporting.ApprovedCells.Condition("events.metric", "substr(events.occurred_on, 1, 7)", "events.org_unit", "@asOf") : "")}
-            ORDER BY id
+            ORDER BY seq
             """,
             new { metrics, from, to, asOf, orgUnit }, transaction,
             cancellationToken: ct)))
@@ -153,7 +153,7 @@ public sealed class CountedEvents(Database database, LedgerWriter writer, Catalo
         await using var reader = await connection.ExecuteReaderAsync(new CommandDefinition(
             """
             SELECT id, metric, quantity, occurred_on, org_unit, recorded_at, voided_at
-            FROM events WHERE id > @after ORDER BY id
+            FROM events WHERE seq > coalesce((SELECT seq FROM events WHERE id = @after), 0) ORDER BY seq
             """, new { after = running.HighWater ?? "" }, cancellationToken: ct));
         while (await reader.ReadAsync(ct))
         {
@@ -199,7 +199,7 @@ public sealed class CountedEvents(Database database, LedgerWriter writer, Catalo
     {
         // Newest first; events recorded after asOf (committed while this count ran) are few and end the walk quickly.
         await using var reader = await connection.ExecuteReaderAsync(new CommandDefinition(
-            "SELECT id, recorded_at FROM events ORDER BY id DESC", transaction: transaction, cancellationToken: ct));
+            "SELECT id, recorded_at FROM events ORDER BY seq DESC", transaction: transaction, cancellationToken: ct));
         while (await reader.ReadAsync(ct))
         {
             if (string.CompareOrdinal(reader.GetString(1), asOf) <= 0)

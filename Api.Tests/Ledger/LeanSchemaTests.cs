@@ -1,0 +1,101 @@
+using Dapper;
+using Microsoft.Data.Sqlite;
+using Tally.Api.Features.Events;
+using Tally.Api.Ledger;
+using Tally.Api.Tests.Infrastructure;
+
+namespace Tally.Api.Tests.Ledger;
+
+/// <summary>
+/// The events table's B-trees (migrations/0110_lean_events.sql): exactly these indexes exist, and each is the plan of
+/// a query the contract needs, shown with EXPLAIN QUERY PLAN on the statement the code runs (or its shape, where the
+/// code builds it). An index added without a query here fails the first test.
+/// </summary>
+public sealed class LeanSchemaTests(TallyApp app) : IClassFixture<TallyApp>
+{
+    private string PlanOf(string sql, object? parameters = null)
+    {
+        using var db = app.OpenDatabase();
+        return string.Join("\n", db.Query("EXPLAIN QUERY PLAN " + sql, parameters).Select(row => (string)row.detail));
+    }
+
+    [Fact]
+    public void Events_have_the_integer_key_and_exactly_the_earned_indexes()
+    {
+        using var db = app.OpenDatabase();
+        var indexes = db.Query<string>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' ORDER BY name").ToList();
+        Assert.Equal(["ix_events_day", "ix_events_metric_day", "ix_events_unit_day", "ux_events_id", "ux_events_source_external_head"], indexes);
+        var key = db.QuerySingle<(string Name, string Type)>("SELECT name, type FROM pragma_table_info('events') WHERE pk = 1");
+        Assert.Equal(("seq", "INTEGER"), key);
+    }
+
+    [Fact]
+    public void An_event_is_found_by_its_published_id_through_ux_events_id() =>
+        Assert.Equal("SEARCH events USING INDEX ux_events_id (id=?)",
+            PlanOf("SELECT org_unit FROM events WHERE id = @id", new { id = "evt_x" }));
+
+    [Fact]
+    public void Idempotency_seeks_the_head_of_a_source_and_external_id() =>
+        Assert.Equal("SEARCH events USING INDEX ux_events_source_external_head (source=? AND external_id=?)",
+            PlanOf(EventLedger.HeadQuery, new { source = "s", externalId = "x" }));
+
+    [Fact]
+    public void A_cells_recording_span_after_a_void_reads_one_units_month() =>
+        Assert.Contains("USING INDEX ix_events_unit_day (org_unit=? AND occurred_on>? AND occurred_on<?)",
+            PlanOf(Recordings.ActiveSpanQuery, new { orgUnit = "hedong", month = "2024-05", metric = "leads.handled" }), StringComparison.Ordinal);
+
+    [Fact]
+    public void A_metrics_year_is_a_range_of_ix_events_metric_day() =>
+        // The shape of the annual report's count (CountedEvents) and of asOf totals over the whole tree.
+        Assert.Contains("USING INDEX ix_events_metric_day (metric=? AND occurred_on>? AND occurred_on<?)",
+            PlanOf("SELECT id, metric, quantity FROM events WHERE metric IN ('leads.handled') AND occurred_on BETWEEN @from AND @to "
+                + "AND (voided_at IS NULL OR voided_at > @asOf) ORDER BY seq",
+                new { from = "2024-01-01", to = "2024-12-31", asOf = "2025" }), StringComparison.Ordinal);
+
+    [Fact]
+    public void One_day_of_events_comes_out_of_ix_events_day_in_id_order()
+    {
+        var filter = new EventFilter(null, null, false, null, null, new DateOnly(2024, 5, 2), new DateOnly(2024, 5, 2),
+            EventStatusFilter.Active, null);
+        var (where, parameters) = filter.ToSql();
+        Assert.Equal("SEARCH e USING INDEX ix_events_day (occurred_on=?)",
+            PlanOf($"SELECT e.id FROM events e WHERE {where} ORDER BY e.seq LIMIT 100", new DynamicParameters(parameters)));
+    }
+
+    [Fact]
+    public void A_page_after_a_cursor_and_events_recorded_after_an_instant_are_ranges_of_the_table()
+    {
+        var filter = new EventFilter("leads.handled", "hedong", true, null, null, null, null, EventStatusFilter.Active,
+            DateTimeOffset.UnixEpoch);
+        var (where, parameters) = filter.ToSql(afterId: "evt_x", recordedAfterSeq: 5);
+        var plan = PlanOf($"SELECT e.id FROM events e WHERE {where} ORDER BY e.seq LIMIT 100", new DynamicParameters(parameters));
+        Assert.StartsWith("SEARCH e USING INTEGER PRIMARY KEY (rowid>?)", plan, StringComparison.Ordinal);
+        Assert.DoesNotContain("TEMP B-TREE", plan, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_seq_of_an_instant_is_the_last_event_recorded_at_or_before_it()
+    {
+        using var client = await app.ClientWithAsync(["events:write"]);
+        var unit = await app.OrgUnitAsync();
+        var ids = new List<string>();
+        for (var i = 0; i < 5; i++)
+            ids.Add(await client.RecordAsync("leads.handled", "2024-05-02", 1, unit));
+        using var db = app.OpenDatabase();
+        var rows = db.Query<(long Seq, string RecordedAt)>(
+            "SELECT seq, recorded_at FROM events WHERE id IN @ids ORDER BY seq", new { ids }).ToList();
+        Assert.Equal(5, rows.Count);
+
+        foreach (var (seq, recordedAt) in rows)
+        {
+            var at = Tally.Api.Data.Instant.FromStorage(recordedAt);
+            Assert.Equal(seq, await EventSeq.LastRecordedThroughAsync(db, at, null, CancellationToken.None));
+            var before = await EventSeq.LastRecordedThroughAsync(db, at.AddTicks(-1), null, CancellationToken.None);
+            Assert.True(before < seq);
+            Assert.Equal(before, db.ExecuteScalar<long>("SELECT coalesce(max(seq), 0) FROM events WHERE recorded_at < @recordedAt", new { recordedAt }));
+        }
+        Assert.Equal(0, await EventSeq.LastRecordedThroughAsync(db, DateTimeOffset.UnixEpoch, null, CancellationToken.None));
+        Assert.Equal(db.ExecuteScalar<long>("SELECT max(seq) FROM events"),
+            await EventSeq.LastRecordedThroughAsync(db, DateTimeOffset.MaxValue, null, CancellationToken.None));
+    }
+}
