@@ -1,17 +1,20 @@
 using Tally.Bench;
 
-// bench/ledger.sh drives these modes; see bench/README.md.
+// bench/ledger.sh, bench/imports.sh and bench/lean.sh drive these modes; see bench/README.md.
 return args.FirstOrDefault() switch
 {
     "baseline" => await BaselineServer.RunAsync(Options.Parse(args[1..])),
     "raw-insert" => RawInsert.Run(Options.Parse(args[1..])),
     "batch" => await BatchClient.RunAsync(Options.Parse(args[1..])),
     "export" => await ExportClient.RunAsync(Options.Parse(args[1..])),
+    "naive-server" => await NaiveServer.RunAsync(Options.Parse(args[1..])),
+    "naive-insert" => NaiveInsert.Run(Options.Parse(args[1..])),
+    "singles" => await SinglesClient.RunAsync(Options.Parse(args[1..])),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: Tally.Bench baseline|raw-insert|batch|export --name value ...");
+    Console.Error.WriteLine("usage: Tally.Bench baseline|raw-insert|naive-server|naive-insert|batch|export|singles --name value ...");
     return 2;
 }
