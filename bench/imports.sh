@@ -13,43 +13,29 @@ ROWS=${ROWS:-1000000}
 XLSX_ROWS=${XLSX_ROWS:-100000}
 PORT=5482
 URL=http://127.0.0.1:$PORT
-ADMIN_KEY=tly_bench-admin-key-0123456789abcdefghijklmnopqrstu
 OUT=$ROOT/bench/out/imports-$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$OUT"
-export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-
-dotnet build -c Release Api/Api.csproj -v q -nologo >/dev/null
-dotnet build -c Release bench/Bench/Bench.csproj -v q -nologo >/dev/null
-TALLY_DLL=$ROOT/Api/bin/Release/net10.0/Tally.Api.dll
-BENCH_DLL=$ROOT/bench/Bench/bin/Release/net10.0/Tally.Bench.dll
+. "$ROOT/bench/lib.sh"
+bench_build
 SERVER_PID=
-cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true; rm -f "$OUT"/*.db*; }
+cleanup() { [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true; rm -f "$OUT"/*.db "$OUT"/*.db-wal "$OUT"/*.db-shm; }
 trap cleanup EXIT
 
-start() {
-  [ -n "$SERVER_PID" ] && { kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; }
-  rm -f "$OUT/$1.db"*
-  ConnectionStrings__Tally="Data Source=$OUT/$1.db" Tally__BootstrapAdminKey=$ADMIN_KEY \
-    Tally__Limits__LongRequestTimeout=01:00:00 Logging__LogLevel__Default=Warning ASPNETCORE_ENVIRONMENT=Production \
-    env "Logging__LogLevel__Tally.Api.Features.Imports=Information" dotnet "$TALLY_DLL" --urls "$URL" >"$OUT/$1.log" 2>&1 &
-  SERVER_PID=$!
-  for _ in $(seq 150); do curl -sf "$URL/health/ready" >/dev/null && break; sleep 0.2; done
-  KEY=$(curl -sf -X POST "$URL/api/v1/api-keys" -H "Authorization: Bearer $ADMIN_KEY" -H 'Content-Type: application/json' \
-    -d '{"name":"bench","source":"bench","scopes":["events:write","events:read"]}' | jq -r .key)
+start() { # start <label>: a server over a fresh $OUT/<label>.db, the previous one stopped
+  [ -n "$SERVER_PID" ] && stop "$SERVER_PID"
+  start_tally "$OUT/$1.db" $PORT
 }
-
-rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$SERVER_PID/status"; }
 
 # measure <label> <rows> <command...>: runs the command while sampling RSS; prints a result line
 measure() {
   local label=$1 rows=$2; shift 2
   local before peak start end
-  before=$(rss_kib); peak=$before
+  before=$(rss_kib "$SERVER_PID"); peak=$before
   start=$(date +%s.%N)
   "$@" &
   local job=$!
   while kill -0 "$job" 2>/dev/null; do
-    local now; now=$(rss_kib); [ "$now" -gt "$peak" ] && peak=$now
+    local now; now=$(rss_kib "$SERVER_PID"); [ "$now" -gt "$peak" ] && peak=$now
     sleep 0.2
   done
   wait "$job"
@@ -60,26 +46,11 @@ measure() {
   awk -v l="$label" -v r="$rows" -v s="$start" -v e="$end" 'BEGIN { printf "%s\t%d\t%.0f\n", l, r, r / (e - s) }' >>"$OUT/rates.tsv"
 }
 
-field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
-
 # raw <rows> <audit 0|1>: the in-process raw insert into a fresh database; prints its rows/s
 raw() {
   rm -f "$OUT/raw.db"*
   dotnet "$BENCH_DLL" raw-insert --db "$OUT/raw.db" --migrations "$ROOT/migrations" --rows "$1" --per 10000 --run imp \
     --audit "$2" | tee -a "$OUT/raw.log" | field rows_per_s
-}
-
-# import_file <file> <content type> <query>: POST then poll until it ends; fails unless it succeeded
-import_file() {
-  local id status
-  id=$(curl -sf -X POST "$URL/api/v1/imports?$3" -H "Authorization: Bearer $KEY" -H "Content-Type: $2" \
-    --data-binary "@$1" | jq -r .id)
-  while :; do
-    status=$(curl -sf "$URL/api/v1/imports/$id" -H "Authorization: Bearer $KEY")
-    case $(jq -r .status <<<"$status") in succeeded) echo "$status" >"$OUT/last-import.json"; return 0 ;;
-      failed) echo "$status" | head -c 2000 >&2; return 1 ;; esac
-    sleep 0.2
-  done
 }
 
 python3 bench/make_import_files.py csv "$ROWS" "$OUT/events.csv" hedong
@@ -90,11 +61,11 @@ echo "| step | rows | time | rows/s | RSS before | RSS growth |" | tee "$OUT/sum
 echo "|---|---|---|---|---|---|" | tee -a "$OUT/summary.md"
 
 start csv
-measure "CSV import, dry run" "$ROWS" import_file "$OUT/events.csv" text/csv "dryRun=true"
-measure "CSV import" "$ROWS" import_file "$OUT/events.csv" text/csv ""
+measure "CSV import, dry run" "$ROWS" import_file "$URL" "$KEY" "$OUT/events.csv" text/csv "dryRun=true"
+measure "CSV import" "$ROWS" import_file "$URL" "$KEY" "$OUT/events.csv" text/csv ""
 measure "XLSX export" "$ROWS" curl -sf "$URL/api/v1/events/export?format=xlsx" -H "Authorization: Bearer $KEY" -o "$OUT/export.xlsx"
 start xlsx
-measure "XLSX import" "$XLSX_ROWS" import_file "$OUT/events.xlsx" \
+measure "XLSX import" "$XLSX_ROWS" import_file "$URL" "$KEY" "$OUT/events.xlsx" \
   application/vnd.openxmlformats-officedocument.spreadsheetml.sheet "sheet=%E6%95%B0%E6%8D%AE"
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=
 rm -f "$OUT"/events.csv "$OUT"/events.xlsx "$OUT"/export.xlsx

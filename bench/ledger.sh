@@ -17,55 +17,19 @@ PER_REQUEST=10000
 PORT_TALLY=5180
 PORT_NORMAL=5181
 PORT_FULL=5182
-ADMIN_KEY=tly_bench-admin-key-0123456789abcdefghijklmnopqrstu
 OUT=$ROOT/bench/out/$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p "$OUT"
-export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
-
-if ! command -v wrk >/dev/null 2>&1; then
-  apt-get update -qq >/dev/null && apt-get install -y -qq wrk >/dev/null
-fi
+. "$ROOT/bench/lib.sh"
+need_wrk
 
 echo "== build (Release)"
-dotnet build -c Release Api/Api.csproj -v q -nologo >/dev/null
-dotnet build -c Release bench/Bench/Bench.csproj -v q -nologo >/dev/null
-TALLY_DLL=$ROOT/Api/bin/Release/net10.0/Tally.Api.dll
-BENCH_DLL=$ROOT/bench/Bench/bin/Release/net10.0/Tally.Bench.dll
+bench_build
 
 PIDS=()
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
 }
 trap cleanup EXIT
-
-wait_ready() {
-  for _ in $(seq 150); do
-    curl -sf "http://127.0.0.1:$1/health/ready" >/dev/null && return 0
-    sleep 0.2
-  done
-  echo "server on port $1 did not become ready" >&2
-  return 1
-}
-
-stop() {
-  kill "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-}
-
-# start_tally <database file>: sets SERVER_PID and KEY (an events:write + events:read key)
-start_tally() {
-  rm -f "$1" "$1-wal" "$1-shm"
-  ConnectionStrings__Tally="Data Source=$1" Tally__BootstrapAdminKey=$ADMIN_KEY \
-    Tally__RateLimit__PermitsPerSecond=100000000 Tally__RateLimit__Burst=100000000 \
-    Logging__LogLevel__Default=Warning ASPNETCORE_ENVIRONMENT=Production \
-    dotnet "$TALLY_DLL" --urls "http://127.0.0.1:$PORT_TALLY" >"$OUT/tally.log" 2>&1 &
-  SERVER_PID=$!
-  PIDS+=("$SERVER_PID")
-  wait_ready $PORT_TALLY
-  KEY=$(curl -sf -X POST "http://127.0.0.1:$PORT_TALLY/api/v1/api-keys" -H "Authorization: Bearer $ADMIN_KEY" \
-    -H 'Content-Type: application/json' \
-    -d '{"name":"bench","source":"bench","scopes":["events:write","events:read"]}' | jq -r .key)
-}
 
 # start_baseline <NORMAL|FULL> <port>: sets SERVER_PID
 start_baseline() {
@@ -76,25 +40,10 @@ start_baseline() {
   wait_ready "$2"
 }
 
-# post_load <label> <url> <path> <key|none>: a short warm-up, then $DURATION s of wrk; prints requests/s
-post_load() {
-  wrk -t1 -c"$CONNECTIONS" -d3s -s bench/post.lua "$2" -- "$3" "$4" >/dev/null
-  wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" -s bench/post.lua "$2" -- "$3" "$4" >"$OUT/wrk-$1.txt"
-  if grep -q "Non-2xx" "$OUT/wrk-$1.txt"; then
-    echo "$1: non-2xx responses, see $OUT/wrk-$1.txt" >&2
-    return 1
-  fi
-  awk '/Requests\/sec/ { print $2 }' "$OUT/wrk-$1.txt"
-}
-
-median() { sort -g | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
-field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
-
 echo "== 1. single POSTs: $RUNS runs of ${DURATION}s, wrk -c$CONNECTIONS"
 : >"$OUT/single.tsv"
 for run in $(seq "$RUNS"); do
-  start_tally "$OUT/tally-single.db"
+  start_tally "$OUT/tally-single.db" $PORT_TALLY; PIDS+=("$SERVER_PID")
   tally=$(post_load "tally-$run" "http://127.0.0.1:$PORT_TALLY" /api/v1/events "$KEY")
   stop "$SERVER_PID"
   start_baseline NORMAL $PORT_NORMAL
@@ -112,7 +61,7 @@ single_full=$(cut -f3 "$OUT/single.tsv" | median)
 echo "== 2. $ROWS events in batches of $PER_REQUEST: $RUNS runs"
 : >"$OUT/batch.tsv"
 for run in $(seq "$RUNS"); do
-  start_tally "$OUT/tally-batch.db"
+  start_tally "$OUT/tally-batch.db" $PORT_TALLY; PIDS+=("$SERVER_PID")
   line=$(dotnet "$BENCH_DLL" batch --url "http://127.0.0.1:$PORT_TALLY" --key "$KEY" --rows "$ROWS" --per $PER_REQUEST \
     --connections 2 --run "run$run" --pid "$SERVER_PID")
   echo "$line" >>"$OUT/batch.log"

@@ -21,10 +21,7 @@ public static class BaselineServer
         var synchronous = options.Get("sync").ToUpperInvariant() is "FULL" ? "FULL" : "NORMAL";
         var connectionString = $"Data Source={databasePath}";
 
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls(options.Get("urls"));
-        var app = builder.Build();
+        var app = Slim(options.Get("urls"));
         app.MapPost("/events", (Body body) =>
         {
             var id = "evt_" + Guid.CreateVersion7().ToString("N");
@@ -49,8 +46,18 @@ public static class BaselineServer
             transaction.Commit();
             return Results.Created($"/events/{id}", new { id });
         });
-        app.MapGet("/health/ready", () => Results.Ok());
         await app.RunAsync();
         return 0;
+    }
+
+    /// <summary>A slim minimal-API app on <paramref name="urls"/>, no logging, with the /health/ready the drivers poll.</summary>
+    public static WebApplication Slim(string urls)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseUrls(urls);
+        var app = builder.Build();
+        app.MapGet("/health/ready", () => Results.Ok());
+        return app;
     }
 }

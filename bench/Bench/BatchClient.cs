@@ -22,11 +22,7 @@ public static class BatchClient
         for (var start = 0; start < total; start += per)
             bodies.Add(Body(start, Math.Min(total, start + per), run));
 
-        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = connections })
-        {
-            Timeout = TimeSpan.FromMinutes(5),
-        };
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", options.Get("key"));
+        using var http = options.Client(connections, TimeSpan.FromMinutes(5));
         var next = -1;
         var created = 0L;
         await using var rss = pid > 0 ? new RssSampler(pid) : null;

@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net.Http.Headers;
 
 namespace Tally.Bench;
 
@@ -12,8 +11,7 @@ public static class ExportClient
         var query = options.Get("query", "status=all");
         var url = options.Get("url").TrimEnd('/') + $"/api/v1/events/export?format={format}&{query}";
         var pid = options.Number("pid", 0);
-        using var http = new HttpClient { Timeout = TimeSpan.FromMinutes(10) };
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", options.Get("key"));
+        using var http = options.Client(int.MaxValue, TimeSpan.FromMinutes(10));
 
         await using var rss = pid > 0 ? new RssSampler(pid) : null;
         var clock = Stopwatch.StartNew();

@@ -12,14 +12,10 @@ public static class NaiveTable
 {
     public static void Create(string databasePath)
     {
-        foreach (var file in new[] { databasePath, databasePath + "-wal", databasePath + "-shm" })
-            File.Delete(file);
-        using var connection = new SqliteConnection($"Data Source={databasePath};Pooling=False");
-        connection.Open();
+        using var connection = Schema.OpenFresh(databasePath);
         using var command = connection.CreateCommand();
         command.CommandText =
             """
-            PRAGMA journal_mode = WAL;
             CREATE TABLE events (
                 id          INTEGER PRIMARY KEY,
                 source      TEXT NOT NULL,
@@ -61,10 +57,7 @@ public static class NaiveServer
         var databasePath = options.Get("db");
         NaiveTable.Create(databasePath);
         var connectionString = $"Data Source={databasePath}";
-        var builder = WebApplication.CreateSlimBuilder();
-        builder.Logging.ClearProviders();
-        builder.WebHost.UseUrls(options.Get("urls"));
-        var app = builder.Build();
+        var app = BaselineServer.Slim(options.Get("urls"));
         app.MapPost("/events", (Body body) =>
         {
             using var connection = new SqliteConnection(connectionString);
@@ -84,7 +77,6 @@ public static class NaiveServer
             var id = (long)command.ExecuteScalar()!;
             return Results.Created($"/events/{id}", new { id });
         });
-        app.MapGet("/health/ready", () => Results.Ok());
         await app.RunAsync();
         return 0;
     }

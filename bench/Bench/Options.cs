@@ -20,4 +20,12 @@ public sealed class Options(Dictionary<string, string> values)
 
     public int Number(string name, int fallback) =>
         values.TryGetValue(name, out var value) ? int.Parse(value, CultureInfo.InvariantCulture) : fallback;
+
+    /// <summary>An HttpClient for the load clients: at most <paramref name="connections"/> connections, --key as bearer.</summary>
+    public HttpClient Client(int connections, TimeSpan timeout)
+    {
+        var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = connections }) { Timeout = timeout };
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", Get("key"));
+        return http;
+    }
 }

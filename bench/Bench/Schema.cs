@@ -7,21 +7,26 @@ public static class Schema
 {
     public static void Create(string databasePath, string migrationsFolder)
     {
-        foreach (var file in new[] { databasePath, databasePath + "-wal", databasePath + "-shm" })
-            File.Delete(file);
-        using var connection = new SqliteConnection($"Data Source={databasePath};Pooling=False");
-        connection.Open();
-        using (var wal = connection.CreateCommand())
-        {
-            wal.CommandText = "PRAGMA journal_mode = WAL;";
-            wal.ExecuteNonQuery();
-        }
+        using var connection = OpenFresh(databasePath);
         foreach (var script in Directory.GetFiles(migrationsFolder, "*.sql").Order(StringComparer.Ordinal))
         {
             using var command = connection.CreateCommand();
             command.CommandText = File.ReadAllText(script);
             command.ExecuteNonQuery();
         }
+    }
+
+    /// <summary>A new empty database file (any old one and its WAL removed) in WAL mode, on an unpooled connection.</summary>
+    public static SqliteConnection OpenFresh(string databasePath)
+    {
+        foreach (var file in new[] { databasePath, databasePath + "-wal", databasePath + "-shm" })
+            File.Delete(file);
+        var connection = new SqliteConnection($"Data Source={databasePath};Pooling=False");
+        connection.Open();
+        using var wal = connection.CreateCommand();
+        wal.CommandText = "PRAGMA journal_mode = WAL;";
+        wal.ExecuteNonQuery();
+        return connection;
     }
 }
 

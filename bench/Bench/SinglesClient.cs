@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net.Http.Headers;
 using System.Text;
 
 namespace Tally.Bench;
@@ -19,11 +18,7 @@ public static class SinglesClient
         var stopFile = options.Get("stop-file");
         var maxSeconds = options.Number("max-seconds", 900);
         var prefix = options.Get("run", "singles");
-        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = connections })
-        {
-            Timeout = TimeSpan.FromSeconds(120),
-        };
-        http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", options.Get("key"));
+        using var http = options.Client(connections, TimeSpan.FromSeconds(120));
         var latencies = new List<double>();
         var statuses = new Dictionary<string, int>(StringComparer.Ordinal);
         var counter = 0;
