@@ -246,14 +246,14 @@ public static class EventLedger
         context.Prepared(
             """
             INSERT INTO events (id, metric, occurred_on, quantity, org_unit, campaign, dimensions, external_id, note,
-                                source, key_id, recorded_at, supersedes, audit_seq)
+                                source, recorded_at, supersedes, audit_seq)
             VALUES ($id, $metric, $occurredOn, $quantity, $orgUnit, $campaign, $dimensions, $externalId, $note,
-                    $source, $keyId, $recordedAt, $supersedes, $auditSeq)
+                    $source, $recordedAt, $supersedes, $auditSeq)
             """)
             .Bind("$id", row.Id).Bind("$metric", row.Metric).Bind("$occurredOn", row.OccurredOn).Bind("$quantity", row.Quantity)
             .Bind("$orgUnit", row.OrgUnit).Bind("$campaign", row.Campaign).Bind("$dimensions", row.Dimensions)
             .Bind("$externalId", row.ExternalId).Bind("$note", row.Note).Bind("$source", row.Source)
-            .Bind("$keyId", actor.KeyId ?? "").Bind("$recordedAt", row.RecordedAt).Bind("$supersedes", row.Supersedes)
+            .Bind("$recordedAt", row.RecordedAt).Bind("$supersedes", row.Supersedes)
             .Bind("$auditSeq", row.AuditSeq).ExecuteNonQuery();
         context.RecordCreated(row, actor);
     }
