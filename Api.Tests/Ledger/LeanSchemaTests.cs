@@ -74,6 +74,53 @@ public sealed class LeanSchemaTests(TallyApp app) : IClassFixture<TallyApp>
     }
 
     [Fact]
+    public void A_unit_with_few_events_is_sought_through_ix_events_unit_day_and_a_large_one_walked()
+    {
+        var filter = new EventFilter(null, "hedong", false, null, null, null, null, EventStatusFilter.Active, null);
+        string Plan(bool few)
+        {
+            var (where, parameters) = filter.ToSql(fewMatches: few);
+            return PlanOf($"SELECT e.id FROM events e WHERE {where} ORDER BY e.seq LIMIT 100", new DynamicParameters(parameters));
+        }
+        Assert.Contains("USING INDEX ix_events_unit_day (org_unit=?)", Plan(few: true), StringComparison.Ordinal);
+        Assert.Equal("SCAN e", Plan(few: false));
+    }
+
+    [Fact]
+    public async Task Seeking_and_walking_list_the_same_events_in_the_same_order()
+    {
+        var unit = await app.OrgUnitAsync();
+        var child = await app.OrgUnitAsync(parent: unit);
+        using var client = await app.ClientWithAsync(["events:write"]);
+        for (var i = 0; i < 6; i++)
+        {
+            await client.RecordAsync(i % 2 == 0 ? "leads.handled" : "notices.issued", $"2024-0{1 + (i % 3)}-1{i}", 1 + i, i % 3 == 0 ? child : unit);
+            await client.RecordAsync("leads.handled", "2024-02-02", 1, "hedong");
+        }
+        using var db = app.OpenDatabase();
+        foreach (var filter in new[]
+                 {
+                     new EventFilter(null, unit, true, null, null, null, null, EventStatusFilter.Active, null),
+                     new EventFilter("leads.handled", unit, true, null, null, null, null, EventStatusFilter.Active, null),
+                     new EventFilter(null, unit, false, null, null, new DateOnly(2024, 2, 1), new DateOnly(2024, 3, 31), EventStatusFilter.All, null),
+                     new EventFilter("notices.issued", child, false, null, null, null, null, EventStatusFilter.Active, null),
+                 })
+        {
+            List<string> Ids(bool few)
+            {
+                var (where, parameters) = filter.ToSql(fewMatches: few);
+                return db.Query<string>($"SELECT e.id FROM events e WHERE {where} ORDER BY e.seq", new DynamicParameters(parameters)).ToList();
+            }
+            var sought = Ids(few: true);
+            Assert.NotEmpty(sought);
+            Assert.Equal(Ids(few: false), sought);
+            Assert.Equal(sought.Order(StringComparer.Ordinal), sought);
+        }
+        Assert.True(await new EventFilter(null, unit, true, null, null, null, null, EventStatusFilter.Active, null)
+            .FewMatchesAsync(db, null, CancellationToken.None));
+    }
+
+    [Fact]
     public async Task The_seq_of_an_instant_is_the_last_event_recorded_at_or_before_it()
     {
         using var client = await app.ClientWithAsync(["events:write"]);
