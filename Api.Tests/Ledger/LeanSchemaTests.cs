@@ -40,6 +40,11 @@ public sealed class LeanSchemaTests(TallyApp app) : IClassFixture<TallyApp>
             PlanOf(EventLedger.HeadQuery, new { source = "s", externalId = "x" }));
 
     [Fact]
+    public void An_import_asks_whether_its_source_has_heads_through_the_head_index() =>
+        Assert.Contains("SEARCH events USING INDEX ux_events_source_external_head (source=? AND external_id>?)",
+            PlanOf(EventLedger.SourceHasHeadsQuery, new { source = "s" }), StringComparison.Ordinal);
+
+    [Fact]
     public void A_cells_recording_span_after_a_void_reads_one_units_month() =>
         Assert.Contains("USING INDEX ix_events_unit_day (org_unit=? AND occurred_on>? AND occurred_on<?)",
             PlanOf(Recordings.ActiveSpanQuery, new { orgUnit = "hedong", month = "2024-05", metric = "leads.handled" }), StringComparison.Ordinal);
