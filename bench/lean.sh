@@ -64,14 +64,14 @@ for run in $(seq "$RUNS"); do
   single_id=$(curl -sf -X POST "$URL/api/v1/events" -H "Authorization: Bearer $KEY" -H 'Content-Type: application/json' \
     -d '{"metric":"notices.issued","occurredOn":"2024-05-01","quantity":3,"orgUnit":"hedong","note":"单条"}' | jq -r .id)
   csv=$(import_rate "$ROWS" "$OUT/events.csv" text/csv "name=bench"); stop "$SERVER_PID"; SERVER_PID=
-  grep -h "Import imp_" "$OUT/csv.db.log" | sed "s/^/round $run: /" >>"$OUT/import-phases.log" || true
+  grep -h "Import imp_" "$OUT/csv.db.log" | tail -2 | sed "s/^/round $run: /" >>"$OUT/import-phases.log" || true
   read -r naive_rate naive_bytes < <(naive "$OUT/naive-csv.db" csv --csv "$OUT/events.csv")
   printf 'csv\t%s\t%s\t%s\t%s\n' "$run" "$csv" "$naive_rate" "$(load_average)" | tee -a "$OUT/runs.tsv"
   printf 'bytes-csv\t%s\t%s\t%s\t%s\n' "$run" "$(db_bytes "$OUT/csv.db")" "$naive_bytes" "$(load_average)" | tee -a "$OUT/runs.tsv"
 
   start_tally "$OUT/xlsx.db" $PORT
   xlsx=$(import_rate "$XLSX_ROWS" "$OUT/events.xlsx" $XLSX_TYPE "sheet=%E6%95%B0%E6%8D%AE"); stop "$SERVER_PID"; SERVER_PID=
-  grep -h "Import imp_" "$OUT/xlsx.db.log" | sed "s/^/round $run (xlsx): /" >>"$OUT/import-phases.log" || true
+  grep -h "Import imp_" "$OUT/xlsx.db.log" | tail -2 | sed "s/^/round $run (xlsx): /" >>"$OUT/import-phases.log" || true
   read -r naive_rate _ < <(ROWS_OF=$XLSX_ROWS naive "$OUT/naive-xlsx.db" xlsx --csv "$OUT/events.csv")
   printf 'xlsx\t%s\t%s\t%s\t%s\n' "$run" "$xlsx" "$naive_rate" "$(load_average)" | tee -a "$OUT/runs.tsv"
 done
