@@ -33,7 +33,7 @@ stop() { # stop <pid>
 # allowed an hour, the import passes logged (KEEP_DB=1: over the file as it is); sets SERVER_PID and KEY (an
 # events:write + events:read key, source bench)
 start_tally() {
-  [ "${KEEP_DB:-0}" = 1 ] || rm -f "$1" "$1-wal" "$1-shm"
+  [ "${KEEP_DB:-0}" = 1 ] || rm -f "$1" "$1-wal" "$1-shm" "$1.log"
   ConnectionStrings__Tally="Data Source=$1" Tally__BootstrapAdminKey=$ADMIN_KEY \
     Tally__RateLimit__PermitsPerSecond=100000000 Tally__RateLimit__Burst=100000000 \
     Tally__Limits__LongRequestTimeout=01:00:00 Logging__LogLevel__Default=Warning ASPNETCORE_ENVIRONMENT=Production \
