@@ -14,8 +14,9 @@
 --   ix_events_metric_day (metric, day)  the annual report's counted events and digest, asOf totals, a metric's days.
 --   ix_events_unit_day (unit, day)      a unit's recording span after a void, a street's report, a unit's days.
 --   ix_events_day (day)                 GET /events for one day or a few, in id order.
--- Gone: the recorded_at index (a seq range instead), and the five (x, id) listing indexes: a filter on metric,
--- org unit, source or campaign walks the table in seq order and stops after a page, or seeks by day.
+-- Gone: the recorded_at index (a seq range instead), and the five (x, id) listing indexes: a filter on metric, org
+-- unit, source or campaign walks the table in seq order and stops after a page, or seeks by day. Gone too: the key_id
+-- column, written and never read (the command's audit entry names its actor, key id and name).
 -- Migrations run with foreign keys on, one transaction each. The old table steps aside first (its references to itself
 -- go with it), and the new one takes the name; a row's superseded_by names a later row, so the references between
 -- events rows are checked at commit, when every row is in.
@@ -34,7 +35,6 @@ CREATE TABLE events (
     external_id    TEXT NULL,
     note           TEXT NULL,
     source         TEXT NOT NULL,
-    key_id         TEXT NOT NULL,
     recorded_at    TEXT NOT NULL,             -- UTC instant, fixed-width so text order is time order
     voided_at      TEXT NULL,
     void_reason    TEXT NULL,
@@ -46,9 +46,9 @@ CREATE TABLE events (
 CREATE UNIQUE INDEX ux_events_id ON events(id);
 
 INSERT INTO events (id, metric, occurred_on, quantity, org_unit, campaign, dimensions, external_id, note, source,
-                    key_id, recorded_at, voided_at, void_reason, supersedes, superseded_by, audit_seq)
+                    recorded_at, voided_at, void_reason, supersedes, superseded_by, audit_seq)
 SELECT id, metric, occurred_on, quantity, org_unit, campaign, dimensions, external_id, note, source,
-       key_id, recorded_at, voided_at, void_reason, supersedes, superseded_by, audit_seq
+       recorded_at, voided_at, void_reason, supersedes, superseded_by, audit_seq
 FROM events_text_keyed ORDER BY id;
 
 DROP TABLE events_text_keyed;

@@ -40,6 +40,11 @@ public sealed class LeanSchemaTests(TallyApp app) : IClassFixture<TallyApp>
             PlanOf(EventLedger.HeadQuery, new { source = "s", externalId = "x" }));
 
     [Fact]
+    public void An_import_asks_whether_its_source_has_heads_through_the_head_index() =>
+        Assert.Contains("SEARCH events USING INDEX ux_events_source_external_head (source=? AND external_id>?)",
+            PlanOf(EventLedger.SourceHasHeadsQuery, new { source = "s" }), StringComparison.Ordinal);
+
+    [Fact]
     public void A_cells_recording_span_after_a_void_reads_one_units_month() =>
         Assert.Contains("USING INDEX ix_events_unit_day (org_unit=? AND occurred_on>? AND occurred_on<?)",
             PlanOf(Recordings.ActiveSpanQuery, new { orgUnit = "hedong", month = "2024-05", metric = "leads.handled" }), StringComparison.Ordinal);
@@ -71,6 +76,53 @@ public sealed class LeanSchemaTests(TallyApp app) : IClassFixture<TallyApp>
         var plan = PlanOf($"SELECT e.id FROM events e WHERE {where} ORDER BY e.seq LIMIT 100", new DynamicParameters(parameters));
         Assert.StartsWith("SEARCH e USING INTEGER PRIMARY KEY (rowid>?)", plan, StringComparison.Ordinal);
         Assert.DoesNotContain("TEMP B-TREE", plan, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_unit_with_few_events_is_sought_through_ix_events_unit_day_and_a_large_one_walked()
+    {
+        var filter = new EventFilter(null, "hedong", false, null, null, null, null, EventStatusFilter.Active, null);
+        string Plan(bool few)
+        {
+            var (where, parameters) = filter.ToSql(fewMatches: few);
+            return PlanOf($"SELECT e.id FROM events e WHERE {where} ORDER BY e.seq LIMIT 100", new DynamicParameters(parameters));
+        }
+        Assert.Contains("USING INDEX ix_events_unit_day (org_unit=?)", Plan(few: true), StringComparison.Ordinal);
+        Assert.Equal("SCAN e", Plan(few: false));
+    }
+
+    [Fact]
+    public async Task Seeking_and_walking_list_the_same_events_in_the_same_order()
+    {
+        var unit = await app.OrgUnitAsync();
+        var child = await app.OrgUnitAsync(parent: unit);
+        using var client = await app.ClientWithAsync(["events:write"]);
+        for (var i = 0; i < 6; i++)
+        {
+            await client.RecordAsync(i % 2 == 0 ? "leads.handled" : "notices.issued", $"2024-0{1 + (i % 3)}-1{i}", 1 + i, i % 3 == 0 ? child : unit);
+            await client.RecordAsync("leads.handled", "2024-02-02", 1, "hedong");
+        }
+        using var db = app.OpenDatabase();
+        foreach (var filter in new[]
+                 {
+                     new EventFilter(null, unit, true, null, null, null, null, EventStatusFilter.Active, null),
+                     new EventFilter("leads.handled", unit, true, null, null, null, null, EventStatusFilter.Active, null),
+                     new EventFilter(null, unit, false, null, null, new DateOnly(2024, 2, 1), new DateOnly(2024, 3, 31), EventStatusFilter.All, null),
+                     new EventFilter("notices.issued", child, false, null, null, null, null, EventStatusFilter.Active, null),
+                 })
+        {
+            List<string> Ids(bool few)
+            {
+                var (where, parameters) = filter.ToSql(fewMatches: few);
+                return db.Query<string>($"SELECT e.id FROM events e WHERE {where} ORDER BY e.seq", new DynamicParameters(parameters)).ToList();
+            }
+            var sought = Ids(few: true);
+            Assert.NotEmpty(sought);
+            Assert.Equal(Ids(few: false), sought);
+            Assert.Equal(sought.Order(StringComparer.Ordinal), sought);
+        }
+        Assert.True(await new EventFilter(null, unit, true, null, null, null, null, EventStatusFilter.Active, null)
+            .FewMatchesAsync(db, null, CancellationToken.None));
     }
 
     [Fact]

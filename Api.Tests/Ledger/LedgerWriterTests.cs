@@ -250,7 +250,7 @@ public sealed class LedgerWriterTests
                 new NewEvent("notices.issued", new DateOnly(2024, 10, 10), 1, "hedong", null, [], null, note),
                 new Recorder(Actor.System, "tests"), _ => true);
             if (violateConstraint)
-                context.Connection.Execute("INSERT INTO events (id, metric, occurred_on, quantity, org_unit, source, key_id, recorded_at) VALUES (@Id, 'notices.issued', '2024-10-10', 1, 'hedong', 'tests', '', 'x')",
+                context.Connection.Execute("INSERT INTO events (id, metric, occurred_on, quantity, org_unit, source, recorded_at) VALUES (@Id, 'notices.issued', '2024-10-10', 1, 'hedong', 'tests', 'x')",
                     new { outcome.Event.Id }, context.Transaction);
             return outcome.Event.Id;
         }

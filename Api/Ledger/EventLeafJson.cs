@@ -70,17 +70,26 @@ public static class EventLeafJson
         w.Raw("}");
     }
 
+    /// <summary>The last recordedAt converted on this thread: a command's events (and a walk's runs of them) share one.</summary>
+    [ThreadStatic]
+    private static (string Stored, string Api)? _lastInstant;
+
     /// <summary>recordedAt as the API writes it; a value damaged in the file as it stands (its leaf then differs).</summary>
     private static string ApiInstant(string stored)
     {
+        if (_lastInstant is { } last && string.Equals(last.Stored, stored, StringComparison.Ordinal))
+            return last.Api;
+        string api;
         try
         {
-            return EventFieldList.ApiInstant(stored);
+            api = EventFieldList.ApiInstant(stored);
         }
         catch (FormatException)
         {
-            return stored;
+            api = stored;
         }
+        _lastInstant = (stored, api);
+        return api;
     }
 
     private static void WriteDimensions(ref Writer w, string stored)

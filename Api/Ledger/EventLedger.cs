@@ -187,10 +187,16 @@ public static class EventLedger
         return reader.Read() ? EventRow.Read(reader) : null;
     }
 
-    /// <summary>Whether any event of the source is stored (in this transaction's view).</summary>
-    public static bool SourceHasEvents(LedgerContext context, string source) =>
-        context.Prepared("SELECT EXISTS (SELECT 1 FROM events WHERE source = $source)").Bind("$source", source)
-            .ExecuteScalar() is long and not 0;
+    /// <summary>Whether the source has a head event with an externalId: one seek of the head index.</summary>
+    public const string SourceHasHeadsQuery =
+        "SELECT EXISTS (SELECT 1 FROM events WHERE source = $source AND external_id IS NOT NULL AND superseded_by IS NULL)";
+
+    /// <summary>
+    /// Whether any event of the source could be the stored head of an externalId (in this transaction's view): when
+    /// none can, an import of the source need not look each row's externalId up.
+    /// </summary>
+    public static bool SourceHasHeads(LedgerContext context, string source) =>
+        context.Prepared(SourceHasHeadsQuery).Bind("$source", source).ExecuteScalar() is long and not 0;
 
     /// <summary>Voids an active event (kept, excluded from totals) and takes it out of the rollups; 409 when its year is locked.</summary>
     public static EventRow Void(LedgerContext context, EventRow row, string reason, Actor actor)
@@ -246,14 +252,14 @@ public static class EventLedger
         context.Prepared(
             """
             INSERT INTO events (id, metric, occurred_on, quantity, org_unit, campaign, dimensions, external_id, note,
-                                source, key_id, recorded_at, supersedes, audit_seq)
+                                source, recorded_at, supersedes, audit_seq)
             VALUES ($id, $metric, $occurredOn, $quantity, $orgUnit, $campaign, $dimensions, $externalId, $note,
-                    $source, $keyId, $recordedAt, $supersedes, $auditSeq)
+                    $source, $recordedAt, $supersedes, $auditSeq)
             """)
             .Bind("$id", row.Id).Bind("$metric", row.Metric).Bind("$occurredOn", row.OccurredOn).Bind("$quantity", row.Quantity)
             .Bind("$orgUnit", row.OrgUnit).Bind("$campaign", row.Campaign).Bind("$dimensions", row.Dimensions)
             .Bind("$externalId", row.ExternalId).Bind("$note", row.Note).Bind("$source", row.Source)
-            .Bind("$keyId", actor.KeyId ?? "").Bind("$recordedAt", row.RecordedAt).Bind("$supersedes", row.Supersedes)
+            .Bind("$recordedAt", row.RecordedAt).Bind("$supersedes", row.Supersedes)
             .Bind("$auditSeq", row.AuditSeq).ExecuteNonQuery();
         context.RecordCreated(row, actor);
     }

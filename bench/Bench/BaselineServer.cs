@@ -35,9 +35,9 @@ public static class BaselineServer
             connection.Execute(
                 """
                 INSERT INTO events (id, metric, occurred_on, quantity, org_unit, campaign, dimensions, external_id, note,
-                                    source, key_id, recorded_at)
+                                    source, recorded_at)
                 VALUES (@id, @Metric, @OccurredOn, @Quantity, @OrgUnit, @Campaign, @dimensions, @ExternalId, @Note,
-                        'bench', 'key_bench', @recordedAt)
+                        'bench', @recordedAt)
                 """,
                 new
                 {

@@ -29,8 +29,8 @@ public static class RawInsert
         insert.CommandText =
             """
             INSERT INTO events (id, metric, occurred_on, quantity, org_unit, campaign, dimensions, external_id, note,
-                                source, key_id, recorded_at)
-            VALUES ($id, $metric, $day, $quantity, 'hedong', NULL, $dimensions, $externalId, 'bench', 'bench', 'key_bench', $at)
+                                source, recorded_at)
+            VALUES ($id, $metric, $day, $quantity, 'hedong', NULL, $dimensions, $externalId, 'bench', 'bench', $at)
             """;
         var id = insert.Parameters.Add("$id", SqliteType.Text);
         var metric = insert.Parameters.Add("$metric", SqliteType.Text);

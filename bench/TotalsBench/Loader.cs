@@ -140,9 +140,9 @@ public static class Loader
         using var command = connection.CreateCommand();
         command.CommandText =
             """
-            INSERT INTO events (id, metric, occurred_on, quantity, org_unit, campaign, dimensions, source, key_id,
+            INSERT INTO events (id, metric, occurred_on, quantity, org_unit, campaign, dimensions, source,
                                 recorded_at, voided_at, void_reason)
-            VALUES ($id, $metric, $day, $quantity, $unit, $campaign, $dimensions, 'bench-loader', 'key_bench',
+            VALUES ($id, $metric, $day, $quantity, $unit, $campaign, $dimensions, 'bench-loader',
                     $recorded, $voided, $reason)
             """;
         var p = Parameters.ToDictionary(n => n, n => command.Parameters.Add(new SqliteParameter { ParameterName = n }));

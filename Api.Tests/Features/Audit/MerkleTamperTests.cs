@@ -89,8 +89,8 @@ public sealed class MerkleTamperTests
         var forged = ledger.Batch[2] + "0";
         const string Copy =
             """
-            INSERT INTO events (id, metric, occurred_on, quantity, org_unit, campaign, dimensions, external_id, note, source, key_id, recorded_at, audit_seq)
-            SELECT @forged, metric, occurred_on, 50, org_unit, campaign, dimensions, NULL, note, source, key_id, recorded_at, @seq
+            INSERT INTO events (id, metric, occurred_on, quantity, org_unit, campaign, dimensions, external_id, note, source, recorded_at, audit_seq)
+            SELECT @forged, metric, occurred_on, 50, org_unit, campaign, dimensions, NULL, note, source, recorded_at, @seq
             FROM events WHERE id = @id
             """;
         db.Execute(Copy, new { forged, id = ledger.Batch[2], seq = ledger.BatchSeq });

@@ -174,7 +174,7 @@ public sealed class UpgradeTests
                 void_reason TEXT NULL, supersedes TEXT NULL REFERENCES events(id), superseded_by TEXT NULL REFERENCES events(id),
                 audit_seq INTEGER NULL);
             INSERT INTO events_old SELECT id, metric, occurred_on, quantity, org_unit, campaign, dimensions, external_id, note,
-                source, key_id, recorded_at, voided_at, void_reason, supersedes, superseded_by, audit_seq FROM events ORDER BY id DESC;
+                source, '', recorded_at, voided_at, void_reason, supersedes, superseded_by, audit_seq FROM events ORDER BY id DESC;
             DROP TABLE events;
             ALTER TABLE events_old RENAME TO events;
             CREATE UNIQUE INDEX ux_events_source_external_head ON events(source, external_id) WHERE external_id IS NOT NULL AND superseded_by IS NULL;
@@ -217,9 +217,9 @@ public sealed class UpgradeTests
             var at = $"2024-06-0{n}T08:00:00.1200000Z";
             db.Execute(
                 """
-                INSERT INTO events (id, metric, occurred_on, quantity, org_unit, campaign, dimensions, external_id, note, source, key_id,
+                INSERT INTO events (id, metric, occurred_on, quantity, org_unit, campaign, dimensions, external_id, note, source,
                                     recorded_at, supersedes)
-                VALUES (@id, @metric, @day, @quantity, 'hedong', NULL, @dimensions, @externalId, @note, @Source, '', @at, @supersedes)
+                VALUES (@id, @metric, @day, @quantity, 'hedong', NULL, @dimensions, @externalId, @note, @Source, @at, @supersedes)
                 """, new { id = Id(n), metric, day, quantity, dimensions, externalId, note, Source, at, supersedes });
             // The old entry: the event as the API showed it then, canonical JSON (keys sorted, default escaping).
             Append(at, "event.created", "event:" + Id(n), new JsonObject

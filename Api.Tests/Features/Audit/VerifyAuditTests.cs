@@ -268,8 +268,8 @@ public sealed class VerifyAuditTests
         var forged = "evt_" + new string('Z', 26);
         db.Execute(
             """
-            INSERT INTO events (id, metric, occurred_on, quantity, org_unit, campaign, dimensions, external_id, note, source, key_id, recorded_at)
-            SELECT @forged, metric, occurred_on, 999, org_unit, campaign, dimensions, NULL, note, source, key_id, recorded_at
+            INSERT INTO events (id, metric, occurred_on, quantity, org_unit, campaign, dimensions, external_id, note, source, recorded_at)
+            SELECT @forged, metric, occurred_on, 999, org_unit, campaign, dimensions, NULL, note, source, recorded_at
             FROM events WHERE id = @id
             """, new { forged, id = ids[3] });
         var added = await AssertBrokenAsync(ledger, eventId: forged);

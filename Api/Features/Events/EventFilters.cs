@@ -60,13 +60,14 @@ public sealed record EventFilter(
     /// The WHERE clause (without the word) and its parameters; <paramref name="afterId"/> continues a page, and
     /// <paramref name="recordedAfterSeq"/> (see <see cref="EventSeq.LastRecordedThroughAsync"/>) is where
     /// <see cref="RecordedAfter"/> begins in seq order. Rows are read in seq order, which is id order (ORDER BY e.seq).
-    /// A period of at most <paramref name="daySeekSpan"/> days is sought through the day indexes (ix_events_day, or
-    /// ix_events_metric_day / ix_events_unit_day with a metric or unit: one day comes out of them already in seq
-    /// order; a few days are sorted). Otherwise no index is offered (a unary + on metric, org unit and days) and SQLite
-    /// walks the table in seq order and stops after a page, instead of sorting every match of a metric or a district.
+    /// Two plans: seek or walk. A period of at most <paramref name="daySeekSpan"/> days, or a metric or org unit that
+    /// <paramref name="fewMatches"/> (see <see cref="FewMatchesAsync"/>), is sought through an index (ix_events_day,
+    /// ix_events_metric_day, ix_events_unit_day: one day of them comes out in seq order, more is sorted, and little is
+    /// sorted). Otherwise no index is offered (a unary + on metric, org unit and days) and SQLite walks the table in seq
+    /// order and stops after a page, instead of sorting every match of a large metric or a district.
     /// </summary>
     public (string Where, Dictionary<string, object?> Parameters) ToSql(string? afterId = null, int daySeekSpan = 1,
-        long recordedAfterSeq = 0)
+        long recordedAfterSeq = 0, bool fewMatches = false)
     {
         var conditions = new List<string>();
         var parameters = new Dictionary<string, object?>(StringComparer.Ordinal);
@@ -78,7 +79,7 @@ public sealed record EventFilter(
 
         // A unary + keeps a term out of index choice (https://sqlite.org/optoverview.html#disqualifying_where_clause_terms_using_unary_).
         var seeksDays = From is { } first && To is { } last && last.DayNumber - first.DayNumber < Math.Max(daySeekSpan, 1);
-        var seek = seeksDays ? "" : "+";
+        var seek = seeksDays || (fewMatches && (Metric is not null || OrgUnit is not null)) ? "" : "+";
         if (!string.IsNullOrEmpty(afterId))
             Add("e.seq > (SELECT seq FROM events WHERE id = @afterId)", "afterId", afterId);
         if (Metric is not null)
@@ -119,6 +120,37 @@ public sealed record EventFilter(
         else if (Status == EventStatusFilter.Voided)
             conditions.Add("e.voided_at IS NOT NULL");
         return (conditions.Count == 0 ? "1 = 1" : string.Join(" AND ", conditions), parameters);
+    }
+
+    /// <summary>At most this many active events match by the rollups: an index seek and a sort beat a walk.</summary>
+    public const long FewMatchesLimit = 20_000;
+
+    /// <summary>
+    /// Whether the filter's metric and org unit (with its subtree) over its months hold few events, by the monthly
+    /// rollups (active events; a plan choice, so the voided ones they leave out do not matter): a street's events are
+    /// then sought through ix_events_unit_day instead of walking the whole ledger to fill a page.
+    /// </summary>
+    public async Task<bool> FewMatchesAsync(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction? transaction,
+        CancellationToken ct)
+    {
+        if (Metric is null && OrgUnit is null)
+            return false;
+        var conditions = new List<string> { "1 = 1" };
+        if (Metric is not null)
+            conditions.Add("metric = @metric");
+        if (OrgUnit is not null)
+            conditions.Add(OrgUnitHasDescendants
+                ? "org_unit IN (SELECT descendant FROM org_unit_closure WHERE ancestor = @orgUnit)"
+                : "org_unit = @orgUnit");
+        if (From is not null)
+            conditions.Add("month >= @fromMonth");
+        if (To is not null)
+            conditions.Add("month <= @toMonth");
+        var events = await Dapper.SqlMapper.ExecuteScalarAsync<long>(connection, new Dapper.CommandDefinition(
+            $"SELECT coalesce(sum(events), 0) FROM (SELECT events FROM monthly_unit_rollups WHERE {string.Join(" AND ", conditions)} LIMIT 100000)",
+            new { metric = Metric, orgUnit = OrgUnit, fromMonth = From?.ToString("yyyy-MM", CultureInfo.InvariantCulture),
+                toMonth = To?.ToString("yyyy-MM", CultureInfo.InvariantCulture) }, transaction, cancellationToken: ct));
+        return events <= FewMatchesLimit;
     }
 }
 

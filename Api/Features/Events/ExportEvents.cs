@@ -83,7 +83,8 @@ public sealed class ExportEvents(Database database, CatalogCache catalog, ILogge
         var recordedAfterSeq = filter.RecordedAfter is { } recordedAfter
             ? await EventSeq.LastRecordedThroughAsync(connection, recordedAfter, transaction, ct)
             : 0;
-        var (where, parameters) = filter.ToSql(daySeekSpan: 31, recordedAfterSeq: recordedAfterSeq);
+        var (where, parameters) = filter.ToSql(daySeekSpan: 31, recordedAfterSeq: recordedAfterSeq,
+            fewMatches: await filter.FewMatchesAsync(connection, transaction, ct));
         await using var query = connection.CreateCommand();
         query.Transaction = transaction;
         query.CommandText = $"SELECT {EventRow.Columns} FROM events e WHERE {where} ORDER BY e.seq";

@@ -49,7 +49,8 @@ public sealed class ListEvents(Database database, CatalogCache catalog) : Endpoi
         var recordedAfterSeq = filter.RecordedAfter is { } recordedAfter
             ? await EventSeq.LastRecordedThroughAsync(connection, recordedAfter, snapshot, ct)
             : 0;
-        var (where, values) = filter.ToSql(after, recordedAfterSeq: recordedAfterSeq);
+        var (where, values) = filter.ToSql(after, recordedAfterSeq: recordedAfterSeq,
+            fewMatches: await filter.FewMatchesAsync(connection, snapshot, ct));
         var parameters = new DynamicParameters(values);
         parameters.Add("take", limit + 1);
         var rows = (await connection.QueryAsync<EventRow>(new CommandDefinition(

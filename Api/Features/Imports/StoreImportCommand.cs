@@ -36,7 +36,7 @@ public sealed class StoreImportCommand(ImportJob job, string spoolPath,
         var rollups = new RollupDeltas();
         var recordedAt = Instant.ToStorage(context.Now);
         // A source's first import (the usual way past years come in) has no stored event to look up, row after row.
-        var lookUpStored = EventLedger.SourceHasEvents(context, recorder.Source);
+        var lookUpStored = EventLedger.SourceHasHeads(context, recorder.Source);
         // Rows were checked against the catalog of the checking pass; if it changed since, each is checked again.
         var recheck = ReferenceEquals(context.Catalog, checkedAgainst)
             ? null
