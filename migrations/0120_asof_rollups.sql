@@ -38,9 +38,15 @@ CREATE TABLE asof_unit_rollups (
     PRIMARY KEY (metric, month, org_unit, hour)
 ) WITHOUT ROWID;
 
--- The voids of one partial hour are found by this index (voids are rare: it costs nothing for an active event);
--- the recordings of one hour are a range of seq, recorded_at growing with seq.
-CREATE INDEX ix_events_voided_at ON events(voided_at) WHERE voided_at IS NOT NULL;
+-- The voids of one partial hour are found in this log of voids (kept by Ledger/Rollups.cs with the void, one row per
+-- void: nothing for an active event, and no index on events); the recordings of one hour are a range of seq, as
+-- recorded_at grows with seq.
+CREATE TABLE asof_voids (
+    voided_at  TEXT NOT NULL,   -- the event's voided_at
+    event_id   TEXT NOT NULL,   -- events.id
+    PRIMARY KEY (voided_at, event_id)
+) WITHOUT ROWID;
+INSERT INTO asof_voids (voided_at, event_id) SELECT voided_at, id FROM events WHERE voided_at IS NOT NULL;
 
 -- Backfill from the ledger: +1 at the hour of recording, -1 at the hour of the void. The digest limbs are filled in
 -- by the application at start (Ledger/AsOfBackfill.cs), since SQLite has no SHA-256: until then rows carry limbs 0 and

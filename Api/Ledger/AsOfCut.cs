@@ -16,7 +16,7 @@ namespace Tally.Api.Ledger;
 /// (<see cref="Before"/>) the rows of hours before H plus the changes in [start of H, t] read from the ledger, or
 /// (otherwise) the rows of hours up to H minus the changes in (t, end of H): whichever reads fewer events. The
 /// digest's limbs are sums too, so the same holds for the kept digest. Recordings of a window are a range of seq
-/// (recorded_at never decreases along seq: GroupClock); voids are found by ix_events_voided_at.
+/// (recorded_at never decreases along seq: GroupClock); voids are found in asof_voids, the log of voids.
 /// </para>
 /// </summary>
 public sealed record AsOfCut(string Hour, bool Before, long FromSeq, long ToSeq, string VoidFrom, string VoidTo)
@@ -30,8 +30,9 @@ public sealed record AsOfCut(string Hour, bool Before, long FromSeq, long ToSeq,
     /// <summary>Events recorded in the window (a seq range, bounds inclusive).</summary>
     public const string RecordedCondition = "seq BETWEEN @cutFromSeq AND @cutToSeq";
 
-    /// <summary>Events voided in the window (half-open text bounds of voided_at).</summary>
-    public const string VoidedCondition = "voided_at >= @cutVoidFrom AND voided_at < @cutVoidTo";
+    /// <summary>Events voided in the window (half-open text bounds of voided_at), found in asof_voids.</summary>
+    public const string VoidedCondition =
+        "id IN (SELECT event_id FROM asof_voids WHERE voided_at >= @cutVoidFrom AND voided_at < @cutVoidTo)";
 
     public void Bind(DynamicParameters parameters)
     {

@@ -17,7 +17,11 @@ public static class Rollups
         SetDigest.Of(row.Id, row.Quantity, limbs);
         for (var i = 0; i < limbs.Length; i++)
             limbs[i] *= sign;
-        UpsertAsOf(context, AsOfKey.Of(row, sign > 0 ? row.RecordedAt : Instant.ToStorage(context.Now)), sign * row.Quantity, sign, limbs);
+        var changedAt = sign > 0 ? row.RecordedAt : Instant.ToStorage(context.Now);
+        UpsertAsOf(context, AsOfKey.Of(row, changedAt), sign * row.Quantity, sign, limbs);
+        if (sign < 0)
+            context.Prepared("INSERT INTO asof_voids (voided_at, event_id) VALUES ($at, $id)")
+                .Bind("$at", changedAt).Bind("$id", row.Id).ExecuteNonQuery();
     }
 
     /// <summary>Adds a change to the as-of rows of one key and hour; rows are never removed (they sum changes, not events).</summary>

@@ -278,5 +278,8 @@ public sealed class AsOfPropertyTests
         var storedUnits = connection.Query<string>(
             "SELECT metric || '|' || month || '|' || org_unit || '|' || hour || '|' || value || '|' || events FROM asof_unit_rollups ORDER BY 1").ToList();
         Assert.Equal(expectedUnits, storedUnits);
+        Assert.Equal(
+            connection.Query<string>("SELECT voided_at || '|' || id FROM events WHERE voided_at IS NOT NULL ORDER BY 1").ToList(),
+            connection.Query<string>("SELECT voided_at || '|' || event_id FROM asof_voids ORDER BY 1").ToList());
     }
 }
