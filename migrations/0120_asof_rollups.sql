@@ -2,12 +2,13 @@
 -- but also keyed by the UTC hour in which each amount entered or left the active set. An event adds +quantity, +1 to
 -- the row of the hour of its recorded_at, and its void adds -quantity, -1 to the row of the hour of its voided_at
 -- (a supersession is a void of the old event and a new event). Nothing is ever deleted: a row is a sum of changes,
--- not of active events. Kept by Ledger/Rollups.cs in the writer's transaction; read by Ledger/AsOfWindow.cs.
+-- not of active events. Kept by Ledger/Rollups.cs in the writer's transaction; read through Ledger/AsOfCut.cs.
 --
--- Exactness (docs/asof.md): an event counts as of t when recorded_at <= t and not (voided_at <= t); voided_at is never
--- before recorded_at, so its count is [recorded_at <= t] - [voided_at <= t]. The rows of hours that end by the start
--- of t's hour hold exactly the changes at instants before it; the changes in [hour start, t] are read from the ledger
--- (few: one hour at most), or the other way round: all rows up to t's hour minus the changes in (t, hour end).
+-- Exactness (Ledger/AsOfCut.cs; Api/README.md, "Reads as of an instant"): an event counts as of t when
+-- recorded_at <= t and not (voided_at <= t); voided_at is never before recorded_at, so its count is
+-- [recorded_at <= t] - [voided_at <= t]. The rows of hours that end by the start of t's hour hold exactly the changes
+-- at instants before it; the changes in [hour start, t] are read from the ledger (few: one hour at most), or the other
+-- way round: all rows up to t's hour minus the changes in (t, hour end).
 --
 -- hour: 'yyyy-MM-ddTHH', the first 13 characters of the storage instant, so text order is time order.
 CREATE TABLE asof_rollups (
