@@ -139,6 +139,7 @@ public sealed class LedgerWriter : IHostedLifecycleService, IDisposable
         Migrator.Migrate(_database, _logger);
         var connection = OpenConnection();
         _chain.Load(connection);
+        AsOfBackfill.FillDigests(connection, _logger);
         _ids.Observe(connection.ExecuteScalar<string?>("SELECT max(id) FROM events"));
         // Every write audits, so the chain head carries the last group's instant: new groups come strictly after it.
         if (connection.ExecuteScalar<DateTimeOffset?>("SELECT at FROM audit_log ORDER BY seq DESC LIMIT 1") is { } lastAt)

@@ -9,8 +9,11 @@ using Tally.Api.Ledger;
 
 namespace Tally.Api.Features.Reports;
 
-/// <summary>What an annual report counts: per active metric the sum and number of events, and their digest.</summary>
-public sealed record CountedFigures(IReadOnlyDictionary<string, (long Value, long Events)> Sums, string Digest);
+/// <summary>
+/// What an annual report counts: per active metric the sum and number of events, their digest (sorted form; null when
+/// only the kept form was asked for) and their kept digest (<see cref="SetDigest"/>).
+/// </summary>
+public sealed record CountedFigures(IReadOnlyDictionary<string, (long Value, long Events)> Sums, string? Digest, string KeptDigest);
 
 /// <summary>
 /// Counts the events of a year in a subtree for the annual report. A report of the ledger as it stands now (the
@@ -35,6 +38,57 @@ public sealed class CountedEvents(Database database, LedgerWriter writer, Catalo
     public Task<CountedFigures> CountAtAsync(int year, string? orgUnit, DateTimeOffset asOf, IReadOnlyCollection<string> metricsThen,
         CancellationToken ct) =>
         CountWholeAsync(year, orgUnit, asOf, metricsThen, ct);
+
+    /// <summary>
+    /// The figures of an earlier instant with the kept digest only, from the as-of rollups (asof_unit_rollups cut at
+    /// asOf's hour, and the events of that hour on asOf's side: <see cref="AsOfCut"/>), so no counted event is read.
+    /// Same sums and counts as <see cref="CountAtAsync"/>; the subtree is today's, as there.
+    /// </summary>
+    public async Task<CountedFigures> CountKeptAsync(int year, string? orgUnit, DateTimeOffset asOf, IReadOnlyCollection<string> metricsThen,
+        CancellationToken ct)
+    {
+        var sums = metricsThen.ToDictionary(m => m, _ => (Value: 0L, Events: 0L), StringComparer.Ordinal);
+        var digest = new SetDigest();
+        await using var connection = await database.OpenAsync(ct);
+        await using var transaction = connection.BeginTransaction(deferred: true);
+        var cut = AsOfCut.Find(connection, transaction, asOf);
+        var parameters = new DynamicParameters(new { metrics = metricsThen, first = $"{year:D4}-01", last = $"{year:D4}-12", orgUnit });
+        cut.Bind(parameters);
+        var subtree = orgUnit is null ? "" : "AND org_unit IN (SELECT descendant FROM org_unit_closure WHERE ancestor = @orgUnit)";
+        await using (var reader = await connection.ExecuteReaderAsync(new CommandDefinition(
+            $"""
+            SELECT metric, sum(value), sum(events), sum(d0), sum(d1), sum(d2), sum(d3), sum(d4), sum(d5), sum(d6), sum(d7)
+            FROM asof_unit_rollups
+            WHERE metric IN @metrics AND month BETWEEN @first AND @last AND {cut.HourCondition()} {subtree}
+            GROUP BY metric
+            """, parameters, transaction, cancellationToken: ct)))
+        {
+            var limbs = new long[SetDigest.Limbs];
+            while (await reader.ReadAsync(ct))
+            {
+                for (var i = 0; i < limbs.Length; i++)
+                    limbs[i] = reader.GetInt64(3 + i);
+                digest.AddSums(limbs);
+                sums[reader.GetString(0)] = (reader.GetInt64(1), reader.GetInt64(2));
+            }
+        }
+        foreach (var (window, sign) in new[] { (AsOfCut.RecordedCondition, cut.Sign), (AsOfCut.VoidedCondition, -cut.Sign) })
+        {
+            await using var reader = await connection.ExecuteReaderAsync(new CommandDefinition(
+                $"""
+                SELECT id, metric, quantity FROM events
+                WHERE {window} AND metric IN @metrics AND substr(occurred_on, 1, 7) BETWEEN @first AND @last {subtree}
+                """, parameters, transaction, cancellationToken: ct));
+            while (await reader.ReadAsync(ct))
+            {
+                var quantity = reader.GetInt64(2);
+                digest.Add(reader.GetString(0), quantity, sign);
+                ref var sum = ref CollectionsMarshal.GetValueRefOrNullRef(sums, reader.GetString(1));
+                sum = (sum.Value + (sign * quantity), sum.Events + sign);
+            }
+        }
+        return new CountedFigures(sums, null, digest.Current());
+    }
 
     /// <summary>
     /// approvedOnly figures: the events of <see cref="CountAtAsync"/> that lie in cells of reporting submissions approved
@@ -93,6 +147,7 @@ public sealed class CountedEvents(Database database, LedgerWriter writer, Catalo
     {
         var sums = metrics.ToDictionary(m => m, _ => (Value: 0L, Events: 0L), StringComparer.Ordinal);
         var digest = new ReportDigest();
+        var kept = new SetDigest();
         var (from, to) = Period.YearOf(year);
         var asOfText = Instant.ToStorage(asOf);
         await using var connection = await database.OpenAsync(ct);
@@ -123,6 +178,7 @@ public sealed class CountedEvents(Database database, LedgerWriter writer, Catalo
             {
                 var quantity = reader.GetInt64(2);
                 digest.Add(reader.GetString(0), quantity);
+                kept.Add(reader.GetString(0), quantity);
                 ref var sum = ref CollectionsMarshal.GetValueRefOrNullRef(sums, reader.GetString(1));
                 sum = (sum.Value + quantity, sum.Events + 1);
             }
@@ -131,9 +187,10 @@ public sealed class CountedEvents(Database database, LedgerWriter writer, Catalo
         if (keep is null)
         {
             using (digest)
-                return new CountedFigures(sums, digest.Finish());
+                return new CountedFigures(sums, digest.Finish(), kept.Current());
         }
         keep.Digest = digest;
+        keep.Kept = kept;
         keep.Sums = sums;
         keep.HighWater = await HighWaterAsync(connection, transaction, asOfText, ct);
         return keep.Figures();
@@ -174,6 +231,7 @@ public sealed class CountedEvents(Database database, LedgerWriter writer, Catalo
                 continue; // an inactive metric: not in the report
             var quantity = reader.GetInt64(2);
             running.Digest!.Add(id, quantity);
+            running.Kept!.Add(id, quantity);
             sum = (sum.Value + quantity, sum.Events + 1);
         }
     }
@@ -230,15 +288,16 @@ public sealed class CountedEvents(Database database, LedgerWriter writer, Catalo
         public RewriteMark Rewrites { get; set; } = Unset;
         public CatalogSnapshot? Catalog { get; set; }
         public ReportDigest? Digest { get; set; }
+        public SetDigest? Kept { get; set; }
         public Dictionary<string, (long Value, long Events)>? Sums { get; set; }
         public string? HighWater { get; set; }
 
-        public CountedFigures Figures() => new(new Dictionary<string, (long, long)>(Sums!, StringComparer.Ordinal), Digest!.Current());
+        public CountedFigures Figures() => new(new Dictionary<string, (long, long)>(Sums!, StringComparer.Ordinal), Digest!.Current(), Kept!.Current());
 
         public void Reset()
         {
             Digest?.Dispose();
-            (Digest, Sums, HighWater, Catalog, Rewrites) = (null, null, null, null, Unset);
+            (Digest, Kept, Sums, HighWater, Catalog, Rewrites) = (null, null, null, null, null, Unset);
         }
     }
 }

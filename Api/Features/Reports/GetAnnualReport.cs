@@ -28,6 +28,11 @@ public sealed class GetAnnualReportRequest
         + "approved by then). Default false.")]
     public bool? ApprovedOnly { get; set; }
 
+    [Description("sha256 (default) or setsum256: the form of digest. sha256 is the sorted digest (every counted event "
+        + "is read to compute it); setsum256 is the kept digest, as in keptDigest, and with asOf the report is then "
+        + "answered from kept sums without reading the counted events.")]
+    public string? DigestForm { get; set; }
+
     [Description("json (default) or markdown: the report as Chinese Markdown text. Accept: text/markdown does the same.")]
     public string? Format { get; set; }
 }
@@ -41,6 +46,8 @@ public sealed class GetAnnualReportValidator : Validator<GetAnnualReportRequest>
         RuleFor(x => x.OrgUnit).Must(o => o is null || catalog.Current.OrgUnits.ContainsKey(o))
             .WithMessage(x => catalog.Current.UnknownOrgUnit(x.OrgUnit));
         RuleFor(x => x.AsOf).Must(a => a is null || a <= clock.GetUtcNow()).WithMessage(_ => Period.FutureAsOfMessage);
+        RuleFor(x => x.DigestForm).Must(f => f is null or ReportDigestForms.Sorted or ReportDigestForms.Kept)
+            .WithMessage(_ => Text.Say("digestForm 须为 sha256 或 setsum256。", "digestForm must be sha256 or setsum256."));
         RuleFor(x => x.Format).Must(f => f is null or "json" or "markdown").WithMessage(_ => Text.Say("format 须为 json 或 markdown。", "format must be json or markdown."));
     }
 }
@@ -55,7 +62,18 @@ public sealed class AnnualReportResponse
     public required DateTimeOffset AsOf { get; init; }
     public required DateTimeOffset GeneratedAt { get; init; }
     public required IReadOnlyList<ReportFigure> Figures { get; init; }
+    /// <summary>The digest in the form <see cref="DigestForm"/> names: "sha256:…" (default) or "setsum256:…".</summary>
     public required string Digest { get; init; }
+
+    /// <summary>sha256 (digest is the sorted digest of the contract) or setsum256 (digest is the kept digest).</summary>
+    public required string DigestForm { get; init; }
+
+    /// <summary>
+    /// The kept digest of the same counted events, always given: "setsum256:" and the lowercase hex (64 digits,
+    /// big-endian) of the sum modulo 2^256 of SHA-256(id TAB quantity LF) over them, each hash read as a big-endian
+    /// unsigned integer. Order-free, so it is kept in the as-of rollups and never needs the events read.
+    /// </summary>
+    public required string KeptDigest { get; init; }
 
     /// <summary>
     /// An extension of the contract: set when no event at all counts for the year (a mistyped year, or a unit with
@@ -98,7 +116,10 @@ public sealed class GetAnnualReport(CountedEvents counter, CatalogCache catalog,
                 + "integer. sentence is the metric's reportTemplate with {value} replaced by display. digest is "
                 + "\"sha256:\" and the lowercase hex SHA-256 of, for each counted event in ascending (ordinal) order of "
                 + "id, the UTF-8 bytes of: id, a tab, quantity in decimal digits, a line feed; the same asOf gives the "
-                + "same digest, and any change to the counted events gives another. With Accept: text/markdown or "
+                + "same digest, and any change to the counted events gives another. keptDigest is \"setsum256:\" and the "
+                + "lowercase hex (64 digits, big-endian) of the sum modulo 2^256 of those same lines' SHA-256 each, read as "
+                + "a big-endian unsigned integer: order-free, kept beside the sums. digestForm=setsum256 puts it in digest "
+                + "as well (digestForm says which) and, with asOf, answers from kept sums without reading the counted events. With Accept: text/markdown or "
                 + "format=markdown: the report as Chinese Markdown, one sentence per figure, as-of and digest in a footer.";
         });
     }
@@ -116,15 +137,20 @@ public sealed class GetAnnualReport(CountedEvents counter, CatalogCache catalog,
             ? current.Metrics.Values.Where(m => m.Active).OrderBy(m => m.Position).ToList()
             : await MetricsAsOf.ActiveAsync(database, asOf, ct);
         var approvedOnly = req.ApprovedOnly == true;
+        var keptOnly = req.DigestForm == ReportDigestForms.Kept;
         var counted = approvedOnly
             ? await counter.CountApprovedAsync(req.Year, orgUnit, asOf, metrics.Select(m => m.Code).ToList(), ct)
+            : req.AsOf is not null && keptOnly
+            ? await counter.CountKeptAsync(req.Year, orgUnit, asOf, metrics.Select(m => m.Code).ToList(), ct)
             : req.AsOf is null
             ? await counter.CountAsync(req.Year, orgUnit, asOf, ct)
             : await counter.CountAtAsync(req.Year, orgUnit, asOf, metrics.Select(m => m.Code).ToList(), ct);
 
         var report = new AnnualReportResponse
         {
-            Year = req.Year, OrgUnit = orgUnit, AsOf = asOf, GeneratedAt = generatedAt, Digest = counted.Digest,
+            Year = req.Year, OrgUnit = orgUnit, AsOf = asOf, GeneratedAt = generatedAt,
+            Digest = keptOnly ? counted.KeptDigest : counted.Digest!, KeptDigest = counted.KeptDigest,
+            DigestForm = keptOnly ? ReportDigestForms.Kept : ReportDigestForms.Sorted,
             Figures = metrics.Select(m =>
             {
                 var (value, events) = counted.Sums.GetValueOrDefault(m.Code);
@@ -155,4 +181,11 @@ public sealed class GetAnnualReport(CountedEvents counter, CatalogCache catalog,
     /// <summary>format=markdown, or an Accept header that prefers text/markdown to JSON (anything else: JSON).</summary>
     private static bool WantsMarkdown(string? format, HttpRequest request) =>
         format is not null ? format == "markdown" : ContentNegotiation.Choose(request, Offers) ?? false;
+}
+
+/// <summary>The names of the report's digest forms (digestForm).</summary>
+public static class ReportDigestForms
+{
+    public const string Sorted = "sha256";
+    public const string Kept = "setsum256";
 }

@@ -149,8 +149,10 @@ public sealed class GetTotals(Database database, CatalogCache catalog, LedgerWri
             s.Summary = "Totals of active events for a period, filtered and grouped";
             s.Description = "Rows are always per metric: value is the sum of quantities of active events, events their "
                 + "count. Without asOf the totals come from rollups kept in the same transaction as every write, so "
-                + "they include a write the moment it is answered. With asOf they are computed from the raw ledger "
-                + "as it stood at that instant, so a published figure can be reproduced after later corrections. "
+                + "they include a write the moment it is answered. With asOf they are the ledger as it stood at that "
+                + "instant (events recorded by then and not voided by then), so a published figure can be reproduced "
+                + "after later corrections: whole months from as-of rollups that keep every change by the UTC hour it "
+                + "was made in, the rest of that hour and any partial month read from the events. "
                 + "groupBy=orgUnit groups by each event's own org unit. Rows are ordered by catalog order of the "
                 + "metric, then by the group values (null first).";
         });

@@ -3,6 +3,7 @@ using System.Text;
 using Dapper;
 using Microsoft.Data.Sqlite;
 using Tally.Api.Data;
+using Tally.Api.Ledger;
 
 namespace Tally.Api.Features.Totals;
 
@@ -12,7 +13,12 @@ public sealed record TotalsCell(string Metric, IReadOnlyList<string?> Keys, long
 /// <summary>
 /// Sums of active events for a period, filters and grouping. Live totals read the rollups (cost grows with
 /// days x metrics x units, not with events): whole months from monthly_unit_rollups (or monthly_rollups when campaign
-/// or dimensions matter), the partial months at either end from daily_rollups. With an as-of instant they read the raw ledger: events recorded by then and not voided by then.
+/// or dimensions matter), the partial months at either end from daily_rollups. With an as-of instant t, whole months
+/// come from the as-of rollups (asof_unit_rollups, or asof_rollups when campaign or dimensions matter): the sums of the
+/// changes per UTC hour, cut at t's hour, and the changes of that one hour on t's side read from the ledger
+/// (<see cref="AsOfCut"/> says why that is exact); the days of partial months at either end are read from the raw
+/// ledger (events recorded by t and not voided by t), as before. The org-unit filter means the tree as it stands now,
+/// as it always has at asOf: events keep the unit they were recorded in, and a subtree is today's closure.
 /// </summary>
 public sealed record TotalsQuery(
     DateOnly From, DateOnly To, IReadOnlyList<string> Metrics, string? OrgUnit, string? Campaign,
@@ -34,7 +40,9 @@ public sealed record TotalsQuery(
             parameters.Add($"dimPath{i}", "$.\"" + Dimensions![i].Key + "\"");
             parameters.Add($"dimValue{i}", Dimensions[i].Value);
         }
-        var sources = AsOf is { } asOf ? [EventsSource(parameters, asOf)] : RollupSources(parameters);
+        // At asOf the cut and the rows it reads share one read snapshot: rows of t's own hour may still be growing.
+        await using var transaction = AsOf is null ? null : connection.BeginTransaction(deferred: true);
+        var sources = AsOf is { } asOf ? AsOfSources(connection, transaction, parameters, asOf) : RollupSources(parameters);
 
         var select = new StringBuilder("SELECT metric");
         for (var i = 0; i < Groups.Count; i++)
@@ -45,10 +53,12 @@ public sealed record TotalsQuery(
             select.Append(CultureInfo.InvariantCulture, $", {GroupExpression(group, i)} AS g{i}");
         }
         var groupBy = string.Join(", ", Enumerable.Range(1, Groups.Count + 1));
-        var sql = $"{select}, sum(value) AS value, sum(events) AS events\nFROM (\n{string.Join("\nUNION ALL\n", sources)}\n)\nGROUP BY {groupBy}";
+        var sql = $"{select}, sum(value) AS value, sum(events) AS events\nFROM (\n{string.Join("\nUNION ALL\n", sources)}\n)\nGROUP BY {groupBy}"
+            // At asOf a group whose events were all voided by then sums to 0 events: the ledger would show no such group.
+            + (AsOf is null ? "" : "\nHAVING sum(events) <> 0");
 
         // A plain reader: a grouped year can be thousands of rows, and Dapper's dynamic rows cost several times more.
-        await using var reader = await connection.ExecuteReaderAsync(new CommandDefinition(sql, parameters, cancellationToken: ct));
+        await using var reader = await connection.ExecuteReaderAsync(new CommandDefinition(sql, parameters, transaction, cancellationToken: ct));
         var cells = new List<TotalsCell>();
         while (await reader.ReadAsync(ct))
         {
@@ -83,19 +93,63 @@ public sealed record TotalsQuery(
             ? "\n  AND " + Reporting.ApprovedCells.Condition("src.metric", monthExpression, "src.org_unit", AsOf is null ? null : "@asOf")
             : "");
 
-    /// <summary>The raw ledger as of an instant; for a subtree, "+metric" steers SQLite to the (org_unit, occurred_on) index.</summary>
-    private string EventsSource(DynamicParameters parameters, DateTimeOffset asOf)
+    /// <summary>
+    /// The sources as of an instant: whole months from the as-of rollups and the cut's window of the ledger, partial
+    /// months from the raw ledger.
+    /// </summary>
+    private List<string> AsOfSources(SqliteConnection connection, SqliteTransaction? transaction, DynamicParameters parameters,
+        DateTimeOffset asOf)
     {
-        parameters.Add("from", From);
-        parameters.Add("to", To);
         parameters.Add("asOf", asOf);
-        return $"""
+        var sources = new List<string>();
+        AsOfCut? cut = null;
+        foreach (var (span, index) in RollupSpan.Cover(From, To).Select((s, i) => (s, i)))
+        {
+            parameters.Add($"from{index}", span.From);
+            parameters.Add($"to{index}", span.To);
+            if (!span.Monthly)
+            {
+                sources.Add(EventsSource(index));
+                continue;
+            }
+            if (cut is null)
+            {
+                cut = AsOfCut.Find(connection, transaction, asOf);
+                cut.Bind(parameters);
+                parameters.Add("cutSign", cut.Sign);
+            }
+            sources.Add(NeedsCampaignOrDimensions
+                ? $"""
+                    SELECT metric, month, org_unit, nullif(campaign, '') AS campaign, dimensions, value, events
+                    FROM asof_rollups src
+                    WHERE metric IN @metrics AND month BETWEEN @from{index} AND @to{index} AND {cut.HourCondition()}{Filters("campaign")}
+                    """
+                : $"""
+                    SELECT metric, month, org_unit, NULL AS campaign, NULL AS dimensions, value, events
+                    FROM asof_unit_rollups src
+                    WHERE metric IN @metrics AND month BETWEEN @from{index} AND @to{index} AND {cut.HourCondition()}{Filters("campaign")}
+                    """);
+            foreach (var (window, sign) in new[] { (AsOfCut.RecordedCondition, "@cutSign"), (AsOfCut.VoidedCondition, "-@cutSign") })
+            {
+                sources.Add($"""
+                    SELECT metric, substr(occurred_on, 1, 7) AS month, org_unit, campaign, dimensions,
+                           {sign} * quantity AS value, {sign} AS events
+                    FROM events src
+                    WHERE {window} AND metric IN @metrics AND substr(occurred_on, 1, 7) BETWEEN @from{index} AND @to{index}{Filters("campaign", "substr(src.occurred_on, 1, 7)")}
+                    """);
+            }
+        }
+        return sources;
+    }
+
+    /// <summary>The raw ledger as of an instant over one span of days; for a subtree, "+metric" steers SQLite to the (org_unit, occurred_on) index.</summary>
+    private string EventsSource(int index) =>
+        $"""
             SELECT metric, substr(occurred_on, 1, 7) AS month, org_unit, campaign, dimensions, quantity AS value, 1 AS events
             FROM events src
-            WHERE {(OrgUnit is null ? "" : "+")}metric IN @metrics AND occurred_on BETWEEN @from AND @to
+            WHERE {(OrgUnit is null ? "" : "+")}metric IN @metrics AND occurred_on BETWEEN @from{index} AND @to{index}
               AND recorded_at <= @asOf AND (voided_at IS NULL OR voided_at > @asOf){Filters("campaign", "substr(src.occurred_on, 1, 7)")}
             """;
-    }
 
     private List<string> RollupSources(DynamicParameters parameters)
     {
