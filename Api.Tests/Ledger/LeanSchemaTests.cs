@@ -121,8 +121,8 @@ public sealed class LeanSchemaTests(TallyApp app) : IClassFixture<TallyApp>
             Assert.Equal(Ids(few: false), sought);
             Assert.Equal(sought.Order(StringComparer.Ordinal), sought);
         }
-        Assert.True(await new EventFilter(null, unit, true, null, null, null, null, EventStatusFilter.Active, null)
-            .FewMatchesAsync(db, null, CancellationToken.None));
+        Assert.True(new EventFilter(null, unit, true, null, null, null, null, EventStatusFilter.Active, null)
+            .FewMatches(db, null));
     }
 
     [Fact]
@@ -141,13 +141,13 @@ public sealed class LeanSchemaTests(TallyApp app) : IClassFixture<TallyApp>
         foreach (var (seq, recordedAt) in rows)
         {
             var at = Tally.Api.Data.Instant.FromStorage(recordedAt);
-            Assert.Equal(seq, await EventSeq.LastRecordedThroughAsync(db, at, null, CancellationToken.None));
-            var before = await EventSeq.LastRecordedThroughAsync(db, at.AddTicks(-1), null, CancellationToken.None);
+            Assert.Equal(seq, EventSeq.LastRecordedThrough(db, null, at));
+            var before = EventSeq.LastRecordedThrough(db, null, at.AddTicks(-1));
             Assert.True(before < seq);
             Assert.Equal(before, db.ExecuteScalar<long>("SELECT coalesce(max(seq), 0) FROM events WHERE recorded_at < @recordedAt", new { recordedAt }));
         }
-        Assert.Equal(0, await EventSeq.LastRecordedThroughAsync(db, DateTimeOffset.UnixEpoch, null, CancellationToken.None));
+        Assert.Equal(0, EventSeq.LastRecordedThrough(db, null, DateTimeOffset.UnixEpoch));
         Assert.Equal(db.ExecuteScalar<long>("SELECT max(seq) FROM events"),
-            await EventSeq.LastRecordedThroughAsync(db, DateTimeOffset.MaxValue, null, CancellationToken.None));
+            EventSeq.LastRecordedThrough(db, null, DateTimeOffset.MaxValue));
     }
 }

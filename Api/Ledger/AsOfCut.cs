@@ -53,37 +53,12 @@ public sealed record AsOfCut(string Hour, bool Before, long FromSeq, long ToSeq,
         var hourStart = new DateTimeOffset(utc.Year, utc.Month, utc.Day, utc.Hour, 0, 0, TimeSpan.Zero);
         var hourEnd = hourStart.AddHours(1);
         var (start, afterT, end) = (Instant.ToStorage(hourStart), Instant.ToStorage(utc.AddTicks(1)), Instant.ToStorage(hourEnd));
-        var first = FirstRecordedAtOrAfter(connection, transaction, start);
-        var split = FirstRecordedAtOrAfter(connection, transaction, afterT);
-        var next = FirstRecordedAtOrAfter(connection, transaction, end);
+        var first = EventSeq.FirstRecordedAtOrAfter(connection, transaction, start);
+        var split = EventSeq.FirstRecordedAtOrAfter(connection, transaction, afterT);
+        var next = EventSeq.FirstRecordedAtOrAfter(connection, transaction, end);
         // Recorded in [start, t]: seq in [first, split); in (t, end): seq in [split, next).
         return split - first <= next - split
             ? new AsOfCut(HourOf(start), true, first, split - 1, start, afterT)
             : new AsOfCut(HourOf(start), false, split, next - 1, afterT, end);
-    }
-
-    /// <summary>The first seq whose recorded_at is at or after <paramref name="instant"/> (max seq + 1 if none): a binary search over seq.</summary>
-    private static long FirstRecordedAtOrAfter(SqliteConnection connection, SqliteTransaction? transaction, string instant)
-    {
-        var (low, high) = connection.QuerySingle<(long, long)>(
-            "SELECT coalesce(min(seq), 1), coalesce(max(seq), 0) + 1 FROM events", transaction: transaction);
-        var best = high;
-        while (low < high)
-        {
-            var mid = low + ((high - low) / 2);
-            var row = connection.QueryFirstOrDefault<(long Seq, string RecordedAt)?>(
-                "SELECT seq, recorded_at FROM events WHERE seq >= @mid ORDER BY seq LIMIT 1", new { mid }, transaction);
-            if (row is not { } found || string.CompareOrdinal(found.RecordedAt, instant) >= 0)
-            {
-                if (row is { } f)
-                    best = Math.Min(best, f.Seq);
-                high = mid;
-            }
-            else
-            {
-                low = found.Seq + 1;
-            }
-        }
-        return best;
     }
 }

@@ -1,4 +1,5 @@
 using System.Data.Common;
+using Dapper;
 using Tally.Api.Data;
 
 namespace Tally.Api.Ledger;
@@ -6,43 +7,43 @@ namespace Tally.Api.Ledger;
 /// <summary>
 /// Where an instant falls in the ledger's commit order. Events are keyed inside by <c>seq</c> (their rowid, in commit
 /// order), and recorded_at never decreases along seq (each group's instant is later than the one before, and a group
-/// commits whole), so the events recorded at or before an instant are a prefix of seq: found by a binary search of
-/// about log2(n) rowid seeks, with no index on recorded_at.
+/// commits whole), so the events recorded before an instant are a prefix of seq: found by a binary search of about
+/// log2(n) rowid seeks, with no index on recorded_at. Seq may have gaps; the bounds below are exact as range bounds.
 /// </summary>
 public static class EventSeq
 {
     /// <summary>
-    /// The seq of the last event recorded at or before <paramref name="instant"/> (0 when there is none): events
-    /// recorded after it are exactly those with a larger seq, in the snapshot of <paramref name="transaction"/>.
+    /// The bound between the events recorded before <paramref name="storageInstant"/> (storage form) and those at or
+    /// after it, in the snapshot of <paramref name="transaction"/>: every seq below it is before, every seq at or above it
+    /// at or after (max seq + 1 when none is).
     /// </summary>
-    public static async Task<long> LastRecordedThroughAsync(DbConnection connection, DateTimeOffset instant,
-        DbTransaction? transaction, CancellationToken ct)
+    public static long FirstRecordedAtOrAfter(DbConnection connection, DbTransaction? transaction, string storageInstant)
     {
-        var at = Instant.ToStorage(instant);
-        await using var command = connection.CreateCommand();
-        command.Transaction = transaction;
-        command.CommandText = "SELECT seq, recorded_at FROM events WHERE seq >= $mid ORDER BY seq LIMIT 1";
-        var mid = command.CreateParameter();
-        mid.ParameterName = "$mid";
-        command.Parameters.Add(mid);
-
-        await using var max = connection.CreateCommand();
-        max.Transaction = transaction;
-        max.CommandText = "SELECT coalesce(max(seq), 0) FROM events";
-        long low = 0, high = Convert.ToInt64(await max.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture);
-        // The answer lies in [low, high]; low is 0 or an event recorded at or before the instant.
+        var (low, high) = connection.QuerySingle<(long, long)>(
+            "SELECT coalesce(min(seq), 1), coalesce(max(seq), 0) + 1 FROM events", transaction: transaction);
+        // The answer lies in [low, high]: every seq below low is recorded before the instant, high is at or after it.
         while (low < high)
         {
-            mid.Value = low + ((high - low + 1) / 2);
-            await using var reader = await command.ExecuteReaderAsync(ct);
-            if (!await reader.ReadAsync(ct))
-                break;
-            var seq = reader.GetInt64(0);
-            if (string.CompareOrdinal(reader.GetString(1), at) <= 0)
-                low = seq;
+            var mid = low + ((high - low) / 2);
+            var row = connection.QueryFirstOrDefault<(long Seq, string RecordedAt)?>(
+                "SELECT seq, recorded_at FROM events WHERE seq >= @mid ORDER BY seq LIMIT 1", new { mid }, transaction);
+            if (row is { } found && string.CompareOrdinal(found.RecordedAt, storageInstant) < 0)
+                low = found.Seq + 1;
             else
-                high = (long)mid.Value - 1;
+                high = mid; // the first seq at or past mid is at or after the instant: none lies in [mid, it)
         }
-        return low;
+        return high;
+    }
+
+    /// <summary>
+    /// The seq of the last event recorded at or before <paramref name="instant"/> (0 when there is none): every event
+    /// with a larger seq was recorded after it.
+    /// </summary>
+    public static long LastRecordedThrough(DbConnection connection, DbTransaction? transaction, DateTimeOffset instant)
+    {
+        var bound = instant == DateTimeOffset.MaxValue
+            ? long.MaxValue
+            : FirstRecordedAtOrAfter(connection, transaction, Instant.ToStorage(instant.AddTicks(1)));
+        return connection.ExecuteScalar<long>("SELECT coalesce(max(seq), 0) FROM events WHERE seq < @bound", new { bound }, transaction);
     }
 }

@@ -58,10 +58,10 @@ public sealed record EventFilter(
 {
     /// <summary>
     /// The WHERE clause (without the word) and its parameters; <paramref name="afterId"/> continues a page, and
-    /// <paramref name="recordedAfterSeq"/> (see <see cref="EventSeq.LastRecordedThroughAsync"/>) is where
+    /// <paramref name="recordedAfterSeq"/> (see <see cref="EventSeq.LastRecordedThrough"/>) is where
     /// <see cref="RecordedAfter"/> begins in seq order. Rows are read in seq order, which is id order (ORDER BY e.seq).
     /// Two plans: seek or walk. A period of at most <paramref name="daySeekSpan"/> days, or a metric or org unit that
-    /// <paramref name="fewMatches"/> (see <see cref="FewMatchesAsync"/>), is sought through an index (ix_events_day,
+    /// <paramref name="fewMatches"/> (see <see cref="FewMatches"/>), is sought through an index (ix_events_day,
     /// ix_events_metric_day, ix_events_unit_day: one day of them comes out in seq order, more is sorted, and little is
     /// sorted). Otherwise no index is offered (a unary + on metric, org unit and days) and SQLite walks the table in seq
     /// order and stops after a page, instead of sorting every match of a large metric or a district.
@@ -122,6 +122,16 @@ public sealed record EventFilter(
         return (conditions.Count == 0 ? "1 = 1" : string.Join(" AND ", conditions), parameters);
     }
 
+    /// <summary>
+    /// <see cref="ToSql"/> with what the database says, in the snapshot of <paramref name="transaction"/>: where
+    /// <see cref="RecordedAfter"/> begins in seq order, and whether the metric or unit holds few events.
+    /// </summary>
+    public (string Where, Dictionary<string, object?> Parameters) ToSql(System.Data.Common.DbConnection connection,
+        System.Data.Common.DbTransaction? transaction, string? afterId = null, int daySeekSpan = 1) =>
+        ToSql(afterId, daySeekSpan,
+            RecordedAfter is { } recordedAfter ? EventSeq.LastRecordedThrough(connection, transaction, recordedAfter) : 0,
+            FewMatches(connection, transaction));
+
     /// <summary>At most this many active events match by the rollups: an index seek and a sort beat a walk.</summary>
     public const long FewMatchesLimit = 20_000;
 
@@ -130,8 +140,7 @@ public sealed record EventFilter(
     /// rollups (active events; a plan choice, so the voided ones they leave out do not matter): a street's events are
     /// then sought through ix_events_unit_day instead of walking the whole ledger to fill a page.
     /// </summary>
-    public async Task<bool> FewMatchesAsync(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction? transaction,
-        CancellationToken ct)
+    public bool FewMatches(System.Data.Common.DbConnection connection, System.Data.Common.DbTransaction? transaction)
     {
         if (Metric is null && OrgUnit is null)
             return false;
@@ -146,10 +155,10 @@ public sealed record EventFilter(
             conditions.Add("month >= @fromMonth");
         if (To is not null)
             conditions.Add("month <= @toMonth");
-        var events = await Dapper.SqlMapper.ExecuteScalarAsync<long>(connection, new Dapper.CommandDefinition(
+        var events = Dapper.SqlMapper.ExecuteScalar<long>(connection, new Dapper.CommandDefinition(
             $"SELECT coalesce(sum(events), 0) FROM (SELECT events FROM monthly_unit_rollups WHERE {string.Join(" AND ", conditions)} LIMIT 100000)",
             new { metric = Metric, orgUnit = OrgUnit, fromMonth = From?.ToString("yyyy-MM", CultureInfo.InvariantCulture),
-                toMonth = To?.ToString("yyyy-MM", CultureInfo.InvariantCulture) }, transaction, cancellationToken: ct));
+                toMonth = To?.ToString("yyyy-MM", CultureInfo.InvariantCulture) }, transaction));
         return events <= FewMatchesLimit;
     }
 }

@@ -80,11 +80,7 @@ public sealed class ExportEvents(Database database, CatalogCache catalog, ILogge
         var snapshot = CatalogSnapshot.Load(connection, transaction);
         var dimensionKeys = EventFieldList.DimensionKeys(snapshot);
         var columns = EventFieldList.ExportColumns(dimensionKeys, req.Headers == "zh" ? snapshot : null);
-        var recordedAfterSeq = filter.RecordedAfter is { } recordedAfter
-            ? await EventSeq.LastRecordedThroughAsync(connection, recordedAfter, transaction, ct)
-            : 0;
-        var (where, parameters) = filter.ToSql(daySeekSpan: 31, recordedAfterSeq: recordedAfterSeq,
-            fewMatches: await filter.FewMatchesAsync(connection, transaction, ct));
+        var (where, parameters) = filter.ToSql(connection, transaction, daySeekSpan: 31);
         await using var query = connection.CreateCommand();
         query.Transaction = transaction;
         query.CommandText = $"SELECT {EventRow.Columns} FROM events e WHERE {where} ORDER BY e.seq";

@@ -46,11 +46,7 @@ public sealed class ListEvents(Database database, CatalogCache catalog) : Endpoi
         var filter = EventFilters.Resolve(req, HttpContext.Request.Query, HttpContext.Caller(), catalog.Current);
         await using var connection = await database.OpenAsync(ct);
         await using var snapshot = connection.BeginTransaction(deferred: true);
-        var recordedAfterSeq = filter.RecordedAfter is { } recordedAfter
-            ? await EventSeq.LastRecordedThroughAsync(connection, recordedAfter, snapshot, ct)
-            : 0;
-        var (where, values) = filter.ToSql(after, recordedAfterSeq: recordedAfterSeq,
-            fewMatches: await filter.FewMatchesAsync(connection, snapshot, ct));
+        var (where, values) = filter.ToSql(connection, snapshot, after);
         var parameters = new DynamicParameters(values);
         parameters.Add("take", limit + 1);
         var rows = (await connection.QueryAsync<EventRow>(new CommandDefinition(
