@@ -1,5 +1,6 @@
 using System.Reflection;
 using DbUp;
+using DbUp.Builder;
 using DbUp.Engine;
 using Microsoft.Data.Sqlite;
 
@@ -8,7 +9,9 @@ namespace Tally.Api.Data;
 /// <summary>Applies migrations/NNNN_*.sql (embedded in the assembly) in order, recording them in schemaversions.</summary>
 public static class Migrator
 {
-    public static IReadOnlyList<string> ScriptNames { get; } = LoadScripts().Select(s => s.Name).ToList();
+    private const string Prefix = "migrations.";
+
+    public static IReadOnlyList<string> ScriptNames { get; } = LoadScripts(Prefix).Select(s => s.Name).ToList();
 
     public static void Migrate(Database database, ILogger logger)
     {
@@ -23,18 +26,17 @@ public static class Migrator
             wal.ExecuteNonQuery();
         }
 
-        var upgrader = DeployChanges.To
-            .SqliteDatabase(database.ConnectionString)
-            .WithScripts(LoadScripts())
-            .WithTransactionPerScript()
-            .LogToNowhere()
-            .Build();
+        foreach (var script in Upgrade(DeployChanges.To.SqliteDatabase(database.ConnectionString), Prefix))
+            logger.LogInformation("Applied migration {Script}", script);
+    }
 
-        var result = upgrader.PerformUpgrade();
+    /// <summary>Applies the embedded scripts named <paramref name="prefix"/>NNNN_*.sql in order, each in its own transaction; the names applied.</summary>
+    internal static IReadOnlyList<string> Upgrade(UpgradeEngineBuilder target, string prefix)
+    {
+        var result = target.WithScripts(LoadScripts(prefix)).WithTransactionPerScript().LogToNowhere().Build().PerformUpgrade();
         if (!result.Successful)
             throw new InvalidOperationException($"Migration {result.ErrorScript?.Name} failed.", result.Error);
-        foreach (var script in result.Scripts)
-            logger.LogInformation("Applied migration {Script}", script.Name);
+        return result.Scripts.Select(s => s.Name).ToList();
     }
 
     public static async Task<bool> IsUpToDateAsync(SqliteConnection connection, CancellationToken ct)
@@ -45,17 +47,18 @@ public static class Migrator
         return applied >= ScriptNames.Count;
     }
 
-    private static List<SqlScript> LoadScripts()
+    /// <summary>The embedded scripts whose resource names start with <paramref name="prefix"/>, in order, named without it.</summary>
+    internal static List<SqlScript> LoadScripts(string prefix)
     {
         var assembly = Assembly.GetExecutingAssembly();
         return assembly.GetManifestResourceNames()
-            .Where(n => n.StartsWith("migrations.", StringComparison.Ordinal) && n.EndsWith(".sql", StringComparison.Ordinal))
+            .Where(n => n.StartsWith(prefix, StringComparison.Ordinal) && n.EndsWith(".sql", StringComparison.Ordinal))
             .Order(StringComparer.Ordinal)
             .Select(n =>
             {
                 using var stream = assembly.GetManifestResourceStream(n)!;
                 using var reader = new StreamReader(stream);
-                return new SqlScript(n["migrations.".Length..], reader.ReadToEnd());
+                return new SqlScript(n[prefix.Length..], reader.ReadToEnd());
             })
             .ToList();
     }
