@@ -13,7 +13,7 @@ public static class Rollups
     public static void Add(LedgerContext context, EventRow row, int sign)
     {
         Upsert(context, RollupKey.Of(row), sign * row.Quantity, sign);
-        var limbs = new long[SetDigest.Limbs];
+        Span<long> limbs = stackalloc long[SetDigest.Limbs];
         SetDigest.Of(row.Id, row.Quantity, limbs);
         for (var i = 0; i < limbs.Length; i++)
             limbs[i] *= sign;
