@@ -37,16 +37,19 @@ public sealed class SourcePlaceTests(TallyApp app)
         var hexiSource = Unique.Code("hexi-reports");
         var hexiKey = await app.KeyAsync(["events:write"], orgUnit: hexi, source: hexiSource);
         using var hedongAdmin = await app.ClientWithAsync(["admin"], orgUnit: hedong);
-        var keysBefore = await CountAsync("SELECT count(*) FROM api_keys");
-        var auditBefore = await CountAsync("SELECT count(*) FROM audit_log");
+        // Counted for the source at stake: other tests write keys and audit entries to the shared app at the same time.
+        const string SourceKeys = "SELECT count(*) FROM api_keys WHERE source = @hexiSource";
+        const string SourceAudit = "SELECT count(*) FROM audit_log WHERE data LIKE '%' || @hexiSource || '%'";
+        var keysBefore = await CountAsync(SourceKeys, new { hexiSource });
+        var auditBefore = await CountAsync(SourceAudit, new { hexiSource });
 
         var squat = await hedongAdmin.PostAsJsonAsync("/api/v1/api-keys", NewKey(hexiSource, hedong), Ct);
         var problem = await squat.AssertProblemAsync(403, "/problems/forbidden");
         Assert.Contains(hexi, problem["detail"]!.GetValue<string>(), StringComparison.Ordinal);
         await (await hedongAdmin.PostAsJsonAsync("/api/v1/api-keys", NewKey(hexiSource, null), Ct))
             .AssertProblemAsync(403, "/problems/forbidden");
-        Assert.Equal(keysBefore, await CountAsync("SELECT count(*) FROM api_keys"));
-        Assert.Equal(auditBefore, await CountAsync("SELECT count(*) FROM audit_log"));
+        Assert.Equal(keysBefore, await CountAsync(SourceKeys, new { hexiSource }));
+        Assert.Equal(auditBefore, await CountAsync(SourceAudit, new { hexiSource }));
         Assert.Equal(0, await CountAsync("SELECT count(*) FROM api_keys WHERE source = @hexiSource AND org_unit IS NOT @hexi",
             new { hexiSource, hexi }));
 
@@ -93,24 +96,27 @@ public sealed class SourcePlaceTests(TallyApp app)
         var sibling = await app.OrgUnitAsync(parent: "tianjin");
         var child = await app.OrgUnitAsync(parent: mine);
         using var boundAdmin = await app.ClientWithAsync(["admin"], orgUnit: mine);
-        var keysBefore = await CountAsync("SELECT count(*) FROM api_keys");
+        // Each key asked for has a source of its own: what was stored is counted by them, not over a table other tests write.
+        string[] refused = [Unique.Code("wide"), Unique.Code("over"), Unique.Code("up")];
+        string[] allowed = [Unique.Code("own"), Unique.Code("below")];
+        const string Stored = "SELECT count(*) FROM api_keys WHERE source IN @sources";
 
-        var unbound = await boundAdmin.PostAsJsonAsync("/api/v1/api-keys", NewKey(Unique.Code("wide"), null, "admin"), Ct);
+        var unbound = await boundAdmin.PostAsJsonAsync("/api/v1/api-keys", NewKey(refused[0], null, "admin"), Ct);
         Assert.Contains(mine, (await unbound.AssertProblemAsync(403, "/problems/forbidden"))["detail"]!.GetValue<string>(),
             StringComparison.Ordinal);
-        var toSibling = await boundAdmin.PostAsJsonAsync("/api/v1/api-keys", NewKey(Unique.Code("over"), sibling), Ct);
+        var toSibling = await boundAdmin.PostAsJsonAsync("/api/v1/api-keys", NewKey(refused[1], sibling), Ct);
         Assert.Contains(sibling, (await toSibling.AssertProblemAsync(403, "/problems/forbidden"))["detail"]!.GetValue<string>(),
             StringComparison.Ordinal);
-        await (await boundAdmin.PostAsJsonAsync("/api/v1/api-keys", NewKey(Unique.Code("up"), "tianjin"), Ct))
+        await (await boundAdmin.PostAsJsonAsync("/api/v1/api-keys", NewKey(refused[2], "tianjin"), Ct))
             .AssertProblemAsync(403, "/problems/forbidden");
-        Assert.Equal(keysBefore, await CountAsync("SELECT count(*) FROM api_keys"));
+        Assert.Equal(0, await CountAsync(Stored, new { sources = refused.Concat(allowed) }));
 
-        var own = await boundAdmin.PostAsJsonAsync("/api/v1/api-keys", NewKey(Unique.Code("own"), mine), Ct);
+        var own = await boundAdmin.PostAsJsonAsync("/api/v1/api-keys", NewKey(allowed[0], mine), Ct);
         Assert.Equal(HttpStatusCode.Created, own.StatusCode);
         Assert.Equal(mine, (await own.ReadJsonAsync())["orgUnit"]!.GetValue<string>());
-        var below = await boundAdmin.PostAsJsonAsync("/api/v1/api-keys", NewKey(Unique.Code("below"), child), Ct);
+        var below = await boundAdmin.PostAsJsonAsync("/api/v1/api-keys", NewKey(allowed[1], child), Ct);
         Assert.Equal(HttpStatusCode.Created, below.StatusCode);
-        Assert.Equal(keysBefore + 2, await CountAsync("SELECT count(*) FROM api_keys"));
+        Assert.Equal(2, await CountAsync(Stored, new { sources = refused.Concat(allowed) }));
     }
 
     [Fact]
