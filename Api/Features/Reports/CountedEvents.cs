@@ -79,12 +79,14 @@ public sealed class CountedEvents(Database database, LedgerWriter writer, Catalo
                 sums[reader.GetString(0)] = (reader.GetInt64(1), reader.GetInt64(2));
             }
         }
+        // "+metric": the window is a seq (rowid) range or a few ids; without statistics SQLite would search every
+        // event of the metrics through ix_events_metric_day instead.
         foreach (var (window, sign) in new[] { (AsOfCut.RecordedCondition, cut.Sign), (AsOfCut.VoidedCondition, -cut.Sign) })
         {
             await using var reader = await connection.ExecuteReaderAsync(new CommandDefinition(
                 $"""
                 SELECT id, metric, quantity FROM events
-                WHERE {window} AND metric IN @metrics AND substr(occurred_on, 1, 7) BETWEEN @first AND @last {subtree}
+                WHERE {window} AND +metric IN @metrics AND substr(occurred_on, 1, 7) BETWEEN @first AND @last {subtree}
                 """, parameters, transaction, cancellationToken: ct));
             while (await reader.ReadAsync(ct))
             {

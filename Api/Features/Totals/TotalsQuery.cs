@@ -135,13 +135,15 @@ public sealed record TotalsQuery(
                         WHERE {part.Condition} AND metric IN @metrics AND month BETWEEN @from{index} AND @to{index}{Filters("campaign")}
                         """);
             }
+            // "+metric": the window is a seq (rowid) range or a few ids; without statistics SQLite would search every
+            // event of the metrics through ix_events_metric_day instead.
             foreach (var (window, sign) in new[] { (AsOfCut.RecordedCondition, "@cutSign"), (AsOfCut.VoidedCondition, "-@cutSign") })
             {
                 sources.Add($"""
                     SELECT metric, substr(occurred_on, 1, 7) AS month, org_unit, campaign, dimensions,
                            {sign} * quantity AS value, {sign} AS events
                     FROM events src
-                    WHERE {window} AND metric IN @metrics AND substr(occurred_on, 1, 7) BETWEEN @from{index} AND @to{index}{Filters("campaign", "substr(src.occurred_on, 1, 7)")}
+                    WHERE {window} AND +metric IN @metrics AND substr(occurred_on, 1, 7) BETWEEN @from{index} AND @to{index}{Filters("campaign", "substr(src.occurred_on, 1, 7)")}
                     """);
             }
         }
