@@ -4,9 +4,14 @@ using Microsoft.Data.Sqlite;
 namespace Tally.Api.Ledger;
 
 /// <summary>
-/// Completes migration 0120 on a database that had events: SQLite has no SHA-256, so the kept digest's limbs of
-/// asof_unit_rollups are computed here, once, by the writer at start before it takes any command (one pass over the
-/// events, one transaction). asof_digest_pending marks a database that still needs it.
+/// Completes the as-of rollups on a database that had events when they were made (migrations 0120 and 0130): SQLite
+/// has no SHA-256, so the kept digest's limbs of the asof_unit_*_rollups are added here, once, by the writer at start
+/// before it takes any command, in one transaction. asof_digest_pending marks a database that still needs it.
+/// <para>
+/// Memory stays flat whatever the ledger's size: the recordings are read in seq order, which is recorded_at order, and
+/// the voids in voided_at order (asof_voids' key), so each level's sums are held for one bucket at a time (one hour,
+/// day or month of changes) and added to the stored rows when the next bucket begins.
+/// </para>
 /// </summary>
 public static class AsOfBackfill
 {
@@ -15,45 +20,93 @@ public static class AsOfBackfill
         if (connection.ExecuteScalar<long>("SELECT count(*) FROM asof_digest_pending") == 0)
             return;
         using var transaction = connection.BeginTransaction();
-        var sums = new Dictionary<(string Metric, string Month, string OrgUnit, string Hour), long[]>();
-        void AddTo((string, string, string, string) key, string id, long quantity, int sign)
+        var levels = new[]
         {
-            if (!sums.TryGetValue(key, out var limbs))
-                sums[key] = limbs = new long[SetDigest.Limbs];
-            Span<long> one = stackalloc long[SetDigest.Limbs];
-            SetDigest.Of(id, quantity, one);
-            for (var i = 0; i < one.Length; i++)
-                limbs[i] += sign * one[i];
-        }
-        using (var reader = connection.ExecuteReader(
-            "SELECT id, metric, substr(occurred_on, 1, 7), org_unit, quantity, recorded_at, voided_at FROM events", transaction: transaction))
+            new LevelSums(connection, transaction, "asof_unit_month_rollups", AsOfCut.MonthOf),
+            new LevelSums(connection, transaction, "asof_unit_day_rollups", AsOfCut.DayOf),
+            new LevelSums(connection, transaction, "asof_unit_hour_rollups", AsOfCut.HourOf),
+        };
+        Span<long> limbs = stackalloc long[SetDigest.Limbs];
+        foreach (var (sql, sign) in new[]
         {
+            ("SELECT id, metric, substr(occurred_on, 1, 7), org_unit, quantity, recorded_at FROM events ORDER BY seq", 1),
+            ("""
+             SELECT e.id, e.metric, substr(e.occurred_on, 1, 7), e.org_unit, e.quantity, v.voided_at
+             FROM asof_voids v JOIN events e ON e.id = v.event_id ORDER BY v.voided_at
+             """, -1),
+        })
+        {
+            using var reader = connection.ExecuteReader(sql, transaction: transaction);
             while (reader.Read())
             {
-                var (id, metric, month, unit, quantity) = (reader.GetString(0), reader.GetString(1), reader.GetString(2), reader.GetString(3), reader.GetInt64(4));
-                AddTo((metric, month, unit, AsOfCut.HourOf(reader.GetString(5))), id, quantity, 1);
-                if (!reader.IsDBNull(6))
-                    AddTo((metric, month, unit, AsOfCut.HourOf(reader.GetString(6))), id, quantity, -1);
+                SetDigest.Of(reader.GetString(0), reader.GetInt64(4), limbs);
+                var changedAt = reader.GetString(5);
+                foreach (var level in levels)
+                    level.Add(changedAt, (reader.GetString(1), reader.GetString(2), reader.GetString(3)), limbs, sign);
             }
-        }
-        using var update = connection.CreateCommand();
-        update.Transaction = transaction;
-        update.CommandText =
-            """
-            UPDATE asof_unit_rollups SET d0 = $d0, d1 = $d1, d2 = $d2, d3 = $d3, d4 = $d4, d5 = $d5, d6 = $d6, d7 = $d7
-            WHERE metric = $metric AND month = $month AND org_unit = $orgUnit AND hour = $hour
-            """;
-        var names = new[] { "$metric", "$month", "$orgUnit", "$hour", "$d0", "$d1", "$d2", "$d3", "$d4", "$d5", "$d6", "$d7" };
-        var p = names.Select(n => update.Parameters.Add(new SqliteParameter { ParameterName = n })).ToArray();
-        foreach (var ((metric, month, unit, hour), limbs) in sums)
-        {
-            (p[0].Value, p[1].Value, p[2].Value, p[3].Value) = (metric, month, unit, hour);
-            for (var i = 0; i < limbs.Length; i++)
-                p[4 + i].Value = limbs[i];
-            update.ExecuteNonQuery();
+            foreach (var level in levels)
+                level.Flush();
         }
         connection.Execute("DELETE FROM asof_digest_pending", transaction: transaction);
         transaction.Commit();
-        logger.LogInformation("As-of rollups: kept digests filled in for {Rows} rows", sums.Count);
+        foreach (var level in levels)
+            level.Dispose();
+        logger.LogInformation("As-of rollups: kept digests filled in for {Rows} rows", levels.Sum(l => l.Written));
+    }
+
+    /// <summary>One level's limb sums for the bucket being read, added to its stored rows when the bucket ends.</summary>
+    private sealed class LevelSums : IDisposable
+    {
+        private readonly Func<string, string> _bucketOf;
+        private readonly Dictionary<(string Metric, string Month, string OrgUnit), long[]> _sums = [];
+        private readonly SqliteCommand _update;
+        private readonly SqliteParameter[] _parameters;
+        private string? _bucket;
+
+        public LevelSums(SqliteConnection connection, SqliteTransaction transaction, string table, Func<string, string> bucketOf)
+        {
+            _bucketOf = bucketOf;
+            _update = connection.CreateCommand();
+            _update.Transaction = transaction;
+            _update.CommandText =
+                $"""
+                UPDATE {table} SET d0 = d0 + $d0, d1 = d1 + $d1, d2 = d2 + $d2, d3 = d3 + $d3,
+                                   d4 = d4 + $d4, d5 = d5 + $d5, d6 = d6 + $d6, d7 = d7 + $d7
+                WHERE changed = $changed AND metric = $metric AND month = $month AND org_unit = $orgUnit
+                """;
+            string[] names = ["$changed", "$metric", "$month", "$orgUnit", "$d0", "$d1", "$d2", "$d3", "$d4", "$d5", "$d6", "$d7"];
+            _parameters = names.Select(n => _update.Parameters.Add(new SqliteParameter { ParameterName = n })).ToArray();
+        }
+
+        public long Written { get; private set; }
+
+        public void Add(string changedAt, (string, string, string) key, ReadOnlySpan<long> limbs, int sign)
+        {
+            var bucket = _bucketOf(changedAt);
+            if (bucket != _bucket)
+            {
+                Flush();
+                _bucket = bucket;
+            }
+            if (!_sums.TryGetValue(key, out var sums))
+                _sums[key] = sums = new long[SetDigest.Limbs];
+            for (var i = 0; i < sums.Length; i++)
+                sums[i] += sign * limbs[i];
+        }
+
+        public void Flush()
+        {
+            foreach (var ((metric, month, unit), sums) in _sums)
+            {
+                (_parameters[0].Value, _parameters[1].Value, _parameters[2].Value, _parameters[3].Value) = (_bucket, metric, month, unit);
+                for (var i = 0; i < sums.Length; i++)
+                    _parameters[4 + i].Value = sums[i];
+                _update.ExecuteNonQuery();
+                Written++;
+            }
+            _sums.Clear();
+        }
+
+        public void Dispose() => _update.Dispose();
     }
 }

@@ -30,7 +30,7 @@ public sealed class SetDigest
             _limbs[i] += sign * limbs[i];
     }
 
-    /// <summary>Adds stored limb sums (a row of asof_unit_rollups, or a sum of them).</summary>
+    /// <summary>Adds stored limb sums (a row of the asof_unit_*_rollups, or a sum of them).</summary>
     public void AddSums(ReadOnlySpan<long> sums, int sign = 1)
     {
         for (var i = 0; i < Limbs; i++)

@@ -85,8 +85,14 @@ public sealed class AsOfPropertyTests
 
         for (var step = 0; step < 24; step++)
         {
-            // Minutes to hours between steps, sometimes less than a second: instants inside and across UTC hours.
-            clock.Advance(random.Next(4) == 0 ? TimeSpan.FromMilliseconds(random.Next(1, 900)) : TimeSpan.FromMinutes(random.Next(1, 150)));
+            // Minutes to hours between steps, sometimes less than a second, sometimes days: instants inside and across
+            // UTC hours, days and months, so every level of the as-of rollups is cut from either side.
+            clock.Advance(random.Next(5) switch
+            {
+                0 => TimeSpan.FromMilliseconds(random.Next(1, 900)),
+                1 => TimeSpan.FromHours(random.Next(1, 24 * 25)),
+                _ => TimeSpan.FromMinutes(random.Next(1, 150)),
+            });
             switch (random.Next(6))
             {
                 case 0 or 1:
@@ -143,13 +149,27 @@ public sealed class AsOfPropertyTests
         }
         clock.Advance(TimeSpan.FromMinutes(5));
         Assert.True(instants.Count > 24);
+        // And the bounds of the levels themselves: the first instant of a UTC month, day and hour, and the one before.
+        var last = instants[^1];
+        foreach (var bound in new[]
+        {
+            new DateTimeOffset(last.Year, last.Month, 1, 0, 0, 0, TimeSpan.Zero),
+            new DateTimeOffset(last.Year, last.Month, last.Day, 0, 0, 0, TimeSpan.Zero),
+            new DateTimeOffset(last.Year, last.Month, last.Day, last.Hour, 0, 0, TimeSpan.Zero),
+        })
+        {
+            instants.Add(bound);
+            instants.Add(bound - TimeSpan.FromTicks(1));
+        }
 
         using var connection = app.OpenDatabase();
         Assert.True(connection.ExecuteScalar<long>("SELECT count(DISTINCT substr(recorded_at, 1, 13)) FROM events") > 5);
+        Assert.True(connection.ExecuteScalar<long>("SELECT count(DISTINCT substr(recorded_at, 1, 10)) FROM events") > 3);
+        Assert.True(connection.ExecuteScalar<long>("SELECT count(DISTINCT substr(recorded_at, 1, 7)) FROM events") > 1);
         Assert.True(connection.ExecuteScalar<long>("SELECT count(*) FROM events WHERE void_reason = 'superseded'") > 0);
 
         string[][] groupings = [[], ["month"], ["orgUnit"], ["campaign"], ["quarter", "orgUnit"], ["dim.venue"], ["month", "campaign", "dim.category"]];
-        foreach (var t in instants.OrderBy(_ => random.Next()).Take(14).Append(instants[^1]))
+        foreach (var t in instants.OrderBy(_ => random.Next()).Take(14).Concat(instants.TakeLast(7)))
         {
             var asOf = Uri.EscapeDataString(t.ToString("O", CultureInfo.InvariantCulture));
             var storage = t.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);
@@ -208,36 +228,46 @@ public sealed class AsOfPropertyTests
             }
         }
 
-        // The kept sums themselves: every as-of row set equals the changes of the events, hour by hour.
+        // The kept sums themselves: every as-of row set equals the changes of the events, level by level.
         AssertKeptRowsMatch(connection);
     }
 
     /// <summary>
-    /// A database from before migration 0120 upgrades in place: its as-of rollups, backfilled from the events by the
-    /// migration and their digest limbs by the writer at start, equal row for row what the writer keeps event by event,
-    /// and asOf answers stay the same.
+    /// A database from before migration 0120 (no as-of rollups), or from 0120 (one level, per UTC hour, digests kept),
+    /// upgrades in place: its as-of rollups, backfilled by the migrations and their digest limbs by the writer at start,
+    /// equal row for row what the writer keeps event by event, and asOf answers stay the same.
     /// </summary>
-    [Fact]
-    public async Task A_database_from_before_the_asof_rollups_upgrades_to_the_same_kept_sums()
+    [Theory]
+    [InlineData("0120")]
+    [InlineData("0130")]
+    public async Task A_database_from_before_the_asof_levels_upgrades_to_the_same_kept_sums(string from)
     {
         var folder = Path.Combine(Path.GetTempPath(), "tally-tests", "asof-upgrade-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(folder);
         var path = Path.Combine(folder, "tally.db");
         var settings = new Dictionary<string, string?> { ["ConnectionStrings:Tally"] = $"Data Source={path}" };
         var clock = new ManualClock(new DateTimeOffset(2026, 2, 1, 9, 50, 0, TimeSpan.Zero));
-        const string Rows = "SELECT * FROM asof_unit_rollups ORDER BY metric, month, org_unit, hour";
-        const string WideRows = "SELECT * FROM asof_rollups ORDER BY metric, month, org_unit, campaign, dimensions, hour";
+        string[] tables =
+        [
+            "asof_unit_month_rollups", "asof_unit_day_rollups", "asof_unit_hour_rollups",
+            "asof_month_rollups", "asof_day_rollups", "asof_hour_rollups",
+        ];
+        List<string> AllRows(Microsoft.Data.Sqlite.SqliteConnection db) => tables
+            .SelectMany(table => db.Query($"SELECT * FROM {table}")
+                .Select(r => table + "|" + string.Join('|', ((IDictionary<string, object?>)r).Values)))
+            .Order(StringComparer.Ordinal).ToList();
         try
         {
             var instants = new List<string>();
-            List<string> kept, wide, answers;
+            List<string> kept, answers;
             await using (var before = await TallyApp.StartAsync(settings, services => services.AddSingleton<TimeProvider>(clock)))
             {
                 using var writer = await before.ClientWithAsync(["events:write"]);
                 var ids = new List<string>();
                 for (var i = 0; i < 12; i++)
                 {
-                    clock.Advance(TimeSpan.FromMinutes(17));
+                    // Minutes apart, and twice 15 days: rows in several hours, days and months of change.
+                    clock.Advance(i is 4 or 8 ? TimeSpan.FromDays(15) : TimeSpan.FromMinutes(17));
                     ids.Add(await writer.RecordAsync(i % 2 == 0 ? "notices.issued" : "outreach.sessions", $"2024-0{1 + (i % 9)}-1{i % 10}",
                         10 + i, i % 3 == 0 ? "hedong" : "tianjin", dimensions: i % 2 == 0 ? null : new { venue = "community" }));
                     if (i % 4 == 3)
@@ -258,26 +288,46 @@ public sealed class AsOfPropertyTests
                 clock.Advance(TimeSpan.FromMinutes(1));
                 answers = await AnswersAsync(before, instants);
                 using var db = before.OpenDatabase();
-                kept = db.Query(Rows).Select(r => string.Join('|', ((IDictionary<string, object?>)r).Values)).ToList();
-                wide = db.Query(WideRows).Select(r => string.Join('|', ((IDictionary<string, object?>)r).Values)).ToList();
-                Assert.True(db.ExecuteScalar<long>("SELECT count(DISTINCT hour) FROM asof_unit_rollups") > 2);
+                kept = AllRows(db);
+                Assert.True(db.ExecuteScalar<long>("SELECT count(DISTINCT changed) FROM asof_unit_hour_rollups") > 2);
+                Assert.True(db.ExecuteScalar<long>("SELECT count(DISTINCT changed) FROM asof_unit_month_rollups") > 1);
             }
             Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
             using (var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path}"))
             {
                 db.Open();
-                db.Execute(
-                    """
-                    DROP TABLE asof_rollups; DROP TABLE asof_unit_rollups; DROP TABLE asof_voids; DROP TABLE asof_digest_pending;
-                    DELETE FROM schemaversions WHERE scriptname LIKE '%0120_asof_rollups.sql';
-                    """);
+                db.Execute(from == "0120"
+                    ? """
+                      DROP TABLE asof_month_rollups; DROP TABLE asof_day_rollups; DROP TABLE asof_hour_rollups;
+                      DROP TABLE asof_unit_month_rollups; DROP TABLE asof_unit_day_rollups; DROP TABLE asof_unit_hour_rollups;
+                      DROP TABLE asof_voids; DROP TABLE asof_digest_pending;
+                      DELETE FROM schemaversions WHERE scriptname LIKE '%0120_asof_rollups.sql' OR scriptname LIKE '%0130_asof_levels.sql';
+                      """
+                    // 0120's tables were the hour level as it stands, under the old names and key order.
+                    : """
+                      CREATE TABLE asof_rollups (
+                          metric TEXT NOT NULL, month TEXT NOT NULL, org_unit TEXT NOT NULL, campaign TEXT NOT NULL DEFAULT '',
+                          dimensions TEXT NOT NULL DEFAULT '{}', hour TEXT NOT NULL, value INTEGER NOT NULL, events INTEGER NOT NULL,
+                          PRIMARY KEY (metric, month, org_unit, campaign, dimensions, hour)) WITHOUT ROWID;
+                      CREATE TABLE asof_unit_rollups (
+                          metric TEXT NOT NULL, month TEXT NOT NULL, org_unit TEXT NOT NULL, hour TEXT NOT NULL,
+                          value INTEGER NOT NULL, events INTEGER NOT NULL,
+                          d0 INTEGER NOT NULL, d1 INTEGER NOT NULL, d2 INTEGER NOT NULL, d3 INTEGER NOT NULL,
+                          d4 INTEGER NOT NULL, d5 INTEGER NOT NULL, d6 INTEGER NOT NULL, d7 INTEGER NOT NULL,
+                          PRIMARY KEY (metric, month, org_unit, hour)) WITHOUT ROWID;
+                      INSERT INTO asof_rollups SELECT metric, month, org_unit, campaign, dimensions, changed, value, events FROM asof_hour_rollups;
+                      INSERT INTO asof_unit_rollups
+                      SELECT metric, month, org_unit, changed, value, events, d0, d1, d2, d3, d4, d5, d6, d7 FROM asof_unit_hour_rollups;
+                      DROP TABLE asof_month_rollups; DROP TABLE asof_day_rollups; DROP TABLE asof_hour_rollups;
+                      DROP TABLE asof_unit_month_rollups; DROP TABLE asof_unit_day_rollups; DROP TABLE asof_unit_hour_rollups;
+                      DELETE FROM schemaversions WHERE scriptname LIKE '%0130_asof_levels.sql';
+                      """);
             }
 
             await using var app = await TallyApp.StartAsync(settings, services => services.AddSingleton<TimeProvider>(clock));
             using (var db = app.OpenDatabase())
             {
-                Assert.Equal(kept, db.Query(Rows).Select(r => string.Join('|', ((IDictionary<string, object?>)r).Values)).ToList());
-                Assert.Equal(wide, db.Query(WideRows).Select(r => string.Join('|', ((IDictionary<string, object?>)r).Values)).ToList());
+                Assert.Equal(kept, AllRows(db));
                 Assert.Equal(0, db.ExecuteScalar<long>("SELECT count(*) FROM asof_digest_pending"));
                 AssertKeptRowsMatch(db);
             }
@@ -356,24 +406,28 @@ public sealed class AsOfPropertyTests
 
     private static void AssertKeptRowsMatch(Microsoft.Data.Sqlite.SqliteConnection connection)
     {
-        const string changes =
-            """
-            SELECT metric, substr(occurred_on, 1, 7) AS month, org_unit, coalesce(campaign, '') AS campaign, dimensions,
-                   substr(recorded_at, 1, 13) AS hour, quantity AS value, 1 AS events FROM events
-            UNION ALL
-            SELECT metric, substr(occurred_on, 1, 7), org_unit, coalesce(campaign, ''), dimensions, substr(voided_at, 1, 13), -quantity, -1
-            FROM events WHERE voided_at IS NOT NULL
-            """;
-        var expected = connection.Query<string>(
-            $"SELECT metric || '|' || month || '|' || org_unit || '|' || campaign || '|' || dimensions || '|' || hour || '|' || sum(value) || '|' || sum(events) FROM ({changes}) GROUP BY metric, month, org_unit, campaign, dimensions, hour ORDER BY 1").ToList();
-        var stored = connection.Query<string>(
-            "SELECT metric || '|' || month || '|' || org_unit || '|' || campaign || '|' || dimensions || '|' || hour || '|' || value || '|' || events FROM asof_rollups ORDER BY 1").ToList();
-        Assert.Equal(expected, stored);
-        var expectedUnits = connection.Query<string>(
-            $"SELECT metric || '|' || month || '|' || org_unit || '|' || hour || '|' || sum(value) || '|' || sum(events) FROM ({changes}) GROUP BY metric, month, org_unit, hour ORDER BY 1").ToList();
-        var storedUnits = connection.Query<string>(
-            "SELECT metric || '|' || month || '|' || org_unit || '|' || hour || '|' || value || '|' || events FROM asof_unit_rollups ORDER BY 1").ToList();
-        Assert.Equal(expectedUnits, storedUnits);
+        foreach (var (level, length) in new[] { ("month", 7), ("day", 10), ("hour", 13) })
+        {
+            var changes =
+                $"""
+                SELECT metric, substr(occurred_on, 1, 7) AS month, org_unit, coalesce(campaign, '') AS campaign, dimensions,
+                       substr(recorded_at, 1, {length}) AS changed, quantity AS value, 1 AS events FROM events
+                UNION ALL
+                SELECT metric, substr(occurred_on, 1, 7), org_unit, coalesce(campaign, ''), dimensions,
+                       substr(voided_at, 1, {length}), -quantity, -1
+                FROM events WHERE voided_at IS NOT NULL
+                """;
+            var expected = connection.Query<string>(
+                $"SELECT metric || '|' || month || '|' || org_unit || '|' || campaign || '|' || dimensions || '|' || changed || '|' || sum(value) || '|' || sum(events) FROM ({changes}) GROUP BY metric, month, org_unit, campaign, dimensions, changed ORDER BY 1").ToList();
+            var stored = connection.Query<string>(
+                $"SELECT metric || '|' || month || '|' || org_unit || '|' || campaign || '|' || dimensions || '|' || changed || '|' || value || '|' || events FROM asof_{level}_rollups ORDER BY 1").ToList();
+            Assert.Equal(expected, stored);
+            var expectedUnits = connection.Query<string>(
+                $"SELECT metric || '|' || month || '|' || org_unit || '|' || changed || '|' || sum(value) || '|' || sum(events) FROM ({changes}) GROUP BY metric, month, org_unit, changed ORDER BY 1").ToList();
+            var storedUnits = connection.Query<string>(
+                $"SELECT metric || '|' || month || '|' || org_unit || '|' || changed || '|' || value || '|' || events FROM asof_unit_{level}_rollups ORDER BY 1").ToList();
+            Assert.Equal(expectedUnits, storedUnits);
+        }
         Assert.Equal(
             connection.Query<string>("SELECT voided_at || '|' || id FROM events WHERE voided_at IS NOT NULL ORDER BY 1").ToList(),
             connection.Query<string>("SELECT voided_at || '|' || event_id FROM asof_voids ORDER BY 1").ToList());

@@ -40,8 +40,8 @@ public sealed class CountedEvents(Database database, LedgerWriter writer, Catalo
         CountWholeAsync(year, orgUnit, asOf, metricsThen, ct);
 
     /// <summary>
-    /// The figures of an earlier instant with the kept digest only, from the as-of rollups (asof_unit_rollups cut at
-    /// asOf's hour, and the events of that hour on asOf's side: <see cref="AsOfCut"/>), so no counted event is read.
+    /// The figures of an earlier instant with the kept digest only, from the as-of rollups (the asof_unit_*_rollups levels cut
+    /// at asOf, and the events of asOf's hour on its side: <see cref="AsOfCut"/>), so no counted event is read.
     /// Same sums and counts as <see cref="CountAtAsync"/>; the subtree is today's, as there.
     /// </summary>
     public async Task<CountedFigures> CountKeptAsync(int year, string? orgUnit, DateTimeOffset asOf, IReadOnlyCollection<string> metricsThen,
@@ -55,11 +55,18 @@ public sealed class CountedEvents(Database database, LedgerWriter writer, Catalo
         var parameters = new DynamicParameters(new { metrics = metricsThen, first = $"{year:D4}-01", last = $"{year:D4}-12", orgUnit });
         cut.Bind(parameters);
         var subtree = orgUnit is null ? "" : "AND org_unit IN (SELECT descendant FROM org_unit_closure WHERE ancestor = @orgUnit)";
+        var parts = cut.Parts(unitFamily: true).Select(part =>
+            $"""
+            SELECT metric, {part.Sign} * value AS value, {part.Sign} * events AS events,
+                   {part.Sign} * d0 AS d0, {part.Sign} * d1 AS d1, {part.Sign} * d2 AS d2, {part.Sign} * d3 AS d3,
+                   {part.Sign} * d4 AS d4, {part.Sign} * d5 AS d5, {part.Sign} * d6 AS d6, {part.Sign} * d7 AS d7
+            FROM {part.Table}
+            WHERE {part.Condition} AND metric IN @metrics AND month BETWEEN @first AND @last {subtree}
+            """);
         await using (var reader = await connection.ExecuteReaderAsync(new CommandDefinition(
             $"""
             SELECT metric, sum(value), sum(events), sum(d0), sum(d1), sum(d2), sum(d3), sum(d4), sum(d5), sum(d6), sum(d7)
-            FROM asof_unit_rollups
-            WHERE metric IN @metrics AND month BETWEEN @first AND @last AND {cut.HourCondition()} {subtree}
+            FROM ({string.Join("\nUNION ALL\n", parts)})
             GROUP BY metric
             """, parameters, transaction, cancellationToken: ct)))
         {

@@ -14,8 +14,9 @@ public sealed record TotalsCell(string Metric, IReadOnlyList<string?> Keys, long
 /// Sums of active events for a period, filters and grouping. Live totals read the rollups (cost grows with
 /// days x metrics x units, not with events): whole months from monthly_unit_rollups (or monthly_rollups when campaign
 /// or dimensions matter), the partial months at either end from daily_rollups. With an as-of instant t, whole months
-/// come from the as-of rollups (asof_unit_rollups, or asof_rollups when campaign or dimensions matter): the sums of the
-/// changes per UTC hour, cut at t's hour, and the changes of that one hour on t's side read from the ledger
+/// come from the as-of rollups (asof_unit_*_rollups, or asof_*_rollups when campaign or dimensions matter): the sums of
+/// the changes per UTC month, day and hour of the change, cut at t, and the changes of t's hour on t's side read from
+/// the ledger
 /// (<see cref="AsOfCut"/> says why that is exact); the days of partial months at either end are read from the raw
 /// ledger (events recorded by t and not voided by t), as before. The org-unit filter means the tree as it stands now,
 /// as it always has at asOf: events keep the unit they were recorded in, and a subtree is today's closure.
@@ -118,17 +119,22 @@ public sealed record TotalsQuery(
                 cut.Bind(parameters);
                 parameters.Add("cutSign", cut.Sign);
             }
-            sources.Add(NeedsCampaignOrDimensions
-                ? $"""
-                    SELECT metric, month, org_unit, nullif(campaign, '') AS campaign, dimensions, value, events
-                    FROM asof_rollups src
-                    WHERE metric IN @metrics AND month BETWEEN @from{index} AND @to{index} AND {cut.HourCondition()}{Filters("campaign")}
-                    """
-                : $"""
-                    SELECT metric, month, org_unit, NULL AS campaign, NULL AS dimensions, value, events
-                    FROM asof_unit_rollups src
-                    WHERE metric IN @metrics AND month BETWEEN @from{index} AND @to{index} AND {cut.HourCondition()}{Filters("campaign")}
-                    """);
+            foreach (var part in cut.Parts(unitFamily: !NeedsCampaignOrDimensions))
+            {
+                sources.Add(NeedsCampaignOrDimensions
+                    ? $"""
+                        SELECT metric, month, org_unit, nullif(campaign, '') AS campaign, dimensions,
+                               {part.Sign} * value AS value, {part.Sign} * events AS events
+                        FROM {part.Table} src
+                        WHERE {part.Condition} AND metric IN @metrics AND month BETWEEN @from{index} AND @to{index}{Filters("campaign")}
+                        """
+                    : $"""
+                        SELECT metric, month, org_unit, NULL AS campaign, NULL AS dimensions,
+                               {part.Sign} * value AS value, {part.Sign} * events AS events
+                        FROM {part.Table} src
+                        WHERE {part.Condition} AND metric IN @metrics AND month BETWEEN @from{index} AND @to{index}{Filters("campaign")}
+                        """);
+            }
             foreach (var (window, sign) in new[] { (AsOfCut.RecordedCondition, "@cutSign"), (AsOfCut.VoidedCondition, "-@cutSign") })
             {
                 sources.Add($"""
