@@ -40,7 +40,12 @@ for n in $SIZES; do
   loaded="kept from an earlier run"
   if [ ! -f "$db" ] || [ "${RELOAD:-0}" = 1 ]; then
     echo "== loading $n events into $db"
-    seconds=$(timed dotnet "$TOTALS_DLL" load "$db" "$n" 1 2> >(tee "$OUT/load-$n.log" >&2))
+    # Into a side file, renamed when complete: an interrupted load never leaves a file that looks loaded.
+    rm -f "$db" "$db-wal" "$db-shm"
+    seconds=$(timed dotnet "$TOTALS_DLL" load "$db.loading" "$n" 1 2> >(tee "$OUT/load-$n.log" >&2))
+    [ ! -e "$db.loading-wal" ] || sqlite3 "$db.loading" "PRAGMA wal_checkpoint(TRUNCATE);" >/dev/null
+    rm -f "$db.loading-wal" "$db.loading-shm"
+    mv "$db.loading" "$db"
     loaded="loaded in $seconds s (load average after: $(load_average))"
   elif [ "${BACKFILL:-0}" = 1 ]; then
     echo "== zeroing the digest limbs of $db (BACKFILL=1)"
