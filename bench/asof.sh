@@ -18,7 +18,7 @@ mkdir -p "$OUT"
 . "$ROOT/bench/lib.sh"
 
 SERVER_PID=
-cleanup() { [ -n "$SERVER_PID" ] && stop "$SERVER_PID"; }
+cleanup() { if [ -n "$SERVER_PID" ]; then stop "$SERVER_PID"; fi; }
 trap cleanup EXIT
 
 echo "== build (Release)"
