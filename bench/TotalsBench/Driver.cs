@@ -4,17 +4,62 @@ using System.Net.Http.Headers;
 using System.Text.Json.Nodes;
 using Dapper;
 using Microsoft.Data.Sqlite;
+using Tally.Api.Data;
+using Tally.Api.Features.Reports;
+using Tally.Api.Ledger;
 
 namespace Tally.Bench;
 
 /// <summary>
 /// Times each API request (sequential, over loopback, full body read) and the same answer computed by a plain
 /// GROUP BY over the events table of the same file, checks that both answers agree, and prints a Markdown table row
-/// per case.
+/// per case. The asOf cases (issue 18) scan the events counted as of the instant: recorded by it and not voided by
+/// it, in the WHERE of the same GROUP BY; a report's scan also takes only the metrics active then (metric_history),
+/// as the report does, and its digests are checked once (untimed) against the counted events' ids and quantities.
 /// </summary>
 public static class Driver
 {
-    private sealed record Case(string Name, string Url, string ScanSql, Func<JsonNode, List<string>> AnswerOf);
+    /// <param name="DigestSql">For a report: the counted events' "id, quantity" in id order, to check both digests.</param>
+    private sealed record Case(string Name, string Url, string ScanSql, Func<JsonNode, List<string>> AnswerOf, string? DigestSql = null);
+
+    /// <summary>Mid-2024, with an offset (UTC 2024-07-17T07:37:12Z: inside an hour, inside a month).</summary>
+    private const string MidYear = "2024-07-17T15:37:12+08:00";
+
+    /// <summary>A January publication of 2024's figures (UTC 2025-01-05T02:00:00Z: exactly on an hour's start).</summary>
+    private const string January = "2025-01-05T10:00:00+08:00";
+
+    /// <summary>The events counted as of an instant (storage form), as the ledger defines it.</summary>
+    private static string CountedAt(string asOf)
+    {
+        var t = Instant.ToStorage(DateTimeOffset.Parse(asOf, CultureInfo.InvariantCulture));
+        return $"recorded_at <= '{t}' AND (voided_at IS NULL OR voided_at > '{t}')";
+    }
+
+    /// <summary>The metrics active at an instant, as the annual report reads them (Features/Reports/MetricsAsOf.cs).</summary>
+    private static string MetricsActiveAt(string asOf)
+    {
+        var t = Instant.ToStorage(DateTimeOffset.Parse(asOf, CultureInfo.InvariantCulture));
+        return $"""
+            metric IN (SELECT h.code FROM metric_history h
+                       WHERE h.valid_from = (SELECT max(valid_from) FROM metric_history WHERE code = h.code AND valid_from <= '{t}')
+                         AND h.active = 1)
+            """;
+    }
+
+    private static string Query(string asOf) => Uri.EscapeDataString(asOf);
+
+    private const string Hedong = "org_unit IN (SELECT descendant FROM org_unit_closure WHERE ancestor = 'hedong')";
+
+    private static Case Report(string name, string url, string asOf, string? subtree)
+    {
+        var within = subtree is null ? "" : " AND " + subtree;
+        var where = $"""
+            WHERE occurred_on BETWEEN '2024-01-01' AND '2024-12-31' AND {CountedAt(asOf)}{within}
+              AND {MetricsActiveAt(asOf)}
+            """;
+        return new(name, url, $"SELECT metric || '|' || sum(quantity) || '|' || count(*) FROM events\n{where}\nGROUP BY metric",
+            Figures, $"SELECT id, quantity FROM events\n{where}\nORDER BY id");
+    }
 
     private static readonly Case[] Cases =
     [
@@ -64,7 +109,81 @@ public static class Driver
             GROUP BY metric
             """,
             Figures),
+
+        // asOf (issue 18): the same answers as the ledger stood at an instant.
+        new($"totals year=2024&asOf={MidYear}", $"/api/v1/totals?year=2024&asOf={Query(MidYear)}",
+            $"""
+            SELECT metric || '|' || sum(quantity) || '|' || count(*) FROM events
+            WHERE occurred_on BETWEEN '2024-01-01' AND '2024-12-31' AND {CountedAt(MidYear)}
+            GROUP BY metric
+            """,
+            body => Rows(body, r => $"{r["metric"]}|{r["value"]}|{r["events"]}")),
+        new($"totals year=2024&asOf={January}", $"/api/v1/totals?year=2024&asOf={Query(January)}",
+            $"""
+            SELECT metric || '|' || sum(quantity) || '|' || count(*) FROM events
+            WHERE occurred_on BETWEEN '2024-01-01' AND '2024-12-31' AND {CountedAt(January)}
+            GROUP BY metric
+            """,
+            body => Rows(body, r => $"{r["metric"]}|{r["value"]}|{r["events"]}")),
+        new($"totals year=2024&groupBy=month,orgUnit&asOf={MidYear}", $"/api/v1/totals?year=2024&groupBy=month,orgUnit&asOf={Query(MidYear)}",
+            $"""
+            SELECT metric || '|' || substr(occurred_on, 1, 7) || '|' || org_unit || '|' || sum(quantity) || '|' || count(*) FROM events
+            WHERE occurred_on BETWEEN '2024-01-01' AND '2024-12-31' AND {CountedAt(MidYear)}
+            GROUP BY metric, substr(occurred_on, 1, 7), org_unit
+            """,
+            body => Rows(body, r => $"{r["metric"]}|{r["month"]}|{r["orgUnit"]}|{r["value"]}|{r["events"]}")),
+        new($"totals year=2024&orgUnit=hedong&asOf={January}", $"/api/v1/totals?year=2024&orgUnit=hedong&asOf={Query(January)}",
+            $"""
+            SELECT metric || '|' || sum(quantity) || '|' || count(*) FROM events
+            WHERE occurred_on BETWEEN '2024-01-01' AND '2024-12-31' AND {CountedAt(January)} AND {Hedong}
+            GROUP BY metric
+            """,
+            body => Rows(body, r => $"{r["metric"]}|{r["value"]}|{r["events"]}")),
+        new($"totals year=2024&groupBy=campaign,dim.venue&asOf={January}", $"/api/v1/totals?year=2024&groupBy=campaign,dim.venue&asOf={Query(January)}",
+            $"""
+            SELECT metric || '|' || coalesce(campaign, '') || '|' || coalesce(json_extract(dimensions, '$.venue'), '')
+                   || '|' || sum(quantity) || '|' || count(*) FROM events
+            WHERE occurred_on BETWEEN '2024-01-01' AND '2024-12-31' AND {CountedAt(January)}
+            GROUP BY metric, coalesce(campaign, ''), json_extract(dimensions, '$.venue')
+            """,
+            body => Rows(body, r => $"{r["metric"]}|{r["campaign"]}|{r["dim.venue"]}|{r["value"]}|{r["events"]}")),
+        new($"totals from=2024-03-15&to=2024-11-20&groupBy=quarter,dim.venue&asOf={MidYear}",
+            $"/api/v1/totals?from=2024-03-15&to=2024-11-20&groupBy=quarter,dim.venue&asOf={Query(MidYear)}",
+            $"""
+            SELECT metric || '|' || substr(occurred_on, 1, 4) || '-Q' || ((CAST(substr(occurred_on, 6, 2) AS INTEGER) + 2) / 3)
+                   || '|' || coalesce(json_extract(dimensions, '$.venue'), '') || '|' || sum(quantity) || '|' || count(*) FROM events
+            WHERE occurred_on BETWEEN '2024-03-15' AND '2024-11-20' AND {CountedAt(MidYear)}
+            GROUP BY metric, substr(occurred_on, 1, 4) || '-Q' || ((CAST(substr(occurred_on, 6, 2) AS INTEGER) + 2) / 3),
+                     json_extract(dimensions, '$.venue')
+            """,
+            body => Rows(body, r => $"{r["metric"]}|{r["quarter"]}|{r["dim.venue"]}|{r["value"]}|{r["events"]}")),
+        // digestForm=setsum256: the kept digest, answered from kept sums; the default sha256 reads every counted event.
+        Report($"reports/annual/2024?asOf={January}&digestForm=setsum256",
+            $"/api/v1/reports/annual/2024?asOf={Query(January)}&digestForm=setsum256", January, null),
+        Report($"reports/annual/2024?orgUnit=hedong&asOf={MidYear}&digestForm=setsum256",
+            $"/api/v1/reports/annual/2024?orgUnit=hedong&asOf={Query(MidYear)}&digestForm=setsum256", MidYear, Hedong),
+        Report($"reports/annual/2024?asOf={January}", $"/api/v1/reports/annual/2024?asOf={Query(January)}", January, null),
+        Report($"reports/annual/2024?orgUnit=hedong&asOf={January}",
+            $"/api/v1/reports/annual/2024?orgUnit=hedong&asOf={Query(January)}", January, Hedong),
     ];
+
+    /// <summary>
+    /// Whether the report's digest and keptDigest are those of the counted events (read once, untimed): the sorted
+    /// SHA-256 form over id order and the set sum; with digestForm=setsum256 digest is the kept one.
+    /// </summary>
+    private static bool DigestsMatch(SqliteConnection connection, string sql, JsonNode body)
+    {
+        using var sorted = new ReportDigest();
+        var kept = new SetDigest();
+        foreach (var (id, quantity) in connection.Query<(string, long)>(sql, commandTimeout: 0))
+        {
+            sorted.Add(id, quantity);
+            kept.Add(id, quantity);
+        }
+        var keptDigest = kept.Current();
+        var expected = body["digestForm"]!.GetValue<string>() == ReportDigestForms.Kept ? keptDigest : sorted.Finish();
+        return body["keptDigest"]!.GetValue<string>() == keptDigest && body["digest"]!.GetValue<string>() == expected;
+    }
 
     private static List<string> Figures(JsonNode body) =>
         body["figures"]!.AsArray().Where(f => f!["events"]!.GetValue<long>() > 0)
@@ -91,12 +210,14 @@ public static class Driver
             var (api, body) = await TimeApiAsync(http, @case.Url);
             var (scan, scanned) = TimeScan(connection, @case.ScanSql);
             var same = @case.AnswerOf(body).SequenceEqual(scanned.Order(StringComparer.Ordinal));
+            var digests = @case.DigestSql is null ? "" : DigestsMatch(connection, @case.DigestSql, body) ? ", digests equal" : ", digests DIFFERENT";
+            same &= !digests.Contains("DIFFERENT", StringComparison.Ordinal);
             failures += same ? 0 : 1;
             var apiMedian = Percentile(api, 0.5);
             var scanMedian = Percentile(scan, 0.5);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"| {label} ({events / 1e6:0.#}M events) | `{@case.Name}` | {apiMedian:0.00} ms | {Percentile(api, 0.99):0.00} ms | "
-                + $"{scanMedian:0} ms | {Ratio(scanMedian / apiMedian)} | {(same ? "equal" : "DIFFERENT")} ({api.Count} requests, {scan.Count} scans) |"));
+                + $"{scanMedian:0} ms | {Ratio(scanMedian / apiMedian)} | {(same ? "equal" : "DIFFERENT")}{digests} ({api.Count} requests, {scan.Count} scans) |"));
         }
         if (File.Exists("/proc/loadavg"))
             Console.WriteLine($"\nload average at the end (1, 5, 15 min): {string.Join(", ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3))}");
