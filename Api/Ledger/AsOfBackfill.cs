@@ -20,12 +20,10 @@ public static class AsOfBackfill
         if (connection.ExecuteScalar<long>("SELECT count(*) FROM asof_digest_pending") == 0)
             return;
         using var transaction = connection.BeginTransaction();
-        var levels = new[]
-        {
-            new LevelSums(connection, transaction, "asof_unit_month_rollups", AsOfCut.MonthOf),
-            new LevelSums(connection, transaction, "asof_unit_day_rollups", AsOfCut.DayOf),
-            new LevelSums(connection, transaction, "asof_unit_hour_rollups", AsOfCut.HourOf),
-        };
+        using var months = new LevelSums(connection, transaction, "asof_unit_month_rollups", AsOfCut.MonthOf);
+        using var days = new LevelSums(connection, transaction, "asof_unit_day_rollups", AsOfCut.DayOf);
+        using var hours = new LevelSums(connection, transaction, "asof_unit_hour_rollups", AsOfCut.HourOf);
+        LevelSums[] levels = [months, days, hours];
         Span<long> limbs = stackalloc long[SetDigest.Limbs];
         foreach (var (sql, sign) in new[]
         {
@@ -40,17 +38,15 @@ public static class AsOfBackfill
             while (reader.Read())
             {
                 SetDigest.Of(reader.GetString(0), reader.GetInt64(4), limbs);
-                var changedAt = reader.GetString(5);
+                var (changedAt, key) = (reader.GetString(5), (reader.GetString(1), reader.GetString(2), reader.GetString(3)));
                 foreach (var level in levels)
-                    level.Add(changedAt, (reader.GetString(1), reader.GetString(2), reader.GetString(3)), limbs, sign);
+                    level.Add(changedAt, key, limbs, sign);
             }
             foreach (var level in levels)
                 level.Flush();
         }
         connection.Execute("DELETE FROM asof_digest_pending", transaction: transaction);
         transaction.Commit();
-        foreach (var level in levels)
-            level.Dispose();
         logger.LogInformation("As-of rollups: kept digests filled in for {Rows} rows", levels.Sum(l => l.Written));
     }
 

@@ -30,39 +30,7 @@ public static class Rollups
     /// </summary>
     internal static void UpsertAsOf(LedgerContext context, AsOfKey key, long value, int events, ReadOnlySpan<long> limbs)
     {
-        context.Prepared(
-            """
-            INSERT INTO asof_month_rollups (metric, month, org_unit, campaign, dimensions, changed, value, events)
-            VALUES ($metric, $month, $orgUnit, $campaign, $dimensions, $changedMonth, $value, $events)
-            ON CONFLICT (metric, month, org_unit, campaign, dimensions, changed)
-            DO UPDATE SET value = value + excluded.value, events = events + excluded.events;
-            INSERT INTO asof_day_rollups (changed, metric, month, org_unit, campaign, dimensions, value, events)
-            VALUES ($changedDay, $metric, $month, $orgUnit, $campaign, $dimensions, $value, $events)
-            ON CONFLICT (changed, metric, month, org_unit, campaign, dimensions)
-            DO UPDATE SET value = value + excluded.value, events = events + excluded.events;
-            INSERT INTO asof_hour_rollups (changed, metric, month, org_unit, campaign, dimensions, value, events)
-            VALUES ($changedHour, $metric, $month, $orgUnit, $campaign, $dimensions, $value, $events)
-            ON CONFLICT (changed, metric, month, org_unit, campaign, dimensions)
-            DO UPDATE SET value = value + excluded.value, events = events + excluded.events;
-            INSERT INTO asof_unit_month_rollups (metric, month, org_unit, changed, value, events, d0, d1, d2, d3, d4, d5, d6, d7)
-            VALUES ($metric, $month, $orgUnit, $changedMonth, $value, $events, $d0, $d1, $d2, $d3, $d4, $d5, $d6, $d7)
-            ON CONFLICT (metric, month, org_unit, changed)
-            DO UPDATE SET value = value + excluded.value, events = events + excluded.events,
-                d0 = d0 + excluded.d0, d1 = d1 + excluded.d1, d2 = d2 + excluded.d2, d3 = d3 + excluded.d3,
-                d4 = d4 + excluded.d4, d5 = d5 + excluded.d5, d6 = d6 + excluded.d6, d7 = d7 + excluded.d7;
-            INSERT INTO asof_unit_day_rollups (changed, metric, month, org_unit, value, events, d0, d1, d2, d3, d4, d5, d6, d7)
-            VALUES ($changedDay, $metric, $month, $orgUnit, $value, $events, $d0, $d1, $d2, $d3, $d4, $d5, $d6, $d7)
-            ON CONFLICT (changed, metric, month, org_unit)
-            DO UPDATE SET value = value + excluded.value, events = events + excluded.events,
-                d0 = d0 + excluded.d0, d1 = d1 + excluded.d1, d2 = d2 + excluded.d2, d3 = d3 + excluded.d3,
-                d4 = d4 + excluded.d4, d5 = d5 + excluded.d5, d6 = d6 + excluded.d6, d7 = d7 + excluded.d7;
-            INSERT INTO asof_unit_hour_rollups (changed, metric, month, org_unit, value, events, d0, d1, d2, d3, d4, d5, d6, d7)
-            VALUES ($changedHour, $metric, $month, $orgUnit, $value, $events, $d0, $d1, $d2, $d3, $d4, $d5, $d6, $d7)
-            ON CONFLICT (changed, metric, month, org_unit)
-            DO UPDATE SET value = value + excluded.value, events = events + excluded.events,
-                d0 = d0 + excluded.d0, d1 = d1 + excluded.d1, d2 = d2 + excluded.d2, d3 = d3 + excluded.d3,
-                d4 = d4 + excluded.d4, d5 = d5 + excluded.d5, d6 = d6 + excluded.d6, d7 = d7 + excluded.d7;
-            """)
+        context.Prepared(AsOfUpserts)
             .Bind("$metric", key.Metric).Bind("$month", key.Month).Bind("$orgUnit", key.OrgUnit).Bind("$campaign", key.Campaign)
             .Bind("$dimensions", key.Dimensions).Bind("$changedMonth", AsOfCut.MonthOf(key.Hour))
             .Bind("$changedDay", AsOfCut.DayOf(key.Hour)).Bind("$changedHour", key.Hour)
@@ -71,6 +39,23 @@ public static class Rollups
             .Bind("$d4", limbs[4]).Bind("$d5", limbs[5]).Bind("$d6", limbs[6]).Bind("$d7", limbs[7])
             .ExecuteNonQuery();
     }
+
+    /// <summary>One change's upserts: at each level, the wide row (campaign, dimensions) and the unit row (digest limbs).</summary>
+    private static readonly string AsOfUpserts = string.Concat(
+        new[] { (Level: "month", Changed: "$changedMonth"), (Level: "day", Changed: "$changedDay"), (Level: "hour", Changed: "$changedHour") }.Select(level =>
+            $"""
+            INSERT INTO asof_{level.Level}_rollups (metric, month, org_unit, campaign, dimensions, changed, value, events)
+            VALUES ($metric, $month, $orgUnit, $campaign, $dimensions, {level.Changed}, $value, $events)
+            ON CONFLICT (metric, month, org_unit, campaign, dimensions, changed)
+            DO UPDATE SET value = value + excluded.value, events = events + excluded.events;
+            INSERT INTO asof_unit_{level.Level}_rollups (metric, month, org_unit, changed, value, events, d0, d1, d2, d3, d4, d5, d6, d7)
+            VALUES ($metric, $month, $orgUnit, {level.Changed}, $value, $events, $d0, $d1, $d2, $d3, $d4, $d5, $d6, $d7)
+            ON CONFLICT (metric, month, org_unit, changed)
+            DO UPDATE SET value = value + excluded.value, events = events + excluded.events,
+                d0 = d0 + excluded.d0, d1 = d1 + excluded.d1, d2 = d2 + excluded.d2, d3 = d3 + excluded.d3,
+                d4 = d4 + excluded.d4, d5 = d5 + excluded.d5, d6 = d6 + excluded.d6, d7 = d7 + excluded.d7;
+
+            """));
 
     /// <summary>Adds to the rollup rows of one key; a row whose last event is voided is removed, so no rollup lists an empty combination.</summary>
     internal static void Upsert(LedgerContext context, RollupKey key, long value, int events)

@@ -119,21 +119,16 @@ public sealed record TotalsQuery(
                 cut.Bind(parameters);
                 parameters.Add("cutSign", cut.Sign);
             }
+            // The unit family has no campaign or dimensions columns; they are only asked for when they matter.
+            var campaignAndDimensions = NeedsCampaignOrDimensions ? "nullif(campaign, '') AS campaign, dimensions" : "NULL AS campaign, NULL AS dimensions";
             foreach (var part in cut.Parts(unitFamily: !NeedsCampaignOrDimensions))
             {
-                sources.Add(NeedsCampaignOrDimensions
-                    ? $"""
-                        SELECT metric, month, org_unit, nullif(campaign, '') AS campaign, dimensions,
-                               {part.Sign} * value AS value, {part.Sign} * events AS events
-                        FROM {part.Table} src
-                        WHERE {part.Condition} AND metric IN @metrics AND month BETWEEN @from{index} AND @to{index}{Filters("campaign")}
-                        """
-                    : $"""
-                        SELECT metric, month, org_unit, NULL AS campaign, NULL AS dimensions,
-                               {part.Sign} * value AS value, {part.Sign} * events AS events
-                        FROM {part.Table} src
-                        WHERE {part.Condition} AND metric IN @metrics AND month BETWEEN @from{index} AND @to{index}{Filters("campaign")}
-                        """);
+                sources.Add($"""
+                    SELECT metric, month, org_unit, {campaignAndDimensions},
+                           {part.Sign} * value AS value, {part.Sign} * events AS events
+                    FROM {part.Table} src
+                    WHERE {part.Condition} AND metric IN @metrics AND month BETWEEN @from{index} AND @to{index}{Filters("campaign")}
+                    """);
             }
             // "+metric": the window is a seq (rowid) range or a few ids; without statistics SQLite would search every
             // event of the metrics through ix_events_metric_day instead.
