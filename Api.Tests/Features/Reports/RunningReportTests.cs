@@ -1,3 +1,4 @@
+using Dapper;
 using System.Net.Http.Json;
 using Microsoft.Extensions.DependencyInjection;
 using Tally.Api.Features.Reports;
@@ -124,6 +125,33 @@ public sealed class RunningReportTests
         Assert.Equal(11, Value(appended));
         var whole = await again.GetJsonAsync("/api/v1/reports/annual/2024?asOf=" + Uri.EscapeDataString(appended["asOf"]!.GetValue<string>()));
         Assert.Equal(whole["digest"]!.GetValue<string>(), appended["digest"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task A_count_asked_before_a_void_already_committed_is_not_kept_past_it()
+    {
+        // A request's instant can come before a group that commits before the request reads (its void carries a later
+        // instant): the count at the request's instant still has the event, and must not be brought forward with it.
+        await using var app = await TallyApp.StartAsync(new Dictionary<string, string?>());
+        await CountedAheadAsync(app);
+        using var writer = await app.ClientWithAsync(["events:write"]);
+        var kept = await writer.RecordAsync("notices.issued", "2024-02-01", 5, "hedong");
+        var voided = await writer.RecordAsync("notices.issued", "2024-02-02", 7, "hedong");
+        var row = await app.VoidAsync(voided);
+        var counter = app.Services.GetRequiredService<CountedEvents>();
+        var beforeVoid = DateTimeOffset.Parse(row.VoidedAt!, System.Globalization.CultureInfo.InvariantCulture).AddTicks(-1);
+
+        var then = await counter.CountAsync(2024, "hedong", beforeVoid, Ct);
+        var now = await counter.CountAsync(2024, "hedong", DateTimeOffset.UtcNow, Ct);
+
+        Assert.Equal((12, 2), then.Sums["notices.issued"]);
+        Assert.Equal((5, 1), now.Sums["notices.issued"]);
+        using var db = app.OpenDatabase();
+        Assert.Equal(kept, db.ExecuteScalar<string>("SELECT id FROM events WHERE metric = 'notices.issued' AND voided_at IS NULL"));
+        using var reader = await app.ClientWithAsync(["totals:read"]);
+        var whole = await reader.GetJsonAsync("/api/v1/reports/annual/2024?orgUnit=hedong&asOf="
+            + Uri.EscapeDataString(DateTimeOffset.UtcNow.ToString("O", System.Globalization.CultureInfo.InvariantCulture)));
+        Assert.Equal(whole["digest"]!.GetValue<string>(), now.Digest);
     }
 
     private static long Value(System.Text.Json.Nodes.JsonNode report) =>
