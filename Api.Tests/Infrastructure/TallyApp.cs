@@ -66,6 +66,8 @@ public sealed class TallyApp : WebApplicationFactory<Program>, IAsyncLifetime
         {
             ["ConnectionStrings:Tally"] = $"Data Source={DatabasePath}",
             ["Tally:BootstrapAdminKey"] = AdminKey,
+            // Not the service's default address: a test host never depends on whatever else holds 127.0.0.1:5080.
+            ["urls"] = "http://127.0.0.1:0",
         };
         foreach (var (k, v) in settings)
             _settings[k] = v;

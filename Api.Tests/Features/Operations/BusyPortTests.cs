@@ -43,6 +43,32 @@ public sealed class BusyPortTests
     }
 
     [Fact]
+    public async Task A_test_host_starts_whoever_holds_the_default_port()
+    {
+        // Another program on this machine may hold 127.0.0.1:5080; a test host (in memory) must start all the same.
+        TcpListener? holder = new(IPAddress.Loopback, 5080);
+        try
+        {
+            holder.Start();
+        }
+        catch (SocketException)
+        {
+            holder = null; // held already: what the test is about
+        }
+        try
+        {
+            await using var app = await Tally.Api.Tests.Infrastructure.TallyApp.StartAsync(new Dictionary<string, string?>());
+            using var client = app.Admin();
+            var response = await client.GetAsync("/api/v1/metrics", TestContext.Current.CancellationToken);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+        finally
+        {
+            holder?.Stop();
+        }
+    }
+
+    [Fact]
     public void The_line_names_the_address_kestrel_could_not_take()
     {
         var line = ListeningAddress.BusyPortMessage("Failed to bind to address http://127.0.0.1:5080: address already in use.");
