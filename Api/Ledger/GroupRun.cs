@@ -86,6 +86,7 @@ internal sealed class GroupRun(
         var mark = chain.Chain.Mark();
         var callbacks = context.AfterCommitCount;
         var inserted = context.EventsInserted;
+        var asOf = context.AsOf.Count;
         command.EnterCulture();
         try
         {
@@ -93,7 +94,7 @@ internal sealed class GroupRun(
             command.Execute(context);
             if (command.RollsBack)
             {
-                Undo(context, mark, callbacks, inserted: null);
+                Undo(context, mark, callbacks, asOf, inserted: null);
                 context.Prepared("ROLLBACK TO command; RELEASE command").ExecuteNonQuery();
             }
             else
@@ -105,7 +106,7 @@ internal sealed class GroupRun(
         }
         catch (Exception ex) when (!IsStorageFailure(ex))
         {
-            Undo(context, mark, callbacks, inserted);
+            Undo(context, mark, callbacks, asOf, inserted);
             if (!TryRollbackTo(context))
             {
                 storageFailure = new InvalidOperationException("Savepoint rollback failed.", ex);
@@ -123,10 +124,11 @@ internal sealed class GroupRun(
         }
     }
 
-    private void Undo(LedgerContext context, (long Seq, string Hash) mark, int callbacks, int? inserted)
+    private void Undo(LedgerContext context, (long Seq, string Hash) mark, int callbacks, int asOf, int? inserted)
     {
         chain.Chain.Reset(mark);
         context.DropAfterCommitFrom(callbacks);
+        context.AsOf.DropFrom(asOf);
         if (inserted is { } count)
             context.EventsInserted = count;
     }
@@ -139,6 +141,7 @@ internal sealed class GroupRun(
             rewrites.Move(context.CatalogChanged, context.VoidedYears);
         try
         {
+            context.AsOf.Write(context);
             chain.Committing();
             faults.BeforeCommit(executed);
             transaction.Commit();

@@ -97,6 +97,9 @@ public sealed class LedgerContext
     /// <summary>Event rows this group inserted so far (for the events-stored metric).</summary>
     internal int EventsInserted { get; set; }
 
+    /// <summary>The group's as-of rollup changes, written just before it commits.</summary>
+    internal AsOfChanges AsOf { get; } = new();
+
     /// <summary>Years (of occurredOn) in which this group voided or superseded events: counted events that stop counting.</summary>
     internal HashSet<int> VoidedYears { get; } = [];
 

@@ -39,7 +39,7 @@ public sealed class RollupDeltas
             Rollups.Upsert(context, key, value, events);
         _deltas.Clear();
         foreach (var (key, (value, events, limbs)) in _asOf)
-            Rollups.UpsertAsOf(context, key, value, events, limbs);
+            context.AsOf.Add(key, value, events, limbs);
         _asOf.Clear();
         foreach (var ((metric, month, orgUnit), (first, last)) in _recorded)
             Recordings.Added(context, metric, month, orgUnit, first, last);

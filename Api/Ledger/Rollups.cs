@@ -6,7 +6,8 @@ namespace Tally.Api.Ledger;
 /// Keeps daily_rollups, monthly_rollups and monthly_unit_rollups equal to the sums of active events, in the writer's
 /// transaction: +1 for a new event, -1 for a void. Also the as-of rollups (migration 0130), the same
 /// sums per month also keyed by the UTC month, day and hour of the change: +1 at the hour of recorded_at, -1 at the hour of the void
-/// (the group's instant, which is the voided_at written), with the kept digest's limbs (<see cref="SetDigest"/>).
+/// (the group's instant, which is the voided_at written), with the kept digest's limbs (<see cref="SetDigest"/>); those
+/// are summed per key over the group and written once before it commits (<see cref="AsOfChanges"/>).
 /// </summary>
 public static class Rollups
 {
@@ -18,7 +19,7 @@ public static class Rollups
         for (var i = 0; i < limbs.Length; i++)
             limbs[i] *= sign;
         var changedAt = sign > 0 ? row.RecordedAt : Instant.ToStorage(context.Now);
-        UpsertAsOf(context, AsOfKey.Of(row, changedAt), sign * row.Quantity, sign, limbs);
+        context.AsOf.Add(AsOfKey.Of(row, changedAt), sign * row.Quantity, sign, limbs);
         if (sign < 0)
             context.Prepared("INSERT INTO asof_voids (voided_at, event_id) VALUES ($at, $id)")
                 .Bind("$at", changedAt).Bind("$id", row.Id).ExecuteNonQuery();

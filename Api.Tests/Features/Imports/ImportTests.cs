@@ -273,6 +273,10 @@ public sealed class ImportTests(TallyApp app)
         Assert.True(import["dryRun"]!.GetValue<bool>());
         AssertSummary(import, created: 1, unchanged: 1);
         Assert.Empty(Stored(unit));
+        // Nor in any rollup, the as-of ones included.
+        foreach (var table in new[] { "monthly_unit_rollups", "asof_unit_month_rollups", "asof_unit_day_rollups", "asof_unit_hour_rollups",
+                     "asof_month_rollups", "asof_day_rollups", "asof_hour_rollups" })
+            Assert.Equal(0, db.ExecuteScalar<int>($"SELECT count(*) FROM {table} WHERE org_unit = @unit", new { unit }));
         Assert.Equal(0, db.ExecuteScalar<int>(
             """
             SELECT count(*) FROM audit_log WHERE seq > @auditBefore AND action LIKE 'event%'
@@ -358,6 +362,10 @@ public sealed class ImportTests(TallyApp app)
         Assert.Equal([(5, "externalId"), (6, "externalId")], Errors(real).Select(e => (e.Item1, e.Item2)));
         Assert.Contains("row 4 of this file", Errors(real)[0].Item3, StringComparison.Ordinal);
         Assert.Equal([("notices.issued", "2024-06-01", 1L, $"{unit}-s1", (string?)null, "{}")], Stored(unit));
+        // The refused import's rows left every rollup with it, the as-of ones (written as its group commits) too.
+        using var db = app.OpenDatabase();
+        foreach (var table in new[] { "monthly_unit_rollups", "asof_unit_month_rollups", "asof_unit_day_rollups", "asof_unit_hour_rollups" })
+            Assert.Equal((1L, 1L), db.QuerySingle<(long, long)>($"SELECT sum(value), sum(events) FROM {table} WHERE org_unit = @unit", new { unit }));
     }
 
     [Fact]
