@@ -1,11 +1,19 @@
+using Tally.Api.Data;
+
 namespace Tally.Api.Ledger;
 
 /// <summary>
 /// The as-of rollup changes of one group (<see cref="Rollups"/>), summed per key and written once just before the
-/// group commits: single POSTs of one metric, unit and month share their as-of rows, so a group of them pays six
-/// upserts instead of six per event. Nothing in a group reads the as-of rows (only readers and the start-up backfill
+/// group commits: single POSTs of one metric, unit and month share their as-of rows, so a group of them pays two
+/// upserts instead of two per event. Nothing in a group reads the as-of rows (only readers and the start-up backfill
 /// do), so deferring them to the end of the group changes no command's outcome. A command rolled back to its
 /// savepoint drops the changes it added.
+/// <para>
+/// Changes go to the hour level only. The day and month levels are the hour rows summed (migration 0140): the first
+/// group of a new hour adds every hour row since <c>asof_folded.through</c> to them and moves it to its own hour, in
+/// its transaction. That is exact because no later group writes to an earlier hour: group instants only grow
+/// (<see cref="GroupClock"/>), and every change a group writes is at its own instant.
+/// </para>
 /// </summary>
 internal sealed class AsOfChanges
 {
@@ -20,9 +28,10 @@ internal sealed class AsOfChanges
     /// <summary>Drops the changes added since <paramref name="mark"/> (a command rolled back).</summary>
     public void DropFrom(int mark) => _changes.RemoveRange(mark, _changes.Count - mark);
 
-    /// <summary>Writes the group's changes, one upsert per key and level, in the group's transaction.</summary>
+    /// <summary>Folds the hours closed since the last group, then writes this group's changes, one upsert per key.</summary>
     public void Write(LedgerContext context)
     {
+        Fold(context);
         if (_changes.Count == 0)
             return;
         var summed = new Dictionary<AsOfKey, (long Value, int Events, long[] Limbs)>();
@@ -41,4 +50,36 @@ internal sealed class AsOfChanges
             Rollups.UpsertAsOf(context, key, value, events, limbs);
         _changes.Clear();
     }
+
+    /// <summary>Adds the hour rows of the hours before this group's to the day and month levels, once.</summary>
+    private static void Fold(LedgerContext context)
+    {
+        var through = (string)context.Prepared("SELECT through FROM asof_folded").ExecuteScalar()!;
+        var hour = AsOfCut.HourOf(Instant.ToStorage(context.Now));
+        if (string.CompareOrdinal(through, hour) >= 0)
+            return;
+        context.Prepared(FoldSql).Bind("$from", through).Bind("$to", hour).ExecuteNonQuery();
+    }
+
+    /// <summary>The hour rows of [$from, $to) summed into both families' day and month rows; then the mark moves.</summary>
+    private static readonly string FoldSql = string.Concat(
+        new[] { (Level: "day", Length: 10), (Level: "month", Length: 7) }.Select(level =>
+            $"""
+            INSERT INTO asof_{level.Level}_rollups (metric, month, org_unit, campaign, dimensions, changed, value, events)
+            SELECT metric, month, org_unit, campaign, dimensions, substr(changed, 1, {level.Length}), sum(value), sum(events)
+            FROM asof_hour_rollups WHERE changed >= $from AND changed < $to
+            GROUP BY metric, month, org_unit, campaign, dimensions, substr(changed, 1, {level.Length})
+            ON CONFLICT (metric, month, org_unit, campaign, dimensions, changed)
+            DO UPDATE SET value = value + excluded.value, events = events + excluded.events;
+            INSERT INTO asof_unit_{level.Level}_rollups (metric, month, org_unit, changed, value, events, d0, d1, d2, d3, d4, d5, d6, d7)
+            SELECT metric, month, org_unit, substr(changed, 1, {level.Length}), sum(value), sum(events),
+                   sum(d0), sum(d1), sum(d2), sum(d3), sum(d4), sum(d5), sum(d6), sum(d7)
+            FROM asof_unit_hour_rollups WHERE changed >= $from AND changed < $to
+            GROUP BY metric, month, org_unit, substr(changed, 1, {level.Length})
+            ON CONFLICT (metric, month, org_unit, changed)
+            DO UPDATE SET value = value + excluded.value, events = events + excluded.events,
+                d0 = d0 + excluded.d0, d1 = d1 + excluded.d1, d2 = d2 + excluded.d2, d3 = d3 + excluded.d3,
+                d4 = d4 + excluded.d4, d5 = d5 + excluded.d5, d6 = d6 + excluded.d6, d7 = d7 + excluded.d7;
+
+            """)) + "UPDATE asof_folded SET through = $to;";
 }

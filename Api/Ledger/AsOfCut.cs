@@ -16,10 +16,15 @@ namespace Tally.Api.Ledger;
 /// &lt;= t the starts of t's month, day and hour, and m1, d1, h1 their ends:
 /// S(t) = S(h) ± the ledger's changes between h and t, for h = h0 or h1 (whichever window holds fewer events);
 /// S(h) = S(d) ± the hour rows between d and h, for d = d0 or d1 (whichever is fewer hours away);
-/// S(d) = S(m) ± the day rows between m and d, for m = m0 or m1 (likewise in days);
+/// S(d) = S(m) ± the day rows between m and d, for m = the start or the end of d's month (likewise in days);
 /// S(m) = the month rows of months before m.
 /// Every bound is the start of a bucket of the level it is read from, and the buckets nest, so each step is exact; all
 /// of it is read in one snapshot, in which rows after t may still be growing: they are added and taken off alike.
+/// Changes are written to the hour rows at once and summed into the day and month rows once their hour has closed
+/// (<see cref="AsOfChanges"/>, asof_folded): the day and month rows hold exactly the changes before the fold's mark F,
+/// so d and m are only taken at or before F; when neither d0 nor d1 is, d is the start of F's day and the hour rows
+/// run from there (as many more as the fold lags, which is the hour since the last write). A mark read from an older
+/// snapshot is still exact: a fold adds only to the day of F and later, never to the rows such a cut reads.
 /// The digest's limbs are sums too, so the same holds for the kept digest. Recordings of a window are a range of seq
 /// (recorded_at never decreases along seq: GroupClock); voids are found in asof_voids, the log of voids.
 /// </para>
@@ -84,6 +89,14 @@ public sealed class AsOfCut
 
     public static string HourOf(string storageInstant) => storageInstant[..13];
 
+    /// <summary>The start of the first hour whose rows are not yet in the day and month levels (migration 0140).</summary>
+    private static DateTimeOffset FoldedThrough(SqliteConnection connection, SqliteTransaction? transaction)
+    {
+        var through = connection.ExecuteScalar<string>("SELECT through FROM asof_folded", transaction: transaction)!;
+        return DateTimeOffset.ParseExact(through, "yyyy-MM-dd'T'HH", System.Globalization.CultureInfo.InvariantCulture,
+            System.Globalization.DateTimeStyles.AssumeUniversal);
+    }
+
     /// <summary>The cut for <paramref name="asOf"/> (a settled instant), in the caller's read snapshot.</summary>
     public static AsOfCut Find(SqliteConnection connection, SqliteTransaction? transaction, DateTimeOffset asOf)
     {
@@ -101,19 +114,21 @@ public sealed class AsOfCut
             : (split, next - 1, afterT, end, -1);
         var h = fromHourStart ? h0 : h1;
 
-        // S(h) from the day boundary fewer hours away; S(d) from the month boundary fewer days away.
+        // S(h) from a day boundary p, S(p) from a month boundary q: each the nearer of the two around it among those the
+        // fold has reached (the day and month rows are complete only before asof_folded.through), else the fold's own day.
+        var folded = FoldedThrough(connection, transaction);
         var d0 = new DateTimeOffset(t.Year, t.Month, t.Day, 0, 0, 0, TimeSpan.Zero);
         var d1 = d0.AddDays(1);
-        var fromDayStart = (h - d0) <= (d1 - h);
-        var d = fromDayStart ? d0 : d1;
-        var hours = fromDayStart ? (Hour(d0), Hour(h), 1) : (Hour(h), Hour(d1), -1);
+        var p = d1 <= folded ? ((h - d0) <= (d1 - h) ? d0 : d1)
+            : d0 <= folded ? d0
+            : new DateTimeOffset(folded.Year, folded.Month, folded.Day, 0, 0, 0, TimeSpan.Zero);
+        var hours = p <= h ? (Hour(p), Hour(h), 1) : (Hour(h), Hour(p), -1);
 
-        var m0 = new DateTimeOffset(t.Year, t.Month, 1, 0, 0, 0, TimeSpan.Zero);
+        var m0 = new DateTimeOffset(p.Year, p.Month, 1, 0, 0, 0, TimeSpan.Zero);
         var m1 = m0.AddMonths(1);
-        var fromMonthStart = (d - m0) <= (m1 - d);
-        var m = fromMonthStart ? m0 : m1;
-        var days = fromMonthStart ? (Day(m0), Day(d), 1) : (Day(d), Day(m1), -1);
-        return new AsOfCut(MonthOf(Instant.ToStorage(m)), days, hours, window);
+        var q = m1 <= folded && (m1 - p) < (p - m0) ? m1 : m0;
+        var days = q <= p ? (Day(q), Day(p), 1) : (Day(p), Day(q), -1);
+        return new AsOfCut(MonthOf(Instant.ToStorage(q)), days, hours, window);
 
         static string Day(DateTimeOffset instant) => DayOf(Instant.ToStorage(instant));
         static string Hour(DateTimeOffset instant) => HourOf(Instant.ToStorage(instant));

@@ -4,10 +4,11 @@ namespace Tally.Api.Ledger;
 
 /// <summary>
 /// Keeps daily_rollups, monthly_rollups and monthly_unit_rollups equal to the sums of active events, in the writer's
-/// transaction: +1 for a new event, -1 for a void. Also the as-of rollups (migration 0130), the same
-/// sums per month also keyed by the UTC month, day and hour of the change: +1 at the hour of recorded_at, -1 at the hour of the void
-/// (the group's instant, which is the voided_at written), with the kept digest's limbs (<see cref="SetDigest"/>); those
-/// are summed per key over the group and written once before it commits (<see cref="AsOfChanges"/>).
+/// transaction: +1 for a new event, -1 for a void. Also the as-of rollups (migrations 0130, 0140), the same sums per
+/// month also keyed by the UTC hour of the change: +1 at the hour of recorded_at, -1 at the hour of the void (the
+/// group's instant, which is the voided_at written), with the kept digest's limbs (<see cref="SetDigest"/>); those are
+/// summed per key over the group and written once before it commits, and their day and month levels summed from the
+/// hour rows once the hour has closed (<see cref="AsOfChanges"/>).
 /// </summary>
 public static class Rollups
 {
@@ -26,37 +27,32 @@ public static class Rollups
     }
 
     /// <summary>
-    /// Adds a change to the as-of rows of one key at each level of the change's instant (its UTC month, day and hour);
-    /// rows are never removed (they sum changes, not events).
+    /// Adds a change to the as-of hour rows of one key (the wide row, with campaign and dimensions, and the unit row, with
+    /// the digest limbs); rows are never removed (they sum changes, not events). The day and month levels are summed
+    /// from the hour rows once the hour has closed (<see cref="AsOfChanges"/>).
     /// </summary>
     internal static void UpsertAsOf(LedgerContext context, AsOfKey key, long value, int events, ReadOnlySpan<long> limbs)
     {
-        context.Prepared(AsOfUpserts)
+        context.Prepared(
+            """
+            INSERT INTO asof_hour_rollups (metric, month, org_unit, campaign, dimensions, changed, value, events)
+            VALUES ($metric, $month, $orgUnit, $campaign, $dimensions, $changed, $value, $events)
+            ON CONFLICT (metric, month, org_unit, campaign, dimensions, changed)
+            DO UPDATE SET value = value + excluded.value, events = events + excluded.events;
+            INSERT INTO asof_unit_hour_rollups (metric, month, org_unit, changed, value, events, d0, d1, d2, d3, d4, d5, d6, d7)
+            VALUES ($metric, $month, $orgUnit, $changed, $value, $events, $d0, $d1, $d2, $d3, $d4, $d5, $d6, $d7)
+            ON CONFLICT (metric, month, org_unit, changed)
+            DO UPDATE SET value = value + excluded.value, events = events + excluded.events,
+                d0 = d0 + excluded.d0, d1 = d1 + excluded.d1, d2 = d2 + excluded.d2, d3 = d3 + excluded.d3,
+                d4 = d4 + excluded.d4, d5 = d5 + excluded.d5, d6 = d6 + excluded.d6, d7 = d7 + excluded.d7;
+            """)
             .Bind("$metric", key.Metric).Bind("$month", key.Month).Bind("$orgUnit", key.OrgUnit).Bind("$campaign", key.Campaign)
-            .Bind("$dimensions", key.Dimensions).Bind("$changedMonth", AsOfCut.MonthOf(key.Hour))
-            .Bind("$changedDay", AsOfCut.DayOf(key.Hour)).Bind("$changedHour", key.Hour)
+            .Bind("$dimensions", key.Dimensions).Bind("$changed", key.Hour)
             .Bind("$value", value).Bind("$events", events)
             .Bind("$d0", limbs[0]).Bind("$d1", limbs[1]).Bind("$d2", limbs[2]).Bind("$d3", limbs[3])
             .Bind("$d4", limbs[4]).Bind("$d5", limbs[5]).Bind("$d6", limbs[6]).Bind("$d7", limbs[7])
             .ExecuteNonQuery();
     }
-
-    /// <summary>One change's upserts: at each level, the wide row (campaign, dimensions) and the unit row (digest limbs).</summary>
-    private static readonly string AsOfUpserts = string.Concat(
-        new[] { (Level: "month", Changed: "$changedMonth"), (Level: "day", Changed: "$changedDay"), (Level: "hour", Changed: "$changedHour") }.Select(level =>
-            $"""
-            INSERT INTO asof_{level.Level}_rollups (metric, month, org_unit, campaign, dimensions, changed, value, events)
-            VALUES ($metric, $month, $orgUnit, $campaign, $dimensions, {level.Changed}, $value, $events)
-            ON CONFLICT (metric, month, org_unit, campaign, dimensions, changed)
-            DO UPDATE SET value = value + excluded.value, events = events + excluded.events;
-            INSERT INTO asof_unit_{level.Level}_rollups (metric, month, org_unit, changed, value, events, d0, d1, d2, d3, d4, d5, d6, d7)
-            VALUES ($metric, $month, $orgUnit, {level.Changed}, $value, $events, $d0, $d1, $d2, $d3, $d4, $d5, $d6, $d7)
-            ON CONFLICT (metric, month, org_unit, changed)
-            DO UPDATE SET value = value + excluded.value, events = events + excluded.events,
-                d0 = d0 + excluded.d0, d1 = d1 + excluded.d1, d2 = d2 + excluded.d2, d3 = d3 + excluded.d3,
-                d4 = d4 + excluded.d4, d5 = d5 + excluded.d5, d6 = d6 + excluded.d6, d7 = d7 + excluded.d7;
-
-            """));
 
     /// <summary>Adds to the rollup rows of one key; a row whose last event is voided is removed, so no rollup lists an empty combination.</summary>
     internal static void Upsert(LedgerContext context, RollupKey key, long value, int events)
@@ -104,7 +100,7 @@ internal readonly record struct RollupKey(string Metric, string Day, string OrgU
     public static RollupKey Of(EventRow row) => new(row.Metric, row.OccurredOn, row.OrgUnit, row.Campaign ?? "", row.Dimensions);
 }
 
-/// <summary>One as-of rollups key: the month of occurred_on and the UTC hour ('yyyy-MM-ddTHH') of the change, whose day and month are the coarser levels'.</summary>
+/// <summary>One as-of rollups key: the month of occurred_on and the UTC hour ('yyyy-MM-ddTHH') of the change.</summary>
 internal readonly record struct AsOfKey(string Metric, string Month, string OrgUnit, string Campaign, string Dimensions, string Hour)
 {
     public static AsOfKey Of(EventRow row, string changedAt) =>

@@ -220,6 +220,9 @@ public static class Loader
             SELECT metric, month, org_unit, changed, sum(value), sum(events), 0, 0, 0, 0, 0, 0, 0, 0
             FROM asof_month_rollups GROUP BY metric, month, org_unit, changed;
             INSERT OR IGNORE INTO asof_digest_pending (one) VALUES (1);
+            -- Every change is in the day and month levels already: the writer's fold starts after the last hour.
+            UPDATE asof_folded SET through = coalesce(
+                strftime('%Y-%m-%dT%H', (SELECT max(changed) FROM asof_hour_rollups) || ':00:00', '+1 hour'), '0001-01-01T00');
             """, transaction: transaction, commandTimeout: 0);
         transaction.Commit();
     }

@@ -233,13 +233,14 @@ public sealed class AsOfPropertyTests
     }
 
     /// <summary>
-    /// A database from before migration 0120 (no as-of rollups), or from 0120 (one level, per UTC hour, digests kept),
-    /// upgrades in place: its as-of rollups, backfilled by the migrations and their digest limbs by the writer at start,
+    /// A database from before migration 0120 (no as-of rollups), from 0120 (one level, per UTC hour, digests kept), or
+    /// from 0130 (three levels, each written with every change, no fold mark: "0140"), upgrades in place: its as-of rollups, backfilled by the migrations and their digest limbs by the writer at start,
     /// equal row for row what the writer keeps event by event, and asOf answers stay the same.
     /// </summary>
     [Theory]
     [InlineData("0120")]
     [InlineData("0130")]
+    [InlineData("0140")]
     public async Task A_database_from_before_the_asof_levels_upgrades_to_the_same_kept_sums(string from)
     {
         var folder = Path.Combine(Path.GetTempPath(), "tally-tests", "asof-upgrade-" + Guid.NewGuid().ToString("N"));
@@ -247,11 +248,10 @@ public sealed class AsOfPropertyTests
         var path = Path.Combine(folder, "tally.db");
         var settings = new Dictionary<string, string?> { ["ConnectionStrings:Tally"] = $"Data Source={path}" };
         var clock = new ManualClock(new DateTimeOffset(2026, 2, 1, 9, 50, 0, TimeSpan.Zero));
-        string[] tables =
-        [
-            "asof_unit_month_rollups", "asof_unit_day_rollups", "asof_unit_hour_rollups",
-            "asof_month_rollups", "asof_day_rollups", "asof_hour_rollups",
-        ];
+        // Row for row at the hour level, which holds every change; the day and month levels hold those before the fold's
+        // mark, which the upgrade sets after the last change and the writer after its last group's hour
+        // (AssertKeptRowsMatch checks them against the events on both sides).
+        string[] tables = ["asof_unit_hour_rollups", "asof_hour_rollups"];
         List<string> AllRows(Microsoft.Data.Sqlite.SqliteConnection db) => tables
             .SelectMany(table => db.Query($"SELECT * FROM {table}")
                 .Select(r => table + "|" + string.Join('|', ((IDictionary<string, object?>)r).Values)))
@@ -289,6 +289,7 @@ public sealed class AsOfPropertyTests
                 answers = await AnswersAsync(before, instants);
                 using var db = before.OpenDatabase();
                 kept = AllRows(db);
+                AssertKeptRowsMatch(db);
                 Assert.True(db.ExecuteScalar<long>("SELECT count(DISTINCT changed) FROM asof_unit_hour_rollups") > 2);
                 Assert.True(db.ExecuteScalar<long>("SELECT count(DISTINCT changed) FROM asof_unit_month_rollups") > 1);
             }
@@ -296,7 +297,28 @@ public sealed class AsOfPropertyTests
             using (var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path}"))
             {
                 db.Open();
-                db.Execute(from == "0120"
+                // Before 0140 every change was written to all three levels at once, and there was no fold mark.
+                if (from == "0140")
+                    db.Execute(string.Concat(new[] { ("day", 10), ("month", 7) }.Select(level => $"""
+                            INSERT INTO asof_{level.Item1}_rollups (metric, month, org_unit, campaign, dimensions, changed, value, events)
+                            SELECT metric, month, org_unit, campaign, dimensions, substr(changed, 1, {level.Item2}), sum(value), sum(events)
+                            FROM asof_hour_rollups WHERE changed >= (SELECT through FROM asof_folded)
+                            GROUP BY metric, month, org_unit, campaign, dimensions, substr(changed, 1, {level.Item2}) HAVING true
+                            ON CONFLICT (metric, month, org_unit, campaign, dimensions, changed)
+                            DO UPDATE SET value = value + excluded.value, events = events + excluded.events;
+                            INSERT INTO asof_unit_{level.Item1}_rollups (metric, month, org_unit, changed, value, events, d0, d1, d2, d3, d4, d5, d6, d7)
+                            SELECT metric, month, org_unit, substr(changed, 1, {level.Item2}), sum(value), sum(events),
+                                   sum(d0), sum(d1), sum(d2), sum(d3), sum(d4), sum(d5), sum(d6), sum(d7)
+                            FROM asof_unit_hour_rollups WHERE changed >= (SELECT through FROM asof_folded)
+                            GROUP BY metric, month, org_unit, substr(changed, 1, {level.Item2}) HAVING true
+                            ON CONFLICT (metric, month, org_unit, changed)
+                            DO UPDATE SET value = value + excluded.value, events = events + excluded.events,
+                                d0 = d0 + excluded.d0, d1 = d1 + excluded.d1, d2 = d2 + excluded.d2, d3 = d3 + excluded.d3,
+                                d4 = d4 + excluded.d4, d5 = d5 + excluded.d5, d6 = d6 + excluded.d6, d7 = d7 + excluded.d7;
+                            """)));
+                db.Execute("DROP TABLE asof_folded; DELETE FROM schemaversions WHERE scriptname LIKE '%0140_asof_fold.sql';");
+                if (from != "0140")
+                    db.Execute(from == "0120"
                     ? """
                       DROP TABLE asof_month_rollups; DROP TABLE asof_day_rollups; DROP TABLE asof_hour_rollups;
                       DROP TABLE asof_unit_month_rollups; DROP TABLE asof_unit_day_rollups; DROP TABLE asof_unit_hour_rollups;
@@ -406,16 +428,20 @@ public sealed class AsOfPropertyTests
 
     private static void AssertKeptRowsMatch(Microsoft.Data.Sqlite.SqliteConnection connection)
     {
+        // The hour level holds every change; the day and month levels those of the hours before the fold's mark.
+        var folded = connection.ExecuteScalar<string>("SELECT through FROM asof_folded")!;
         foreach (var (level, length) in new[] { ("month", 7), ("day", 10), ("hour", 13) })
         {
+            var before = level == "hour" ? "'9999'" : $"'{folded}'";
             var changes =
                 $"""
                 SELECT metric, substr(occurred_on, 1, 7) AS month, org_unit, coalesce(campaign, '') AS campaign, dimensions,
-                       substr(recorded_at, 1, {length}) AS changed, quantity AS value, 1 AS events FROM events
+                       substr(recorded_at, 1, {length}) AS changed, quantity AS value, 1 AS events
+                FROM events WHERE substr(recorded_at, 1, 13) < {before}
                 UNION ALL
                 SELECT metric, substr(occurred_on, 1, 7), org_unit, coalesce(campaign, ''), dimensions,
                        substr(voided_at, 1, {length}), -quantity, -1
-                FROM events WHERE voided_at IS NOT NULL
+                FROM events WHERE voided_at IS NOT NULL AND substr(voided_at, 1, 13) < {before}
                 """;
             var expected = connection.Query<string>(
                 $"SELECT metric || '|' || month || '|' || org_unit || '|' || campaign || '|' || dimensions || '|' || changed || '|' || sum(value) || '|' || sum(events) FROM ({changes}) GROUP BY metric, month, org_unit, campaign, dimensions, changed ORDER BY 1").ToList();
