@@ -234,8 +234,9 @@ public sealed class AsOfPropertyTests
 
     /// <summary>
     /// A database from before migration 0120 (no as-of rollups), from 0120 (one level, per UTC hour, digests kept), or
-    /// from 0130 (three levels, each written with every change, no fold mark: "0140"), upgrades in place: its as-of rollups, backfilled by the migrations and their digest limbs by the writer at start,
-    /// equal row for row what the writer keeps event by event, and asOf answers stay the same.
+    /// from 0130 (three levels, each written with every change, no fold mark: "0140"), upgrades in place: its as-of
+    /// rollups, backfilled by the migrations and their digest limbs by the writer at start, equal what the writer keeps
+    /// event by event, and asOf answers stay the same.
     /// </summary>
     [Theory]
     [InlineData("0120")]
