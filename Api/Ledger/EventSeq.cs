@@ -19,8 +19,11 @@ public static class EventSeq
     /// </summary>
     public static long FirstRecordedAtOrAfter(DbConnection connection, DbTransaction? transaction, string storageInstant)
     {
+        // Two subqueries: SQLite reads min() or max() of the rowid from one end of the table only when it is the query's
+        // sole aggregate; "SELECT min(seq), max(seq)" scans every event.
         var (low, high) = connection.QuerySingle<(long, long)>(
-            "SELECT coalesce(min(seq), 1), coalesce(max(seq), 0) + 1 FROM events", transaction: transaction);
+            "SELECT coalesce((SELECT min(seq) FROM events), 1), coalesce((SELECT max(seq) FROM events), 0) + 1",
+            transaction: transaction);
         // The answer lies in [low, high]: every seq below low is recorded before the instant, high is at or after it.
         while (low < high)
         {
