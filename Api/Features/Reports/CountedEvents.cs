@@ -55,6 +55,7 @@ public sealed class CountedEvents(Database database, LedgerWriter writer, Catalo
         var parameters = new DynamicParameters(new { metrics = metricsThen, first = $"{year:D4}-01", last = $"{year:D4}-12", orgUnit });
         cut.Bind(parameters);
         var subtree = orgUnit is null ? "" : "AND org_unit IN (SELECT descendant FROM org_unit_closure WHERE ancestor = @orgUnit)";
+        var windowSubtree = orgUnit is null ? "" : "AND +" + subtree[4..];
         var parts = cut.Parts(unitFamily: true).Select(part =>
             $"""
             SELECT metric, {part.Sign} * value AS value, {part.Sign} * events AS events,
@@ -79,14 +80,14 @@ public sealed class CountedEvents(Database database, LedgerWriter writer, Catalo
                 sums[reader.GetString(0)] = (reader.GetInt64(1), reader.GetInt64(2));
             }
         }
-        // "+metric": the window is a seq (rowid) range or a few ids; without statistics SQLite would search every
-        // event of the metrics through ix_events_metric_day instead.
+        // "+metric", "+org_unit": the window is a seq (rowid) range or a few ids; without statistics SQLite would search
+        // every event of the metrics (or of the subtree) through ix_events_metric_day (ix_events_unit_day) instead.
         foreach (var (window, sign) in new[] { (AsOfCut.RecordedCondition, cut.Sign), (AsOfCut.VoidedCondition, -cut.Sign) })
         {
             await using var reader = await connection.ExecuteReaderAsync(new CommandDefinition(
                 $"""
                 SELECT id, metric, quantity FROM events
-                WHERE {window} AND +metric IN @metrics AND substr(occurred_on, 1, 7) BETWEEN @first AND @last {subtree}
+                WHERE {window} AND +metric IN @metrics AND substr(occurred_on, 1, 7) BETWEEN @first AND @last {windowSubtree}
                 """, parameters, transaction, cancellationToken: ct));
             while (await reader.ReadAsync(ct))
             {

@@ -85,8 +85,10 @@ public sealed record TotalsQuery(
         _ => $"json_extract(dimensions, @dim{index})",
     };
 
-    private string Filters(string campaignColumn, string monthExpression = "src.month") =>
-        (OrgUnit is null ? "" : "\n  AND org_unit IN (SELECT descendant FROM org_unit_closure WHERE ancestor = @orgUnit)")
+    /// <param name="byUnit">false where the rows are found otherwise (a seq range): "+org_unit" keeps SQLite from
+    /// reading the subtree's every event through ix_events_unit_day instead.</param>
+    private string Filters(string campaignColumn, string monthExpression = "src.month", bool byUnit = true) =>
+        (OrgUnit is null ? "" : $"\n  AND {(byUnit ? "" : "+")}org_unit IN (SELECT descendant FROM org_unit_closure WHERE ancestor = @orgUnit)")
         + (Campaign is null ? "" : $"\n  AND {campaignColumn} = @campaign")
         + string.Concat(Enumerable.Range(0, Dimensions?.Count ?? 0)
             .Select(i => $"\n  AND json_extract(dimensions, @dimPath{i}) = @dimValue{i}"))
@@ -130,15 +132,15 @@ public sealed record TotalsQuery(
                     WHERE {part.Condition} AND metric IN @metrics AND month BETWEEN @from{index} AND @to{index}{Filters("campaign")}
                     """);
             }
-            // "+metric": the window is a seq (rowid) range or a few ids; without statistics SQLite would search every
-            // event of the metrics through ix_events_metric_day instead.
+            // "+metric", "+org_unit": the window is a seq (rowid) range or a few ids; without statistics SQLite would
+            // search every event of the metrics (or of the subtree) through ix_events_metric_day (ix_events_unit_day).
             foreach (var (window, sign) in new[] { (AsOfCut.RecordedCondition, "@cutSign"), (AsOfCut.VoidedCondition, "-@cutSign") })
             {
                 sources.Add($"""
                     SELECT metric, substr(occurred_on, 1, 7) AS month, org_unit, campaign, dimensions,
                            {sign} * quantity AS value, {sign} AS events
                     FROM events src
-                    WHERE {window} AND +metric IN @metrics AND substr(occurred_on, 1, 7) BETWEEN @from{index} AND @to{index}{Filters("campaign", "substr(src.occurred_on, 1, 7)")}
+                    WHERE {window} AND +metric IN @metrics AND substr(occurred_on, 1, 7) BETWEEN @from{index} AND @to{index}{Filters("campaign", "substr(src.occurred_on, 1, 7)", byUnit: false)}
                     """);
             }
         }
