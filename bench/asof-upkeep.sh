@@ -4,7 +4,7 @@
 # bench/asof-upkeep-off.patch applied (Api/Ledger/Rollups.cs skips only the as-of upkeep: the asof_* upserts and the
 # asof_voids insert; everything else, the other rollups included, unchanged). Then $RUNS rounds, each on fresh
 # databases, in the order on, off (A B A B): single durable POSTs (wrk -c$CONNECTIONS, a 3 s warm-up then $DURATION s,
-# bench/post.lua, then bench/post-spread.lua with every POST in another as-of key) and $ROWS events via POST /events/batch (10,000 per request, 2 connections, Bench batch).
+# bench/post.lua, then bench/post.lua spread with every POST in another as-of key) and $ROWS events via POST /events/batch (10,000 per request, 2 connections, Bench batch).
 #   RUNS=3 DURATION=10 CONNECTIONS=32 ROWS=1000000 PORT=5980 REV=HEAD (the commit both builds come from)
 # Results: bench/out/asof-upkeep-<time>/summary.md (runs.tsv, wrk outputs, server logs; databases deleted).
 set -euo pipefail
@@ -51,11 +51,11 @@ for run in $(seq "$RUNS"); do
     rate=$(post_load "$build-$run" "$URL" /api/v1/events "$KEY"); stop "$SERVER_PID"; SERVER_PID=
     printf 'single\t%s\t%s\t%s\t%s\n' "$run" "$build" "$rate" "$(load_average)" | tee -a "$OUT/runs.tsv"
   done
-  # The same with every request in another as-of key (bench/post-spread.lua): 120 keys, so the POSTs of a group rarely share a row.
+  # The same with every request in another as-of key (bench/post.lua spread): 120 keys, so the POSTs of a group rarely share a row.
   for build in on off; do
     TALLY_DLL=$OUT/build-$build/Tally.Api.dll
     start_tally "$OUT/single-$build.db" "$PORT"
-    rate=$(POST_SCRIPT=post-spread.lua post_load "spread-$build-$run" "$URL" /api/v1/events "$KEY"); stop "$SERVER_PID"; SERVER_PID=
+    rate=$(POST_KEYS=spread post_load "spread-$build-$run" "$URL" /api/v1/events "$KEY"); stop "$SERVER_PID"; SERVER_PID=
     printf 'spread\t%s\t%s\t%s\t%s\n' "$run" "$build" "$rate" "$(load_average)" | tee -a "$OUT/runs.tsv"
   done
   for build in on off; do
@@ -92,7 +92,7 @@ b_on=$(col batch on | median); b_off=$(col batch off | median)
   echo "| figure | with as-of upkeep (on) | without (off) | on / off | target | each round (on; off) |"
   echo "|---|---|---|---|---|---|"
   echo "| single durable POST /events, req/s (median of $RUNS) | $s_on | $s_off | $(ratio "$s_on" "$s_off") | >= 0.90 | $(each single on); $(each single off) |"
-  echo "| the same, each POST in another as-of key (bench/post-spread.lua), req/s | $p_on | $p_off | $(ratio "$p_on" "$p_off") | >= 0.90 | $(each spread on); $(each spread off) |"
+  echo "| the same, each POST in another as-of key (bench/post.lua spread), req/s | $p_on | $p_off | $(ratio "$p_on" "$p_off") | >= 0.90 | $(each spread on); $(each spread off) |"
   echo "| $ROWS events via POST /events/batch (10k/request, 2 conn.), rows/s (median of $RUNS) | $b_on | $b_off | $(ratio "$b_on" "$b_off") | >= 0.90 | $(each batch on); $(each batch off) |"
   echo
   echo "Per run (runs.tsv: figure, round, build, rate, load average[, as-of hour rows after the batches]):"

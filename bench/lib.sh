@@ -47,11 +47,10 @@ start_tally() {
 }
 
 # post_load <label> <url> <path> <key|none>: a 3 s warm-up, then $DURATION s of wrk -c$CONNECTIONS; prints requests/s
-# (POST_SCRIPT: the wrk script under bench/, post.lua by default)
+# (POST_KEYS=spread: each request in another as-of key, see bench/post.lua)
 post_load() {
-  local script=$ROOT/bench/${POST_SCRIPT:-post.lua}
-  wrk -t1 -c"$CONNECTIONS" -d3s -s "$script" "$2" -- "$3" "$4" >/dev/null
-  wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$script" "$2" -- "$3" "$4" >"$OUT/wrk-$1.txt"
+  wrk -t1 -c"$CONNECTIONS" -d3s -s "$ROOT/bench/post.lua" "$2" -- "$3" "$4" "${POST_KEYS:-one}" >/dev/null
+  wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$ROOT/bench/post.lua" "$2" -- "$3" "$4" "${POST_KEYS:-one}" >"$OUT/wrk-$1.txt"
   if grep -q "Non-2xx" "$OUT/wrk-$1.txt"; then
     echo "$1: non-2xx responses, see $OUT/wrk-$1.txt" >&2
     return 1
