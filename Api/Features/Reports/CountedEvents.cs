@@ -54,15 +54,15 @@ public sealed class CountedEvents(Database database, LedgerWriter writer, Catalo
         var cut = AsOfCut.Find(connection, transaction, asOf);
         var parameters = new DynamicParameters(new { metrics = metricsThen, first = $"{year:D4}-01", last = $"{year:D4}-12", orgUnit });
         cut.Bind(parameters);
-        var subtree = orgUnit is null ? "" : "AND org_unit IN (SELECT descendant FROM org_unit_closure WHERE ancestor = @orgUnit)";
-        var windowSubtree = orgUnit is null ? "" : "AND +" + subtree[4..];
+        string Subtree(string column) =>
+            orgUnit is null ? "" : $"AND {column} IN (SELECT descendant FROM org_unit_closure WHERE ancestor = @orgUnit)";
         var parts = cut.Parts(unitFamily: true).Select(part =>
             $"""
             SELECT metric, {part.Sign} * value AS value, {part.Sign} * events AS events,
                    {part.Sign} * d0 AS d0, {part.Sign} * d1 AS d1, {part.Sign} * d2 AS d2, {part.Sign} * d3 AS d3,
                    {part.Sign} * d4 AS d4, {part.Sign} * d5 AS d5, {part.Sign} * d6 AS d6, {part.Sign} * d7 AS d7
             FROM {part.Table}
-            WHERE {part.Condition} AND metric IN @metrics AND month BETWEEN @first AND @last {subtree}
+            WHERE {part.Condition} AND metric IN @metrics AND month BETWEEN @first AND @last {Subtree("org_unit")}
             """);
         await using (var reader = await connection.ExecuteReaderAsync(new CommandDefinition(
             $"""
@@ -87,7 +87,7 @@ public sealed class CountedEvents(Database database, LedgerWriter writer, Catalo
             await using var reader = await connection.ExecuteReaderAsync(new CommandDefinition(
                 $"""
                 SELECT id, metric, quantity FROM events
-                WHERE {window} AND +metric IN @metrics AND substr(occurred_on, 1, 7) BETWEEN @first AND @last {windowSubtree}
+                WHERE {window} AND +metric IN @metrics AND substr(occurred_on, 1, 7) BETWEEN @first AND @last {Subtree("+org_unit")}
                 """, parameters, transaction, cancellationToken: ct));
             while (await reader.ReadAsync(ct))
             {
