@@ -233,6 +233,11 @@ public sealed class LedgerWriterTests
         await after;
         Assert.Equal(["blocker", "before", "after"], StoredNotes(app));
         AssertAuditChainIntact(app);
+        // The broken command's rollups went with it, the as-of ones (written when the group commits) included.
+        using var db = app.OpenDatabase();
+        foreach (var table in new[] { "daily_rollups", "asof_hour_rollups", "asof_unit_hour_rollups" })
+            Assert.Equal((3L, 3L), db.QuerySingle<(long, long)>(
+                $"SELECT sum(value), sum(events) FROM {table} WHERE metric = 'notices.issued' AND org_unit = 'hedong'"));
     }
 
     private static long AuditCount(TallyApp app)

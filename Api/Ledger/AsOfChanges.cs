@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Tally.Api.Data;
 
 namespace Tally.Api.Ledger;
@@ -6,8 +7,8 @@ namespace Tally.Api.Ledger;
 /// The as-of rollup changes of one group (<see cref="Rollups"/>), summed per key and written once just before the
 /// group commits: single POSTs of one metric, unit and month share their as-of rows, so a group of them pays two
 /// upserts instead of two per event. Nothing in a group reads the as-of rows (only readers and the start-up backfill
-/// do), so deferring them to the end of the group changes no command's outcome. A command rolled back to its
-/// savepoint drops the changes it added.
+/// do), so deferring them to the end of the group changes no command's outcome. A command's changes are held apart
+/// until its savepoint is released (<see cref="Keep"/>); rolled back, it drops them (<see cref="Drop"/>).
 /// <para>
 /// Changes go to the hour level only. The day and month levels are the hour rows summed (migration 0140): the first
 /// group of a new hour adds every hour row since <c>asof_folded.through</c> to them and moves it to its own hour, in
@@ -17,38 +18,56 @@ namespace Tally.Api.Ledger;
 /// </summary>
 internal sealed class AsOfChanges
 {
-    private readonly List<(AsOfKey Key, long Value, int Events, long[] Limbs)> _changes = [];
+    private readonly Dictionary<AsOfKey, Sum> _group = [];
+    private readonly Dictionary<AsOfKey, Sum> _command = [];
 
-    /// <summary>How many changes are waiting: a savepoint's mark.</summary>
-    public int Count => _changes.Count;
+    /// <summary>
+    /// A change of the running command: <paramref name="row"/> recorded (+1) or voided (-1) at
+    /// <paramref name="changedAt"/>, with its kept digest's limbs.
+    /// </summary>
+    public void Add(EventRow row, string changedAt, int sign)
+    {
+        Span<long> limbs = stackalloc long[SetDigest.Limbs];
+        SetDigest.Of(row.Id, row.Quantity, limbs);
+        AddTo(_command, AsOfKey.Of(row, changedAt), sign * row.Quantity, sign, limbs, sign);
+    }
 
-    public void Add(AsOfKey key, long value, int events, ReadOnlySpan<long> limbs) =>
-        _changes.Add((key, value, events, limbs.ToArray()));
+    /// <summary>The running command was released: its changes join the group's.</summary>
+    public void Keep()
+    {
+        foreach (var (key, sum) in _command)
+            AddTo(_group, key, sum.Value, sum.Events, sum.Limbs, 1);
+        _command.Clear();
+    }
 
-    /// <summary>Drops the changes added since <paramref name="mark"/> (a command rolled back).</summary>
-    public void DropFrom(int mark) => _changes.RemoveRange(mark, _changes.Count - mark);
+    /// <summary>The running command was rolled back to its savepoint: its changes go with it.</summary>
+    public void Drop() => _command.Clear();
 
     /// <summary>Folds the hours closed since the last group, then writes this group's changes, one upsert per key.</summary>
     public void Write(LedgerContext context)
     {
         Fold(context);
-        if (_changes.Count == 0)
-            return;
-        var summed = new Dictionary<AsOfKey, (long Value, int Events, long[] Limbs)>();
-        foreach (var (key, value, events, limbs) in _changes)
-        {
-            if (!summed.TryGetValue(key, out var sum))
-            {
-                summed[key] = (value, events, limbs);
-                continue;
-            }
-            for (var i = 0; i < limbs.Length; i++)
-                sum.Limbs[i] += limbs[i];
-            summed[key] = (sum.Value + value, sum.Events + events, sum.Limbs);
-        }
-        foreach (var (key, (value, events, limbs)) in summed)
-            Rollups.UpsertAsOf(context, key, value, events, limbs);
-        _changes.Clear();
+        foreach (var (key, sum) in _group)
+            Rollups.UpsertAsOf(context, key, sum.Value, sum.Events, sum.Limbs);
+        _group.Clear();
+    }
+
+    private static void AddTo(Dictionary<AsOfKey, Sum> sums, AsOfKey key, long value, int events, ReadOnlySpan<long> limbs, int sign)
+    {
+        ref var sum = ref CollectionsMarshal.GetValueRefOrAddDefault(sums, key, out _);
+        sum ??= new Sum();
+        sum.Value += value;
+        sum.Events += events;
+        for (var i = 0; i < limbs.Length; i++)
+            sum.Limbs[i] += sign * limbs[i];
+    }
+
+    /// <summary>One key's summed changes (limbs summed without carries, as stored).</summary>
+    private sealed class Sum
+    {
+        public long Value;
+        public int Events;
+        public readonly long[] Limbs = new long[SetDigest.Limbs];
     }
 
     /// <summary>Adds the hour rows of the hours before this group's to the day and month levels, once.</summary>

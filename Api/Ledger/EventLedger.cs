@@ -106,6 +106,7 @@ public static class EventLedger
     {
         InsertRow(context, row, actor);
         rollups.Add(row);
+        context.AsOf.Add(row, row.RecordedAt, +1);
     }
 
     /// <summary>

@@ -86,7 +86,6 @@ internal sealed class GroupRun(
         var mark = chain.Chain.Mark();
         var callbacks = context.AfterCommitCount;
         var inserted = context.EventsInserted;
-        var asOf = context.AsOf.Count;
         command.EnterCulture();
         try
         {
@@ -94,19 +93,20 @@ internal sealed class GroupRun(
             command.Execute(context);
             if (command.RollsBack)
             {
-                Undo(context, mark, callbacks, asOf, inserted: null);
+                Undo(context, mark, callbacks, inserted: null);
                 context.Prepared("ROLLBACK TO command; RELEASE command").ExecuteNonQuery();
             }
             else
             {
                 context.Prepared("RELEASE command").ExecuteNonQuery();
+                context.AsOf.Keep();
             }
             executed.Add(command);
             return true;
         }
         catch (Exception ex) when (!IsStorageFailure(ex))
         {
-            Undo(context, mark, callbacks, asOf, inserted);
+            Undo(context, mark, callbacks, inserted);
             if (!TryRollbackTo(context))
             {
                 storageFailure = new InvalidOperationException("Savepoint rollback failed.", ex);
@@ -124,11 +124,11 @@ internal sealed class GroupRun(
         }
     }
 
-    private void Undo(LedgerContext context, (long Seq, string Hash) mark, int callbacks, int asOf, int? inserted)
+    private void Undo(LedgerContext context, (long Seq, string Hash) mark, int callbacks, int? inserted)
     {
         chain.Chain.Reset(mark);
         context.DropAfterCommitFrom(callbacks);
-        context.AsOf.DropFrom(asOf);
+        context.AsOf.Drop();
         if (inserted is { } count)
             context.EventsInserted = count;
     }

@@ -2,13 +2,13 @@ namespace Tally.Api.Ledger;
 
 /// <summary>
 /// Rollup changes summed per (metric, day, unit, campaign, dimensions) and written once per key, instead of three
-/// upserts per event: for batches and imports, whose events share few keys.
+/// upserts per event: for batches and imports, whose events share few keys. (Their as-of changes are summed per group
+/// by the context's <see cref="AsOfChanges"/>.)
 /// </summary>
 public sealed class RollupDeltas
 {
     private readonly Dictionary<RollupKey, (long Value, int Events)> _deltas = [];
     private readonly Dictionary<(string Metric, string Month, string OrgUnit), (string First, string Last)> _recorded = [];
-    private readonly Dictionary<AsOfKey, (long Value, int Events, long[] Limbs)> _asOf = [];
 
     /// <summary>Keys waiting to be written; a caller with many flushes when it grows.</summary>
     public int Count => _deltas.Count;
@@ -19,13 +19,6 @@ public sealed class RollupDeltas
         var key = RollupKey.Of(row);
         var (value, events) = _deltas.GetValueOrDefault(key);
         _deltas[key] = (value + row.Quantity, events + 1);
-        var asOfKey = AsOfKey.Of(row, row.RecordedAt);
-        var kept = _asOf.TryGetValue(asOfKey, out var found) ? found : (0, 0, new long[SetDigest.Limbs]);
-        Span<long> limbs = stackalloc long[SetDigest.Limbs];
-        SetDigest.Of(row.Id, row.Quantity, limbs);
-        for (var i = 0; i < limbs.Length; i++)
-            kept.Limbs[i] += limbs[i];
-        _asOf[asOfKey] = (kept.Value + row.Quantity, kept.Events + 1, kept.Limbs);
         var cell = (row.Metric, row.OccurredOn[..7], row.OrgUnit);
         _recorded[cell] = _recorded.TryGetValue(cell, out var span)
             ? (string.CompareOrdinal(row.RecordedAt, span.First) < 0 ? row.RecordedAt : span.First,
@@ -38,9 +31,6 @@ public sealed class RollupDeltas
         foreach (var (key, (value, events)) in _deltas)
             Rollups.Upsert(context, key, value, events);
         _deltas.Clear();
-        foreach (var (key, (value, events, limbs)) in _asOf)
-            context.AsOf.Add(key, value, events, limbs);
-        _asOf.Clear();
         foreach (var ((metric, month, orgUnit), (first, last)) in _recorded)
             Recordings.Added(context, metric, month, orgUnit, first, last);
         _recorded.Clear();

@@ -15,12 +15,8 @@ public static class Rollups
     public static void Add(LedgerContext context, EventRow row, int sign)
     {
         Upsert(context, RollupKey.Of(row), sign * row.Quantity, sign);
-        Span<long> limbs = stackalloc long[SetDigest.Limbs];
-        SetDigest.Of(row.Id, row.Quantity, limbs);
-        for (var i = 0; i < limbs.Length; i++)
-            limbs[i] *= sign;
         var changedAt = sign > 0 ? row.RecordedAt : Instant.ToStorage(context.Now);
-        context.AsOf.Add(AsOfKey.Of(row, changedAt), sign * row.Quantity, sign, limbs);
+        context.AsOf.Add(row, changedAt, sign);
         if (sign < 0)
             context.Prepared("INSERT INTO asof_voids (voided_at, event_id) VALUES ($at, $id)")
                 .Bind("$at", changedAt).Bind("$id", row.Id).ExecuteNonQuery();
