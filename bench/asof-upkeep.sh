@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Issue 18's write target (bench/README.md, "asOf (issue 18)"): write throughput with the as-of upkeep within 10% of
 # the same build without it. Builds the API twice from a temporary git worktree of HEAD: "on" as committed, "off" with
-# bench/asof-upkeep-off.patch applied (Api/Ledger/Rollups.cs skips only the as-of upkeep: the asof_* upserts and the
-# asof_voids insert; everything else, the other rollups included, unchanged). Then $RUNS rounds, each on fresh
-# databases, in the order on, off (A B A B): single durable POSTs (wrk -c$CONNECTIONS, a 3 s warm-up then $DURATION s,
-# bench/post.lua, then bench/post.lua spread with every POST in another as-of key) and $ROWS events via POST /events/batch (10,000 per request, 2 connections, Bench batch).
+# bench/asof-upkeep-off.patch applied (Api/Ledger/AsOfChanges.cs and Rollups.cs skip only the as-of upkeep: the
+# changes, their digest hashing, the group's upserts and fold, the asof_voids insert; everything else, the other
+# rollups included, unchanged). Then $RUNS rounds, each on fresh databases, in the order on, off (A B A B): single
+# durable POSTs (wrk -c$CONNECTIONS, a 3 s warm-up then $DURATION s, bench/post.lua; then "bench/post.lua spread",
+# every POST in another as-of key) and $ROWS events via POST /events/batch (10,000 per request, 2 connections).
 #   RUNS=3 DURATION=10 CONNECTIONS=32 ROWS=1000000 PORT=5980 REV=HEAD (the commit both builds come from)
 # Results: bench/out/asof-upkeep-<time>/summary.md (runs.tsv, wrk outputs, server logs; databases deleted).
 set -euo pipefail
@@ -31,9 +32,9 @@ git -C "$ROOT" worktree add --detach -q "$TREE" "$REV"
 [ -z "$(git -C "$ROOT" status --porcelain -- Api)" ] || echo "note: uncommitted changes under Api/ are in neither build (both are $REV)"
 dotnet build -c Release "$TREE/Api/Api.csproj" -v q -nologo -o "$OUT/build-on" >/dev/null
 if ! git -C "$TREE" apply --check "$PATCH" 2>"$OUT/patch-check.txt"; then
-  echo "FAILED: $PATCH no longer applies to $REV's Api/Ledger/Rollups.cs:" >&2
+  echo "FAILED: $PATCH no longer applies to $REV's Api/Ledger/AsOfChanges.cs and Rollups.cs:" >&2
   cat "$OUT/patch-check.txt" >&2
-  echo "Regenerate it against the new Rollups.cs (bench/README.md, \"asOf (issue 18)\")." >&2
+  echo "Regenerate it against the new files (bench/README.md, \"asOf (issue 18)\")." >&2
   exit 1
 fi
 git -C "$TREE" apply "$PATCH"
