@@ -68,6 +68,9 @@ public sealed class TallyApp : WebApplicationFactory<Program>, IAsyncLifetime
             ["Tally:BootstrapAdminKey"] = AdminKey,
             // Not the service's default address: a test host never depends on whatever else holds 127.0.0.1:5080.
             ["urls"] = "http://127.0.0.1:0",
+            // Imports store in pieces of a few rows, so every import test goes through pieces, other writers between them,
+            // and the publish that makes them visible at once (a test that times nothing may still set its own).
+            ["Tally:Limits:Imports:PieceRows"] = "5",
         };
         foreach (var (k, v) in settings)
             _settings[k] = v;

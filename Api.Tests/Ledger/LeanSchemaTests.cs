@@ -45,6 +45,16 @@ public sealed class LeanSchemaTests(TallyApp app) : IClassFixture<TallyApp>
             PlanOf(EventLedger.SourceHasHeadsQuery, new { source = "s" }), StringComparison.Ordinal);
 
     [Fact]
+    public void A_write_asks_whether_an_import_holds_its_external_id_with_one_seek() =>
+        Assert.Contains("SEARCH import_staged_events USING INDEX ux_import_staged_source_external (source=? AND external_id=?)",
+            PlanOf(StagedEvents.HeldByQuery, new { source = "s", externalId = "x" }), StringComparison.Ordinal);
+
+    [Fact]
+    public void A_publish_reads_the_staged_rows_in_file_order_without_sorting_them() =>
+        // Each row's id is drawn as the row is read: a sorter would draw them before sorting, out of file order.
+        Assert.Equal("SCAN import_staged_events", PlanOf($"SELECT metric {StagedEvents.StagedInFileOrder}", new { import = "imp_x" }));
+
+    [Fact]
     public void A_cells_recording_span_after_a_void_reads_one_units_month() =>
         Assert.Contains("USING INDEX ix_events_unit_day (org_unit=? AND occurred_on>? AND occurred_on<?)",
             PlanOf(Recordings.ActiveSpanQuery, new { orgUnit = "hedong", month = "2024-05", metric = "leads.handled" }), StringComparison.Ordinal);

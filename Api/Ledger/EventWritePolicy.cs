@@ -19,8 +19,19 @@ public sealed class EventWritePolicy(LedgerContext context, Recorder recorder, F
 
     public Recorder Recorder => recorder;
 
-    /// <summary>The current (not superseded) stored event of the caller's source under this externalId.</summary>
-    public EventRow? StoredHead(string externalId) => EventLedger.FindHead(context, recorder.Source, externalId);
+    /// <summary>
+    /// The current (not superseded) stored event of the caller's source under this externalId; 503 when none is stored
+    /// yet but a running import has staged one (<see cref="StagedEvents"/>): the answer depends on whether it commits.
+    /// </summary>
+    public EventRow? StoredHead(string externalId) =>
+        EventLedger.FindHead(context, recorder.Source, externalId)
+        ?? (StagedEvents.HeldBy(context, recorder.Source, externalId) is { } importId ? throw HeldByImport(externalId, importId) : null);
+
+    /// <summary>503: the externalId is held by an import that is storing it; retrying after it ends gets the settled answer.</summary>
+    public static ProblemException HeldByImport(string externalId, string importId) => ProblemException.Unavailable(
+        Text.Say($"本来源的外部编号“{externalId}”正由进行中的导入 {importId} 保存，本次请求未保存任何内容；请在该导入结束后重试。",
+            $"externalId '{externalId}' of this source is being stored by import {importId}, which is still running; nothing of this request was stored. Retry once it ends."),
+        TimeSpan.FromSeconds(5));
 
     /// <summary>
     /// The decision against the stored event the input's externalId names (null: none). <paramref name="mayReplace"/>
@@ -61,17 +72,16 @@ public sealed class EventWritePolicy(LedgerContext context, Recorder recorder, F
     }
 
     /// <summary>A new event may be written: its year is open and its reporting period not submitted.</summary>
-    public void RequireWritable(NewEvent input)
-    {
-        RequireOpenYear(input.OccurredOn.Year);
-        RequireUnsubmitted(input.OrgUnit, input.Metric, Day.ToStorage(input.OccurredOn)[..7]);
-    }
+    public void RequireWritable(NewEvent input) => RequireWritable(input.OrgUnit, input.Metric, Day.ToStorage(input.OccurredOn)[..7]);
 
     /// <summary>A stored event may be rewritten (voided or superseded): its year is open and its reporting period not submitted.</summary>
-    public void RequireWritable(EventRow stored)
+    public void RequireWritable(EventRow stored) => RequireWritable(stored.OrgUnit, stored.Metric, stored.OccurredOn[..7]);
+
+    /// <summary>The (unit, metric, month) cell may be written: its year (of <paramref name="month"/>, yyyy-MM) open, its period not submitted.</summary>
+    public void RequireWritable(string orgUnit, string metric, string month)
     {
-        RequireOpenYear(Day.FromStorage(stored.OccurredOn).Year);
-        RequireUnsubmitted(stored.OrgUnit, stored.Metric, stored.OccurredOn[..7]);
+        RequireOpenYear(int.Parse(month.AsSpan(0, 4), System.Globalization.CultureInfo.InvariantCulture));
+        RequireUnsubmitted(orgUnit, metric, month);
     }
 
     private void RequireUnsubmitted(string orgUnit, string metric, string month)

@@ -161,6 +161,8 @@ public sealed class LedgerWriter : IHostedLifecycleService, IDisposable
                 + "PRAGMA journal_size_limit = 67108864;";
             cache.ExecuteNonQuery();
         }
+        // An import's publish draws each event's id from the writer's generator, row by row, inside one INSERT … SELECT.
+        _connection.CreateFunction(StagedEvents.NextIdFunction, () => _ids.Next("evt_"), isDeterministic: false);
         _statements = new PreparedStatements(_connection);
         _faults.ConnectionOpened(_connection);
         return _connection;

@@ -23,11 +23,14 @@ public sealed class ImportWorker : BackgroundService
     private readonly ImportLimitOptions _limits;
     private readonly UploadGate _gate;
     private readonly ImportSpoolFolder _spool;
+    private readonly IImportPieceGate _pieceGate;
     private readonly int _capacity;
 
     public ImportWorker(LedgerWriter writer, CatalogCache catalog, TimeProvider clock, IOptions<LimitOptions> limits,
-        IOptions<ImportLimitOptions> importLimits, UploadGate gate, ImportSpoolFolder spool, ILogger<ImportWorker> logger)
+        IOptions<ImportLimitOptions> importLimits, UploadGate gate, ImportSpoolFolder spool, IImportPieceGate pieceGate,
+        ILogger<ImportWorker> logger)
     {
+        _pieceGate = pieceGate;
         _writer = writer;
         _catalog = catalog;
         _clock = clock;
@@ -51,6 +54,11 @@ public sealed class ImportWorker : BackgroundService
         var failed = await _writer.SubmitAsync(new FailInterruptedImportsCommand(), cancellationToken);
         if (failed > 0)
             _logger.LogWarning("{Count} import(s) interrupted by the last stop were marked failed", failed);
+        foreach (var id in await _writer.SubmitAsync(new StagedImportsCommand(), cancellationToken))
+        {
+            var dropped = await DropStagedAsync(id, Math.Max(1, _limits.PieceRows));
+            _logger.LogWarning("Import {Id}: {Count} staged row(s) left by the last stop were deleted", id, dropped);
+        }
         await base.StartAsync(cancellationToken);
     }
 
@@ -224,14 +232,25 @@ public sealed class ImportWorker : BackgroundService
         }
     }
 
-    /// <summary>Pass two: the spooled rows as one ledger command (a dry run only reads).</summary>
+    /// <summary>
+    /// Pass two: the spooled rows stored in pieces, each a short ledger command other writers' groups come between, then
+    /// published whole by one last command (<see cref="ImportStaging"/>; a dry run only decides). Whatever the outcome,
+    /// the staged rows are deleted afterwards, piece by piece too.
+    /// </summary>
     private async Task StoreAsync(ImportJob job, System.Diagnostics.Stopwatch clock, CancellationToken budget)
     {
-        var command = new StoreImportCommand(job, ImportSpool.PathFor(job.SpoolPath), rows => WithinBudget(rows, budget),
-            job.CheckedAgainst ?? throw new InvalidOperationException("The checking pass runs first."), _clock);
+        var pieceRows = Math.Max(1, _limits.PieceRows);
         try
         {
-            await _writer.SubmitAsync(command, CancellationToken.None);
+            using var staging = new ImportStaging(job, ImportSpool.PathFor(job.SpoolPath), WithinBudget(ImportSpool.Read(ImportSpool.PathFor(job.SpoolPath)), budget),
+                job.CheckedAgainst ?? throw new InvalidOperationException("The checking pass runs first."), _clock);
+            var pieces = 0;
+            while (await _writer.SubmitAsync(new StageImportPieceCommand(staging, pieceRows), CancellationToken.None))
+                await _pieceGate.AfterPieceAsync(job, ++pieces);
+            if (staging.Refused > 0 && !job.DryRun)
+                throw PublishImportCommand.ImportRefused(staging.Refused);
+            if (!job.DryRun)
+                await _writer.SubmitAsync(new PublishImportCommand(staging), CancellationToken.None);
         }
         catch (ProblemException problem)
         {
@@ -239,6 +258,11 @@ public sealed class ImportWorker : BackgroundService
             job.Detail = problem.Problem.Detail;
             job.Status = "failed";
             return;
+        }
+        finally
+        {
+            if (!job.DryRun)
+                await DropStagedAsync(job.Id, pieceRows);
         }
         if (job.DryRun && (job.Invalid > 0 || job.Conflicts > 0))
         {
@@ -276,6 +300,27 @@ public sealed class ImportWorker : BackgroundService
                     ProblemMiddleware.PayloadTooLargeTitle, RunTimeExceeded()));
             yield return row;
         }
+    }
+
+    /// <summary>Deletes an import's staged rows, a piece per ledger command; how many. A failure is logged, not raised: the next start deletes what is left.</summary>
+    private async Task<long> DropStagedAsync(string importId, int pieceRows)
+    {
+        long dropped = 0;
+        try
+        {
+            int piece;
+            do
+            {
+                piece = await _writer.SubmitAsync(new DropStagedImportCommand(importId, pieceRows), CancellationToken.None);
+                dropped += piece;
+            }
+            while (piece > 0);
+        }
+        catch (Exception ex)
+        {
+            _logger.LogError(ex, "Import {Id}: its staged rows could not be deleted; the next start deletes them", importId);
+        }
+        return dropped;
     }
 
     private async Task FinishAsync(ImportJob job)

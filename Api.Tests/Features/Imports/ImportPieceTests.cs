@@ -1,0 +1,243 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text;
+using System.Text.Json.Nodes;
+using Dapper;
+using Microsoft.Extensions.DependencyInjection;
+using Tally.Api.Features.Imports;
+using Tally.Api.Tests.Infrastructure;
+
+namespace Tally.Api.Tests.Features.Imports;
+
+/// <summary>
+/// An import is stored in pieces other writers come between, and becomes visible whole at its end (ImportStaging): what
+/// everyone else sees while an import is held between two of its pieces, and what its end leaves.
+/// </summary>
+public sealed class ImportPieceTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    /// <summary>Holds an import after its first piece until the test lets it go on.</summary>
+    private sealed class HoldAfterFirstPiece : IImportPieceGate
+    {
+        private readonly TaskCompletionSource _held = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _released = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task Held => _held.Task;
+
+        public void Release() => _released.TrySetResult();
+
+        public async Task AfterPieceAsync(ImportJob job, int piecesStored)
+        {
+            if (piecesStored != 1)
+                return;
+            _held.TrySetResult();
+            await _released.Task.WaitAsync(TimeSpan.FromMinutes(2));
+        }
+    }
+
+    private static async Task<(TallyApp App, HoldAfterFirstPiece Gate)> StartAsync()
+    {
+        var gate = new HoldAfterFirstPiece();
+        var app = await TallyApp.StartAsync(new Dictionary<string, string?> { ["Tally:Limits:Imports:PieceRows"] = "2" },
+            services => services.AddSingleton<IImportPieceGate>(gate));
+        return (app, gate);
+    }
+
+    private static string Csv(string unit, params (string ExternalId, int Day, int Quantity)[] rows) =>
+        "metric,occurredOn,quantity,orgUnit,externalId\n"
+        + string.Concat(rows.Select(r => $"notices.issued,2024-03-{r.Day:D2},{r.Quantity},{unit},{r.ExternalId}\n"));
+
+    private static async Task<string> StartImportAsync(HttpClient client, string csv, string query = "")
+    {
+        using var content = new ByteArrayContent(Encoding.UTF8.GetBytes(csv));
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("text/csv");
+        var response = await client.PostAsync($"/api/v1/imports?{query}", content, Ct);
+        Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+        return (await response.ReadJsonAsync())["id"]!.GetValue<string>();
+    }
+
+    private static async Task<JsonNode> EndedAsync(HttpClient client, string id)
+    {
+        var deadline = DateTime.UtcNow.AddMinutes(5);
+        while (true)
+        {
+            var import = await client.GetJsonAsync($"/api/v1/imports/{id}");
+            if (import["status"]!.GetValue<string>() is "succeeded" or "failed")
+                return import;
+            Assert.True(DateTime.UtcNow < deadline, import.ToJsonString());
+            await Task.Delay(20, Ct);
+        }
+    }
+
+    private static async Task<long> TotalAsync(HttpClient reader, string unit)
+    {
+        var rows = (await reader.GetJsonAsync($"/api/v1/totals?year=2024&orgUnit={unit}&metric=notices.issued"))["rows"]!.AsArray();
+        return rows.Count == 0 ? 0 : rows[0]!["value"]!.GetValue<long>();
+    }
+
+    private static Task<HttpResponseMessage> PostAsync(HttpClient client, string unit, string externalId, int quantity, int day = 20) =>
+        client.PostAsJsonAsync("/api/v1/events",
+            new { metric = "notices.issued", occurredOn = $"2024-03-{day:D2}", quantity, orgUnit = unit, externalId }, Ct);
+
+    [Fact]
+    public async Task Others_write_between_an_import_s_pieces_and_see_none_of_it_until_it_ends_whole_after_their_events()
+    {
+        var (app, gate) = await StartAsync();
+        await using var _ = app;
+        var unit = await app.OrgUnitAsync();
+        using var writer = await app.ClientWithAsync(["events:write"], source: "sheets");
+        using var reader = await app.ClientWithAsync(["totals:read", "events:read"]);
+        var id = await StartImportAsync(writer, Csv(unit, ("r1", 1, 1), ("r2", 2, 2), ("r3", 3, 4), ("r4", 4, 8), ("r5", 5, 16)), "name=pieces");
+        await gate.Held.WaitAsync(TimeSpan.FromMinutes(2), Ct);
+
+        // Held after its first piece: two rows are staged, none is visible, and the writer serves everyone else.
+        var between = await PostAsync(writer, unit, "between", 100);
+        Assert.Equal(HttpStatusCode.Created, between.StatusCode);
+        var betweenId = (await between.ReadJsonAsync())["id"]!.GetValue<string>();
+        Assert.Equal(100, await TotalAsync(reader, unit));
+        Assert.Equal([betweenId], (await reader.GetJsonAsync($"/api/v1/events?orgUnit={unit}"))["items"]!.AsArray()
+            .Select(e => e!["id"]!.GetValue<string>()));
+        // A staged externalId is held: its writer is told to retry, and nothing of its request is stored.
+        var held = await PostAsync(writer, unit, "r1", 1);
+        var problem = await held.AssertProblemAsync(503, "/problems/unavailable");
+        Assert.NotNull(held.Headers.RetryAfter);
+        Assert.Contains(id, problem["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+        using (var db = app.OpenDatabase())
+        {
+            Assert.Equal(1, db.ExecuteScalar<int>("SELECT count(*) FROM events WHERE org_unit = @unit", new { unit }));
+            Assert.Equal(["r1", "r2"], db.Query<string>("SELECT external_id FROM import_staged_events WHERE import_id = @id ORDER BY n", new { id }));
+        }
+
+        gate.Release();
+        var import = await EndedAsync(writer, id);
+
+        Assert.Equal("succeeded", import["status"]!.GetValue<string>());
+        Assert.Equal(5, import["summary"]!["created"]!.GetValue<int>());
+        Assert.Equal(131, await TotalAsync(reader, unit));
+        using (var db = app.OpenDatabase())
+        {
+            // In commit order: the event posted between the pieces first, then the import's, in file order, all of one
+            // instant and one audit entry, with ids that sort as seq does.
+            var events = db.Query<(string Id, string? ExternalId, string RecordedAt, long AuditSeq)>(
+                "SELECT id, external_id, recorded_at, audit_seq FROM events WHERE org_unit = @unit ORDER BY seq", new { unit }).ToList();
+            Assert.Equal(["between", "r1", "r2", "r3", "r4", "r5"], events.Select(e => e.ExternalId));
+            Assert.Equal(events.Select(e => e.Id).Order(StringComparer.Ordinal), events.Select(e => e.Id));
+            Assert.Single(events.Skip(1).Select(e => (e.RecordedAt, e.AuditSeq)).Distinct());
+            Assert.True(string.CompareOrdinal(events[0].RecordedAt, events[1].RecordedAt) < 0);
+            Assert.Equal(5, db.ExecuteScalar<int>("SELECT json_extract(data, '$.events') FROM audit_log WHERE seq = @seq",
+                new { seq = events[1].AuditSeq }));
+            Assert.Equal(0, db.ExecuteScalar<int>("SELECT count(*) FROM import_staged_events"));
+        }
+        // Once it is in, the held externalId answers as any stored one: the same content again is unchanged.
+        Assert.Equal(HttpStatusCode.OK, (await PostAsync(writer, unit, "r1", 1, day: 1)).StatusCode);
+        var verify = await app.Admin().GetJsonAsync("/api/v1/audit/verify");
+        Assert.True(verify["valid"]!.GetValue<bool>(), verify.ToJsonString());
+    }
+
+    [Fact]
+    public async Task An_import_refused_in_a_late_piece_stores_nothing_and_lets_go_of_what_it_staged()
+    {
+        var (app, gate) = await StartAsync();
+        await using var _ = app;
+        gate.Release();
+        var unit = await app.OrgUnitAsync();
+        using var writer = await app.ClientWithAsync(["events:write"], source: "sheets");
+        Assert.Equal(HttpStatusCode.Created, (await PostAsync(writer, unit, "r5", 7)).StatusCode);
+
+        var import = await EndedAsync(writer, await StartImportAsync(writer,
+            Csv(unit, ("r1", 1, 1), ("r2", 2, 2), ("r3", 3, 4), ("r4", 4, 8), ("r5", 5, 16)), "name=late-conflict"));
+
+        Assert.Equal("failed", import["status"]!.GetValue<string>());
+        // The header is row 1: r5 is row 6, the only error.
+        Assert.Equal((6, "externalId"), (import["errors"]![0]!["row"]!.GetValue<int>(), import["errors"]![0]!["field"]!.GetValue<string>()));
+        Assert.Equal(0, import["summary"]!["created"]!.GetValue<int>());
+        using (var db = app.OpenDatabase())
+        {
+            Assert.Equal(["r5"], db.Query<string>("SELECT external_id FROM events WHERE org_unit = @unit", new { unit }));
+            Assert.Equal(0, db.ExecuteScalar<int>("SELECT count(*) FROM import_staged_events"));
+            Assert.Equal(7, db.ExecuteScalar<long>("SELECT sum(value) FROM monthly_unit_rollups WHERE org_unit = @unit", new { unit }));
+        }
+        // What it had staged is free again.
+        Assert.Equal(HttpStatusCode.Created, (await PostAsync(writer, unit, "r1", 1)).StatusCode);
+    }
+
+    [Fact]
+    public async Task A_year_locked_while_an_import_is_between_pieces_refuses_it_whole()
+    {
+        var (app, gate) = await StartAsync();
+        await using var _ = app;
+        var unit = await app.OrgUnitAsync();
+        using var writer = await app.ClientWithAsync(["events:write"], source: "sheets");
+        // Two rows: the first piece decides both, so the lock is met by the publish, not by a later piece's row.
+        var id = await StartImportAsync(writer, Csv(unit, ("r1", 1, 1), ("r2", 2, 2)), "name=locked-between");
+        await gate.Held.WaitAsync(TimeSpan.FromMinutes(2), Ct);
+
+        var locked = await app.Admin().PostAsJsonAsync("/api/v1/periods/2024/lock", new { reason = "年报已发布" }, Ct);
+        Assert.Equal(HttpStatusCode.OK, locked.StatusCode);
+        gate.Release();
+        var import = await EndedAsync(writer, id);
+
+        Assert.Equal("failed", import["status"]!.GetValue<string>());
+        Assert.Equal("The year 2024 is locked; nothing of this request was stored.", import["detail"]!.GetValue<string>());
+        Assert.Equal(0, import["summary"]!["created"]!.GetValue<int>());
+        using var db = app.OpenDatabase();
+        Assert.Equal(0, db.ExecuteScalar<int>("SELECT count(*) FROM events WHERE org_unit = @unit", new { unit }));
+        Assert.Equal(0, db.ExecuteScalar<int>("SELECT count(*) FROM import_staged_events"));
+    }
+
+    [Fact]
+    public async Task An_upsert_in_pieces_supersedes_the_head_it_finds_at_its_end()
+    {
+        var (app, gate) = await StartAsync();
+        await using var _ = app;
+        var unit = await app.OrgUnitAsync();
+        using var writer = await app.ClientWithAsync(["events:write"], source: "sheets");
+        Assert.Equal(HttpStatusCode.Created, (await PostAsync(writer, unit, "r1", 1)).StatusCode);
+        // r1 changes in the file (decided in the first piece as a supersede); another writer supersedes r1 meanwhile.
+        var id = await StartImportAsync(writer, Csv(unit, ("r1", 20, 50), ("r2", 2, 2), ("r3", 3, 4)), "name=upsert-pieces&mode=upsert");
+        await gate.Held.WaitAsync(TimeSpan.FromMinutes(2), Ct);
+        var meanwhile = await writer.PutAsJsonAsync("/api/v1/events/external/r1",
+            new { metric = "notices.issued", occurredOn = "2024-03-20", quantity = 9, orgUnit = unit }, Ct);
+        Assert.True(meanwhile.IsSuccessStatusCode, await meanwhile.Content.ReadAsStringAsync(Ct));
+        gate.Release();
+        var import = await EndedAsync(writer, id);
+
+        Assert.Equal("succeeded", import["status"]!.GetValue<string>());
+        Assert.Equal((2, 1), (import["summary"]!["created"]!.GetValue<int>(), import["summary"]!["superseded"]!.GetValue<int>()));
+        using var db = app.OpenDatabase();
+        // The chain of r1: the first, the one put meanwhile, then the import's, each superseding the one before.
+        var chain = db.Query<(long Quantity, string? VoidReason)>(
+            "SELECT quantity, void_reason FROM events WHERE external_id = 'r1' ORDER BY seq").ToList();
+        Assert.Equal([(1L, "superseded"), (9L, "superseded"), (50L, null)], chain);
+        Assert.Equal(56, db.ExecuteScalar<long>("SELECT sum(value) FROM monthly_unit_rollups WHERE org_unit = @unit", new { unit }));
+    }
+
+    [Fact]
+    public async Task Rows_an_import_staged_before_a_stop_are_deleted_at_the_next_start()
+    {
+        var folder = Path.Combine(Path.GetTempPath(), "tally-tests", Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(folder);
+        var settings = new Dictionary<string, string?> { ["ConnectionStrings:Tally"] = $"Data Source={Path.Combine(folder, "tally.db")}" };
+        string unit;
+        await using (var first = await TallyApp.StartAsync(settings))
+        {
+            unit = await first.OrgUnitAsync();
+            using var db = first.OpenDatabase();
+            db.Execute(
+                """
+                INSERT INTO import_staged_events (import_id, metric, occurred_on, quantity, org_unit, dimensions, external_id, source)
+                VALUES ('imp_cut', 'notices.issued', '2024-03-01', 1, @unit, '{}', 'left-1', 'sheets'),
+                       ('imp_cut', 'notices.issued', '2024-03-02', 2, @unit, '{}', 'left-2', 'sheets')
+                """, new { unit });
+            db.Execute("DELETE FROM api_keys");
+        }
+
+        await using var second = await TallyApp.StartAsync(settings);
+        using var writer = await second.ClientWithAsync(["events:write"], source: "sheets");
+
+        using (var db = second.OpenDatabase())
+            Assert.Equal(0, db.ExecuteScalar<int>("SELECT count(*) FROM import_staged_events"));
+        Assert.Equal(HttpStatusCode.Created, (await PostAsync(writer, unit, "left-1", 1)).StatusCode);
+    }
+}
