@@ -16,6 +16,8 @@ public sealed class LeanSchemaTests(TallyApp app) : IClassFixture<TallyApp>
     private string PlanOf(string sql, object? parameters = null)
     {
         using var db = app.OpenDatabase();
+        // The writer's scratch table for imports in pieces, made on this connection as the writer makes it on its own.
+        db.Execute(StagedEvents.CreateTable);
         return string.Join("\n", db.Query("EXPLAIN QUERY PLAN " + sql, parameters).Select(row => (string)row.detail));
     }
 

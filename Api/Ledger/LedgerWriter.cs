@@ -163,6 +163,7 @@ public sealed class LedgerWriter : IHostedLifecycleService, IDisposable
         }
         // An import's publish draws each event's id from the writer's generator, row by row, inside one INSERT … SELECT.
         _connection.CreateFunction(StagedEvents.NextIdFunction, () => _ids.Next("evt_"), isDeterministic: false);
+        _connection.Execute(StagedEvents.CreateTable);
         _statements = new PreparedStatements(_connection);
         _faults.ConnectionOpened(_connection);
         return _connection;

@@ -3,17 +3,45 @@ using Tally.Api.Data;
 namespace Tally.Api.Ledger;
 
 /// <summary>
-/// Events an import has stored in pieces and not yet made visible (migration 0150, import_staged_events): each piece
-/// is written in a short command of its own, between other writers' groups; <see cref="Publish"/> then moves the whole
-/// import into <c>events</c> in one command, which is what makes it all or nothing. Until then nothing of it is in
-/// events, the rollups or the audit chain, so no read can see any of it, and the published events get what a single
-/// command would have given them: ids and recorded_at of the publishing group, in file order after every event visible
-/// before, one <c>events.created</c> entry. A staged externalId is held: another writer of it is told to retry
-/// (<see cref="HeldBy"/>), so the import's events cannot lose the head index of events to a writer that came between
-/// two pieces. Runs inside LedgerWriter commands only.
+/// Events an import has stored in pieces and not yet made visible: each piece is written to a scratch table of the
+/// writer's own connection (a TEMP table: nothing of it reaches the database file, its WAL or a backup) in a short
+/// command of its own, between other writers' groups; <see cref="Publish"/> then moves the whole import into
+/// <c>events</c> in one command, which is what makes it all or nothing. Until then nothing of it is in events, the
+/// rollups or the audit chain, so no read can see any of it, and the published events get what a single command would
+/// have given them: ids and recorded_at of the publishing group, in file order after every event visible before, one
+/// <c>events.created</c> entry. A staged externalId is held: another writer of it is told to retry
+/// (<see cref="EventWritePolicy.StoredHead"/>), so the import's events cannot lose the head index of events to a writer
+/// that came between two pieces. Staged rows need no durability: an import cut off by a stop (or by the writer
+/// reopening its connection after a storage failure) stores nothing and is failed, and its scratch rows go with the
+/// connection. Runs inside LedgerWriter commands only.
 /// </summary>
 public static class StagedEvents
 {
+    /// <summary>
+    /// The scratch table, made (or, on a pooled connection that has it, emptied) each time the writer opens its
+    /// connection: rows in file order, <c>n</c>. An import that was staging when the connection was reopened fails at its
+    /// publish, which finds fewer rows than it staged.
+    /// </summary>
+    public const string CreateTable =
+        """
+        CREATE TEMP TABLE IF NOT EXISTS import_staged_events (
+            n            INTEGER PRIMARY KEY,
+            import_id    TEXT NOT NULL,
+            metric       TEXT NOT NULL,
+            occurred_on  TEXT NOT NULL,
+            quantity     INTEGER NOT NULL,
+            org_unit     TEXT NOT NULL,
+            campaign     TEXT NULL,
+            dimensions   TEXT NOT NULL,
+            external_id  TEXT NULL,
+            note         TEXT NULL,
+            source       TEXT NOT NULL
+        );
+        CREATE UNIQUE INDEX IF NOT EXISTS temp.ux_import_staged_source_external
+            ON import_staged_events(source, external_id) WHERE external_id IS NOT NULL;
+        DELETE FROM temp.import_staged_events;
+        """;
+
     /// <summary>The SQLite function the publish calls once per row, in file order: the writer's next event id.</summary>
     public const string NextIdFunction = "tally_next_event_id";
 
@@ -88,9 +116,4 @@ public static class StagedEvents
                 SELECT n FROM import_staged_events WHERE import_id = $import ORDER BY n LIMIT $limit)
             """)
             .Bind("$import", importId).Bind("$limit", limit).ExecuteNonQuery();
-
-    /// <summary>The imports that have staged rows (a stop may have left some).</summary>
-    public static IReadOnlyList<string> StagedImports(LedgerContext context) =>
-        [.. Dapper.SqlMapper.Query<string>(context.Connection, "SELECT DISTINCT import_id FROM import_staged_events",
-            transaction: context.Transaction)];
 }

@@ -50,12 +50,6 @@ public sealed class FinishImportCommand(ImportResponse outcome) : LedgerCommand<
 }
 
 /// <summary>At start: an import that was queued or running when the server stopped can never finish; say so.</summary>
-/// <summary>The imports with staged rows (at start: what the last stop left, for <see cref="DropStagedImportCommand"/>).</summary>
-public sealed class StagedImportsCommand : LedgerCommand<IReadOnlyList<string>>
-{
-    protected override IReadOnlyList<string> Run(LedgerContext context) => StagedEvents.StagedImports(context);
-}
-
 public sealed class FailInterruptedImportsCommand : LedgerCommand<int>
 {
     protected override int Run(LedgerContext context) => context.Connection.Execute(

@@ -6,8 +6,8 @@ using Tally.Api.Security;
 namespace Tally.Api.Features.Imports;
 
 /// <summary>
-/// The storing pass over the checked rows the first pass spooled, in pieces that do not stop the world (DESIGN.md,
-/// "Imports in pieces"). Each piece (<see cref="StageImportPieceCommand"/>) is one short ledger command, so other
+/// The storing pass over the checked rows the first pass spooled, in pieces that do not stop the world.
+/// Each piece (<see cref="StageImportPieceCommand"/>) is one short ledger command, so other
 /// writers' groups commit between pieces: it decides each of its rows by the <see cref="EventWritePolicy"/> (against an
 /// earlier row of the file with the same externalId, or the stored event) and stages what the import will create
 /// (<see cref="StagedEvents"/>), where no read sees it. When every row is decided and none refused, one last command

@@ -54,11 +54,6 @@ public sealed class ImportWorker : BackgroundService
         var failed = await _writer.SubmitAsync(new FailInterruptedImportsCommand(), cancellationToken);
         if (failed > 0)
             _logger.LogWarning("{Count} import(s) interrupted by the last stop were marked failed", failed);
-        foreach (var id in await _writer.SubmitAsync(new StagedImportsCommand(), cancellationToken))
-        {
-            var dropped = await DropStagedAsync(id, Math.Max(1, _limits.PieceRows));
-            _logger.LogWarning("Import {Id}: {Count} staged row(s) left by the last stop were deleted", id, dropped);
-        }
         await base.StartAsync(cancellationToken);
     }
 
@@ -244,13 +239,19 @@ public sealed class ImportWorker : BackgroundService
         {
             using var staging = new ImportStaging(job, ImportSpool.PathFor(job.SpoolPath), WithinBudget(ImportSpool.Read(ImportSpool.PathFor(job.SpoolPath)), budget),
                 job.CheckedAgainst ?? throw new InvalidOperationException("The checking pass runs first."), _clock);
-            var pieces = 0;
+            var pieces = 1;
             while (await _writer.SubmitAsync(new StageImportPieceCommand(staging, pieceRows), CancellationToken.None))
-                await _pieceGate.AfterPieceAsync(job, ++pieces);
+                await _pieceGate.AfterPieceAsync(job, pieces++);
+            _logger.LogInformation("Import {Id}: {Rows} rows decided in {Pieces} pieces, {Staged} staged, in {Elapsed} ms",
+                job.Id, job.Rows, pieces, staging.Staged, clock.ElapsedMilliseconds);
             if (staging.Refused > 0 && !job.DryRun)
                 throw PublishImportCommand.ImportRefused(staging.Refused);
             if (!job.DryRun)
+            {
+                var publishing = System.Diagnostics.Stopwatch.StartNew();
                 await _writer.SubmitAsync(new PublishImportCommand(staging), CancellationToken.None);
+                _logger.LogInformation("Import {Id}: published in {Elapsed} ms", job.Id, publishing.ElapsedMilliseconds);
+            }
         }
         catch (ProblemException problem)
         {
@@ -302,25 +303,22 @@ public sealed class ImportWorker : BackgroundService
         }
     }
 
-    /// <summary>Deletes an import's staged rows, a piece per ledger command; how many. A failure is logged, not raised: the next start deletes what is left.</summary>
-    private async Task<long> DropStagedAsync(string importId, int pieceRows)
+    /// <summary>Deletes an import's staged rows, a piece per ledger command; how many. A failure is logged, not raised (they go with the writer's connection).</summary>
+    private async Task DropStagedAsync(string importId, int pieceRows)
     {
-        long dropped = 0;
         try
         {
             int piece;
             do
             {
                 piece = await _writer.SubmitAsync(new DropStagedImportCommand(importId, pieceRows), CancellationToken.None);
-                dropped += piece;
             }
             while (piece > 0);
         }
         catch (Exception ex)
         {
-            _logger.LogError(ex, "Import {Id}: its staged rows could not be deleted; the next start deletes them", importId);
+            _logger.LogError(ex, "Import {Id}: its staged rows could not be deleted; they go when the writer's connection closes", importId);
         }
-        return dropped;
     }
 
     private async Task FinishAsync(ImportJob job)
