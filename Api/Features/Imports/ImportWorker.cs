@@ -291,7 +291,7 @@ public sealed class ImportWorker : BackgroundService
         Text.Say($"导入运行时间超过 {ImportLimitOptions.Name(nameof(ImportLimitOptions.MaxRunTime))}（{_limits.MaxRunTime}）的上限，已被终止，未保存任何内容。",
             $"The import ran longer than {ImportLimitOptions.Name(nameof(ImportLimitOptions.MaxRunTime))} ({_limits.MaxRunTime}) allows and was stopped; nothing was stored."));
 
-    /// <summary>The storing pass stops at the budget's end: a refusal, so the ledger rolls the whole import back.</summary>
+    /// <summary>The storing pass stops at the budget's end: a refusal, so nothing of the import is published.</summary>
     private IEnumerable<SpooledRow> WithinBudget(IEnumerable<SpooledRow> rows, CancellationToken budget)
     {
         foreach (var row in rows)
