@@ -18,6 +18,7 @@ public sealed class LeanSchemaTests(TallyApp app) : IClassFixture<TallyApp>
         using var db = app.OpenDatabase();
         // The writer's scratch table for imports in pieces, made on this connection as the writer makes it on its own.
         db.Execute(StagedEvents.CreateTable);
+        db.CreateFunction(StagedEvents.NextIdFunction, () => "evt_x", isDeterministic: false);
         return string.Join("\n", db.Query("EXPLAIN QUERY PLAN " + sql, parameters).Select(row => (string)row.detail));
     }
 
@@ -52,9 +53,13 @@ public sealed class LeanSchemaTests(TallyApp app) : IClassFixture<TallyApp>
             PlanOf(StagedEvents.HeldByQuery, new { source = "s", externalId = "x" }), StringComparison.Ordinal);
 
     [Fact]
-    public void A_publish_reads_the_staged_rows_in_file_order_without_sorting_them() =>
+    public void A_publish_reads_the_staged_rows_in_file_order_without_sorting_them()
+    {
         // Each row's id is drawn as the row is read: a sorter would draw them before sorting, out of file order.
-        Assert.Equal("SCAN import_staged_events", PlanOf($"SELECT metric {StagedEvents.StagedInFileOrder}", new { import = "imp_x" }));
+        var plan = PlanOf(StagedEvents.PublishSql, new { import = "imp_x", recordedAt = "2026", auditSeq = 1 });
+        Assert.Contains("SCAN import_staged_events", plan, StringComparison.Ordinal);
+        Assert.DoesNotContain("TEMP B-TREE", plan, StringComparison.Ordinal);
+    }
 
     [Fact]
     public void A_cells_recording_span_after_a_void_reads_one_units_month() =>

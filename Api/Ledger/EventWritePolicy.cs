@@ -19,13 +19,18 @@ public sealed class EventWritePolicy(LedgerContext context, Recorder recorder, F
 
     public Recorder Recorder => recorder;
 
+    /// <summary>The import this policy decides for, if any: the externalIds it holds are not held against itself.</summary>
+    public string? ForImport { get; init; }
+
     /// <summary>
-    /// The current (not superseded) stored event of the caller's source under this externalId; 503 when none is stored
-    /// yet but a running import has staged one (<see cref="StagedEvents"/>): the answer depends on whether it commits.
+    /// The current (not superseded) stored event of the caller's source under this externalId; 503 when a running import
+    /// holds it (<see cref="StagedEvents"/>): it will create that event, or decided against its head, and the answer
+    /// depends on whether it commits.
     /// </summary>
     public EventRow? StoredHead(string externalId) =>
-        EventLedger.FindHead(context, recorder.Source, externalId)
-        ?? (StagedEvents.HeldBy(context, recorder.Source, externalId) is { } importId ? throw HeldByImport(externalId, importId) : null);
+        StagedEvents.HeldBy(context, recorder.Source, externalId) is { } importId && importId != ForImport
+            ? throw HeldByImport(externalId, importId)
+            : EventLedger.FindHead(context, recorder.Source, externalId);
 
     /// <summary>503: the externalId is held by an import that is storing it; retrying after it ends gets the settled answer.</summary>
     public static ProblemException HeldByImport(string externalId, string importId) => ProblemException.Unavailable(

@@ -102,6 +102,26 @@ public sealed class LedgerWriter : IHostedLifecycleService, IDisposable
         await SubmitAsync(new SettleCommand(), ct);
     }
 
+    /// <summary>
+    /// Queues background work (an import's pieces, its publish, the drop of its staged rows) and waits for its commit:
+    /// it waits for room in the queue however long the requests ahead of it keep it full, rather than being refused as a
+    /// request is; 503 only when the server is shutting down.
+    /// </summary>
+    public async Task<TResult> SubmitPatientlyAsync<TResult>(LedgerCommand<TResult> command)
+    {
+        try
+        {
+            await _queue.Writer.WriteAsync(command);
+        }
+        catch (ChannelClosedException)
+        {
+            throw ProblemException.Unavailable(Text.Say("服务器正在关闭，本次请求的内容均未保存。",
+                "The server is shutting down; nothing was stored."), TimeSpan.FromSeconds(5));
+        }
+        Interlocked.Increment(ref _depth);
+        return await command.Completion;
+    }
+
     /// <summary>Queues a command and waits for its commit; 503 when the queue stays full.</summary>
     public async Task<TResult> SubmitAsync<TResult>(LedgerCommand<TResult> command, CancellationToken ct)
     {

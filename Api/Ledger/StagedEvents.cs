@@ -27,12 +27,13 @@ public static class StagedEvents
         CREATE TEMP TABLE IF NOT EXISTS import_staged_events (
             n            INTEGER PRIMARY KEY,
             import_id    TEXT NOT NULL,
-            metric       TEXT NOT NULL,
-            occurred_on  TEXT NOT NULL,
-            quantity     INTEGER NOT NULL,
-            org_unit     TEXT NOT NULL,
+            creates      INTEGER NOT NULL,  -- 1: an event to create; 0: an externalId held only (the rest NULL)
+            metric       TEXT NULL,
+            occurred_on  TEXT NULL,
+            quantity     INTEGER NULL,
+            org_unit     TEXT NULL,
             campaign     TEXT NULL,
-            dimensions   TEXT NOT NULL,
+            dimensions   TEXT NULL,
             external_id  TEXT NULL,
             note         TEXT NULL,
             source       TEXT NOT NULL
@@ -48,25 +49,45 @@ public static class StagedEvents
     public static void Stage(LedgerContext context, string importId, NewEvent input, string source) =>
         context.Prepared(
             """
-            INSERT INTO import_staged_events (import_id, metric, occurred_on, quantity, org_unit, campaign, dimensions,
+            INSERT INTO import_staged_events (import_id, creates, metric, occurred_on, quantity, org_unit, campaign, dimensions,
                                               external_id, note, source)
-            VALUES ($import, $metric, $occurredOn, $quantity, $orgUnit, $campaign, $dimensions, $externalId, $note, $source)
+            VALUES ($import, 1, $metric, $occurredOn, $quantity, $orgUnit, $campaign, $dimensions, $externalId, $note, $source)
             """)
             .Bind("$import", importId).Bind("$metric", input.Metric).Bind("$occurredOn", Day.ToStorage(input.OccurredOn))
             .Bind("$quantity", input.Quantity).Bind("$orgUnit", input.OrgUnit).Bind("$campaign", input.Campaign)
             .Bind("$dimensions", input.DimensionsJson).Bind("$externalId", input.ExternalId).Bind("$note", input.Note)
             .Bind("$source", source).ExecuteNonQuery();
 
+    /// <summary>
+    /// Holds an externalId the import decided against its stored head (unchanged, or to be superseded at the publish):
+    /// no other writer may change that head before the publish, so the decision still holds then. Held once: a later row
+    /// of the file unchanged against the same head asks again.
+    /// </summary>
+    public static void Hold(LedgerContext context, string importId, string source, string externalId) =>
+        context.Prepared(
+            "INSERT OR IGNORE INTO import_staged_events (import_id, creates, external_id, source) VALUES ($import, 0, $externalId, $source)")
+            .Bind("$import", importId).Bind("$externalId", externalId).Bind("$source", source).ExecuteNonQuery();
+
     /// <summary>Who holds an externalId: one seek of ux_import_staged_source_external.</summary>
     public const string HeldByQuery = "SELECT import_id FROM import_staged_events WHERE source = $source AND external_id = $externalId";
 
     /// <summary>An import's staged rows in file order: a walk of the table in rowid order, no sorter, so ids are drawn in that order.</summary>
-    public const string StagedInFileOrder = "FROM import_staged_events WHERE import_id = $import ORDER BY n";
+    public const string StagedInFileOrder = "FROM import_staged_events WHERE import_id = $import AND creates = 1 ORDER BY n";
 
     /// <summary>The import that has staged an event under this source and externalId, or null: one seek.</summary>
     public static string? HeldBy(LedgerContext context, string source, string externalId) =>
         context.Prepared(HeldByQuery)
             .Bind("$source", source).Bind("$externalId", externalId).ExecuteScalar() as string;
+
+    /// <summary>The publish's one statement: the staged events of an import into events, ids drawn row by row in file order.</summary>
+    public const string PublishSql =
+        $"""
+        INSERT INTO events (id, metric, occurred_on, quantity, org_unit, campaign, dimensions, external_id, note,
+                            source, recorded_at, audit_seq)
+        SELECT {NextIdFunction}(), metric, occurred_on, quantity, org_unit, campaign, dimensions, external_id, note,
+               source, $recordedAt, $auditSeq
+        {StagedInFileOrder}
+        """;
 
     /// <summary>
     /// Moves the import's staged events into events as events of this command, in file order, recorded at the group's
@@ -81,14 +102,7 @@ public static class StagedEvents
         var recordedAt = Instant.ToStorage(context.Now);
         // The staged rows are read in rowid order (n is the rowid): no sorter, so each row's id is drawn in file order
         // (LeanSchemaTests shows the plan).
-        var moved = context.Prepared(
-            $"""
-            INSERT INTO events (id, metric, occurred_on, quantity, org_unit, campaign, dimensions, external_id, note,
-                                source, recorded_at, audit_seq)
-            SELECT {NextIdFunction}(), metric, occurred_on, quantity, org_unit, campaign, dimensions, external_id, note,
-                   source, $recordedAt, $auditSeq
-            {StagedInFileOrder}
-            """)
+        var moved = context.Prepared(PublishSql)
             .Bind("$recordedAt", recordedAt).Bind("$auditSeq", context.CreationSeq).Bind("$import", importId)
             .ExecuteNonQuery();
         using (var reader = context.Prepared($"SELECT {EventRow.Columns} FROM events WHERE seq > $before ORDER BY seq")
@@ -108,12 +122,15 @@ public static class StagedEvents
         return moved;
     }
 
-    /// <summary>Deletes up to <paramref name="limit"/> staged rows of an import; how many it deleted (the caller repeats until none).</summary>
-    public static int DropPiece(LedgerContext context, string importId, int limit) =>
+    /// <summary>
+    /// Deletes up to <paramref name="limit"/> staged rows of an import (of every import when null: what a failed drop left);
+    /// how many it deleted (the caller repeats until none).
+    /// </summary>
+    public static int DropPiece(LedgerContext context, string? importId, int limit) =>
         context.Prepared(
             """
             DELETE FROM import_staged_events WHERE n IN (
-                SELECT n FROM import_staged_events WHERE import_id = $import ORDER BY n LIMIT $limit)
+                SELECT n FROM import_staged_events WHERE $import IS NULL OR import_id = $import ORDER BY n LIMIT $limit)
             """)
             .Bind("$import", importId).Bind("$limit", limit).ExecuteNonQuery();
 }

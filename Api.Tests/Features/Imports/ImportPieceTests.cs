@@ -105,11 +105,7 @@ public sealed class ImportPieceTests
         Assert.Contains(id, problem["detail"]!.GetValue<string>(), StringComparison.Ordinal);
         Assert.Equal(2, (await writer.GetJsonAsync($"/api/v1/imports/{id}"))["processed"]!.GetValue<int>());
         using (var db = app.OpenDatabase())
-        {
-            // Staged on the writer's own connection: nothing of it is in the database file.
             Assert.Equal(1, db.ExecuteScalar<int>("SELECT count(*) FROM events WHERE org_unit = @unit", new { unit }));
-            Assert.Equal(0, db.ExecuteScalar<int>("SELECT count(*) FROM sqlite_schema WHERE name LIKE 'import_staged%'"));
-        }
 
         gate.Release();
         var import = await EndedAsync(writer, id);
@@ -151,15 +147,17 @@ public sealed class ImportPieceTests
 
         Assert.Equal("failed", import["status"]!.GetValue<string>());
         // The header is row 1: r5 is row 6, the only error.
-        Assert.Equal((6, "externalId"), (import["errors"]![0]!["row"]!.GetValue<int>(), import["errors"]![0]!["field"]!.GetValue<string>()));
+        var error = Assert.Single(import["errors"]!.AsArray());
+        Assert.Equal((6, "externalId"), (error!["row"]!.GetValue<int>(), error["field"]!.GetValue<string>()));
         Assert.Equal(0, import["summary"]!["created"]!.GetValue<int>());
         using (var db = app.OpenDatabase())
         {
             Assert.Equal(["r5"], db.Query<string>("SELECT external_id FROM events WHERE org_unit = @unit", new { unit }));
             Assert.Equal(7, db.ExecuteScalar<long>("SELECT sum(value) FROM monthly_unit_rollups WHERE org_unit = @unit", new { unit }));
         }
-        // What it had staged is free again.
+        // What it had staged is free again, the first piece's rows and the second's.
         Assert.Equal(HttpStatusCode.Created, (await PostAsync(writer, unit, "r1", 1)).StatusCode);
+        Assert.Equal(HttpStatusCode.Created, (await PostAsync(writer, unit, "r4", 8)).StatusCode);
     }
 
     [Fact]
@@ -186,29 +184,84 @@ public sealed class ImportPieceTests
     }
 
     [Fact]
-    public async Task An_upsert_in_pieces_supersedes_the_head_it_finds_at_its_end()
+    public async Task An_upsert_in_pieces_holds_the_head_it_will_supersede_and_supersedes_it_at_its_end()
     {
         var (app, gate) = await StartAsync();
         await using var _ = app;
         var unit = await app.OrgUnitAsync();
         using var writer = await app.ClientWithAsync(["events:write"], source: "sheets");
         Assert.Equal(HttpStatusCode.Created, (await PostAsync(writer, unit, "r1", 1)).StatusCode);
-        // r1 changes in the file (decided in the first piece as a supersede); another writer supersedes r1 meanwhile.
+        // r1 changes in the file: decided in the first piece as a supersede, written at the end.
         var id = await StartImportAsync(writer, Csv(unit, ("r1", 20, 50), ("r2", 2, 2), ("r3", 3, 4)), "name=upsert-pieces&mode=upsert");
         await gate.Held.WaitAsync(TimeSpan.FromMinutes(2), Ct);
         var meanwhile = await writer.PutAsJsonAsync("/api/v1/events/external/r1",
             new { metric = "notices.issued", occurredOn = "2024-03-20", quantity = 9, orgUnit = unit }, Ct);
-        Assert.True(meanwhile.IsSuccessStatusCode, await meanwhile.Content.ReadAsStringAsync(Ct));
         gate.Release();
+        await meanwhile.AssertProblemAsync(503, "/problems/unavailable");
         var import = await EndedAsync(writer, id);
 
         Assert.Equal("succeeded", import["status"]!.GetValue<string>());
         Assert.Equal((2, 1), (import["summary"]!["created"]!.GetValue<int>(), import["summary"]!["superseded"]!.GetValue<int>()));
         using var db = app.OpenDatabase();
-        // The chain of r1: the first, the one put meanwhile, then the import's, each superseding the one before.
         var chain = db.Query<(long Quantity, string? VoidReason)>(
             "SELECT quantity, void_reason FROM events WHERE external_id = 'r1' ORDER BY seq").ToList();
-        Assert.Equal([(1L, "superseded"), (9L, "superseded"), (50L, null)], chain);
+        Assert.Equal([(1L, "superseded"), (50L, null)], chain);
         Assert.Equal(56, db.ExecuteScalar<long>("SELECT sum(value) FROM monthly_unit_rollups WHERE org_unit = @unit", new { unit }));
+    }
+
+    [Fact]
+    public async Task A_stored_head_an_import_found_unchanged_is_held_until_it_ends()
+    {
+        var (app, gate) = await StartAsync();
+        await using var _ = app;
+        var unit = await app.OrgUnitAsync();
+        using var writer = await app.ClientWithAsync(["events:write"], source: "sheets");
+        Assert.Equal(HttpStatusCode.Created, (await PostAsync(writer, unit, "r1", 1, day: 1)).StatusCode);
+        var id = await StartImportAsync(writer, Csv(unit, ("r1", 1, 1), ("r2", 2, 2), ("r3", 3, 4)), "name=unchanged-held&mode=upsert");
+        await gate.Held.WaitAsync(TimeSpan.FromMinutes(2), Ct);
+
+        // r1 was decided unchanged against its stored event: changing that event now would make the import's answer wrong.
+        var meanwhile = await writer.PutAsJsonAsync("/api/v1/events/external/r1",
+            new { metric = "notices.issued", occurredOn = "2024-03-01", quantity = 9, orgUnit = unit }, Ct);
+        gate.Release();
+        await meanwhile.AssertProblemAsync(503, "/problems/unavailable");
+        var import = await EndedAsync(writer, id);
+
+        Assert.Equal("succeeded", import["status"]!.GetValue<string>());
+        Assert.Equal((2, 1), (import["summary"]!["created"]!.GetValue<int>(), import["summary"]!["unchanged"]!.GetValue<int>()));
+        using (var db = app.OpenDatabase())
+            Assert.Equal([1L], db.Query<long>("SELECT quantity FROM events WHERE external_id = 'r1'"));
+        var after = await writer.PutAsJsonAsync("/api/v1/events/external/r1",
+            new { metric = "notices.issued", occurredOn = "2024-03-01", quantity = 9, orgUnit = unit }, Ct);
+        Assert.True(after.IsSuccessStatusCode, await after.Content.ReadAsStringAsync(Ct));
+    }
+
+    [Fact]
+    public async Task Rows_left_staged_by_an_import_whose_drop_failed_are_dropped_when_the_next_import_starts()
+    {
+        var (app, gate) = await StartAsync();
+        await using var _ = app;
+        gate.Release();
+        var unit = await app.OrgUnitAsync();
+        using var writer = await app.ClientWithAsync(["events:write"], source: "sheets");
+        await app.Services.GetRequiredService<Tally.Api.Ledger.LedgerWriter>().SubmitAsync(new StageLeftover(unit), Ct);
+        var held = await PostAsync(writer, unit, "left", 1);
+        Assert.Contains("imp_left", (await held.AssertProblemAsync(503, "/problems/unavailable"))["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+
+        var import = await EndedAsync(writer, await StartImportAsync(writer, Csv(unit, ("r1", 1, 1)), "name=after-leftover"));
+
+        Assert.Equal("succeeded", import["status"]!.GetValue<string>());
+        Assert.Equal(HttpStatusCode.Created, (await PostAsync(writer, unit, "left", 1)).StatusCode);
+    }
+
+    /// <summary>A staged row of an import that is no longer running, as a failed drop would leave it.</summary>
+    private sealed class StageLeftover(string unit) : Tally.Api.Ledger.LedgerCommand<bool>
+    {
+        protected override bool Run(Tally.Api.Ledger.LedgerContext context)
+        {
+            Tally.Api.Ledger.StagedEvents.Stage(context, "imp_left", new Tally.Api.Ledger.NewEvent("notices.issued",
+                new DateOnly(2024, 3, 1), 1, unit, null, new SortedDictionary<string, string>(StringComparer.Ordinal), "left", null), "sheets");
+            return true;
+        }
     }
 }

@@ -20,8 +20,9 @@ namespace Tally.Api.Features.Imports;
 /// Why it is correct, against the one command it replaces: (1) nothing of the import is visible before its publish
 /// commits, since staged rows are in no table a read or a rollup reads; (2) the publish is one command, so the import
 /// commits whole or not at all; (3) a decision made in an early piece still holds at the publish: a created row's
-/// externalId is held from its piece on (no other writer can create it: <see cref="EventWritePolicy.StoredHead"/> says
-/// 503), a supersede is decided again at the publish against the head it finds then, the (unit, metric, month) cells the
+/// externalId is held from its piece on, and so is one decided against its stored head (unchanged, or to be
+/// superseded): no other writer can create or change it meanwhile (<see cref="EventWritePolicy.StoredHead"/> says 503);
+/// a supersede is still decided again at the publish against the head it finds then; the (unit, metric, month) cells the
 /// import writes are checked again against period locks and submissions, and every row is checked again against the
 /// catalog when it changed since the checking pass; (4) the published events get the ids, instant and audit entry of
 /// the publishing group, so ids still sort in commit order and "recorded after t" and asOf stay prefixes of the ledger.
@@ -119,17 +120,19 @@ public sealed class ImportStaging : IDisposable
             status = policy.Decide(input, stored, Job.Upsert);
             if (status == RecordStatus.Conflict)
                 return Conflict(row.Number, policy.ConflictWithStored(externalId, stored!));
+            // Decided against the stored head: nobody may change it before the publish (another writer of it is told to retry).
+            if (stored is not null && !Job.DryRun && Refused == 0)
+                StagedEvents.Hold(context, Job.Id, policy.Recorder.Source, externalId);
         }
-        if (status == RecordStatus.Unchanged)
-            return status;
+        if (status == RecordStatus.Created)
+            _cells.Add((input.OrgUnit, input.Metric, Day.ToStorage(input.OccurredOn)[..7]));
         // Once a row is refused nothing more is staged (the import will not be published); every row is still decided,
         // so the import reports every error at once.
-        if (!Job.DryRun && Refused == 0)
+        if (status != RecordStatus.Unchanged && !Job.DryRun && Refused == 0)
         {
             if (status == RecordStatus.Created)
             {
                 StagedEvents.Stage(context, Job.Id, input, policy.Recorder.Source);
-                _cells.Add((input.OrgUnit, input.Metric, Day.ToStorage(input.OccurredOn)[..7]));
                 Staged++;
             }
             else
@@ -137,7 +140,8 @@ public sealed class ImportStaging : IDisposable
                 _supersedes.Add(row.Offset);
             }
         }
-        Earlier.Set(externalId, new FileHead(content, row.Number, row.Offset));
+        if (status != RecordStatus.Unchanged)
+            Earlier.Set(externalId, new FileHead(content, row.Number, row.Offset));
         return status;
     }
 
@@ -171,7 +175,7 @@ public sealed class StageImportPieceCommand(ImportStaging staging, int rows) : L
     {
         var job = staging.Job;
         var policy = new EventWritePolicy(context, new Recorder(job.Caller.Actor, job.Caller.Source),
-            unit => OrgScope.CanReach(job.Caller, unit, context.Catalog));
+            unit => OrgScope.CanReach(job.Caller, unit, context.Catalog)) { ForImport = job.Id };
         // A source's first import (the usual way past years come in) has no stored event to look up, row after row;
         // asked again in each piece, since other writers come in between.
         var lookUpStored = EventLedger.SourceHasHeads(context, policy.Recorder.Source);
@@ -194,19 +198,27 @@ public sealed class PublishImportCommand(ImportStaging staging) : LedgerCommand<
 {
     public override int Weight => Math.Max(1, staging.Staged + staging.Supersedes.Count);
 
+    /// <summary>A dry run ends with the publish's checks only, reading: it reports what a real publish would refuse.</summary>
+    public override bool RollsBack => staging.Job.DryRun;
+
     protected override int Run(LedgerContext context)
     {
         var job = staging.Job;
         var policy = new EventWritePolicy(context, new Recorder(job.Caller.Actor, job.Caller.Source),
-            unit => OrgScope.CanReach(job.Caller, unit, context.Catalog));
+            unit => OrgScope.CanReach(job.Caller, unit, context.Catalog)) { ForImport = job.Id };
         if (!ReferenceEquals(context.Catalog, staging.CheckedAgainst))
             RecheckAgainst(context.Catalog);
         foreach (var (orgUnit, metric, month) in staging.Cells)
             policy.RequireWritable(orgUnit, metric, month);
+        if (job.DryRun)
+            return 0;
         var rollups = new RollupDeltas();
         var moved = StagedEvents.Publish(context, job.Id, policy.Recorder.Actor, rollups, ImportStaging.MaxPendingRollups);
+        // The writer reopened its connection (after a storage failure) while the import was in pieces: what it staged went with it.
         if (moved != staging.Staged)
-            throw new InvalidOperationException($"Import {job.Id} staged {staging.Staged} events but {moved} were found to publish.");
+            throw ProblemException.Unavailable(Text.Say("导入保存期间存储曾出错并已恢复，本次导入均未保存。请重新导入。",
+                "Storage failed and recovered while the import was being stored; nothing of it was stored. Import it again."),
+                TimeSpan.FromSeconds(5));
         // A superseded event leaves the rollups by its own update: what the import added must be there first.
         rollups.Flush(context);
         foreach (var offset in staging.Supersedes)
@@ -248,7 +260,8 @@ public sealed class PublishImportCommand(ImportStaging staging) : LedgerCommand<
                 invalid++;
             }
         }
-        if (invalid > 0)
+        // A dry run reports them as invalid rows (a real run would store nothing); a real run is refused.
+        if (invalid > 0 && !job.DryRun)
             throw ImportRefused(invalid);
     }
 
@@ -258,8 +271,8 @@ public sealed class PublishImportCommand(ImportStaging staging) : LedgerCommand<
             Text.Say($"有 {refused} 行无法保存，本次导入均未保存。", $"{refused} row(s) could not be stored; nothing of the import was stored.")));
 }
 
-/// <summary>Deletes up to <paramref name="limit"/> staged rows of an import; returns how many, so the caller repeats until none are left.</summary>
-public sealed class DropStagedImportCommand(string importId, int limit) : LedgerCommand<int>
+/// <summary>Deletes up to <paramref name="limit"/> staged rows of an import (of any, when null); returns how many, so the caller repeats until none are left.</summary>
+public sealed class DropStagedImportCommand(string? importId, int limit) : LedgerCommand<int>
 {
     public override int Weight => limit;
 

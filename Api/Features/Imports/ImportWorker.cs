@@ -163,6 +163,7 @@ public sealed class ImportWorker : BackgroundService
         catch (Exception ex)
         {
             _logger.LogError(ex, "Import {Id} failed", job.Id);
+            job.NothingStored();
             job.Detail = Text.Say("导入意外失败，未保存任何内容。", "The import failed unexpectedly; nothing was stored.");
             job.Status = "failed";
         }
@@ -235,35 +236,41 @@ public sealed class ImportWorker : BackgroundService
     private async Task StoreAsync(ImportJob job, System.Diagnostics.Stopwatch clock, CancellationToken budget)
     {
         var pieceRows = Math.Max(1, _limits.PieceRows);
+        // Rows another import left staged (its drop failed) would hold their externalIds: one import stores at a time.
+        await DropStagedAsync(null, pieceRows);
+        ProblemException? refusal = null;
         try
         {
             using var staging = new ImportStaging(job, ImportSpool.PathFor(job.SpoolPath), WithinBudget(ImportSpool.Read(ImportSpool.PathFor(job.SpoolPath)), budget),
                 job.CheckedAgainst ?? throw new InvalidOperationException("The checking pass runs first."), _clock);
             var pieces = 1;
-            while (await _writer.SubmitAsync(new StageImportPieceCommand(staging, pieceRows), CancellationToken.None))
+            while (await _writer.SubmitPatientlyAsync(new StageImportPieceCommand(staging, pieceRows)))
                 await _pieceGate.AfterPieceAsync(job, pieces++);
             _logger.LogInformation("Import {Id}: {Rows} rows decided in {Pieces} pieces, {Staged} staged, in {Elapsed} ms",
                 job.Id, job.Rows, pieces, staging.Staged, clock.ElapsedMilliseconds);
             if (staging.Refused > 0 && !job.DryRun)
                 throw PublishImportCommand.ImportRefused(staging.Refused);
+            var publishing = System.Diagnostics.Stopwatch.StartNew();
+            await _writer.SubmitPatientlyAsync(new PublishImportCommand(staging));
             if (!job.DryRun)
-            {
-                var publishing = System.Diagnostics.Stopwatch.StartNew();
-                await _writer.SubmitAsync(new PublishImportCommand(staging), CancellationToken.None);
                 _logger.LogInformation("Import {Id}: published in {Elapsed} ms", job.Id, publishing.ElapsedMilliseconds);
-            }
         }
         catch (ProblemException problem)
         {
-            job.NothingStored();
-            job.Detail = problem.Problem.Detail;
-            job.Status = "failed";
-            return;
+            refusal = problem;
         }
         finally
         {
+            // Before the import shows as ended: a client that sees it failed may post its externalIds at once.
             if (!job.DryRun)
                 await DropStagedAsync(job.Id, pieceRows);
+        }
+        if (refusal is not null)
+        {
+            job.NothingStored();
+            job.Detail = refusal.Problem.Detail;
+            job.Status = "failed";
+            return;
         }
         if (job.DryRun && (job.Invalid > 0 || job.Conflicts > 0))
         {
@@ -304,14 +311,14 @@ public sealed class ImportWorker : BackgroundService
     }
 
     /// <summary>Deletes an import's staged rows, a piece per ledger command; how many. A failure is logged, not raised (they go with the writer's connection).</summary>
-    private async Task DropStagedAsync(string importId, int pieceRows)
+    private async Task DropStagedAsync(string? importId, int pieceRows)
     {
         try
         {
             int piece;
             do
             {
-                piece = await _writer.SubmitAsync(new DropStagedImportCommand(importId, pieceRows), CancellationToken.None);
+                piece = await _writer.SubmitPatientlyAsync(new DropStagedImportCommand(importId, pieceRows));
             }
             while (piece > 0);
         }
