@@ -264,4 +264,31 @@ public sealed class ImportPieceTests
             return true;
         }
     }
+
+    [Fact]
+    public async Task A_dry_run_whose_metric_is_retired_between_its_pieces_reports_what_a_real_run_would_refuse()
+    {
+        var (app, gate) = await StartAsync();
+        await using var _ = app;
+        var unit = await app.OrgUnitAsync();
+        using var admin = app.Admin();
+        var metric = Unique.Code("m");
+        Assert.Equal(HttpStatusCode.Created, (await admin.PostAsJsonAsync("/api/v1/metrics", new { code = metric, name = "临时指标", unit = "次" }, Ct)).StatusCode);
+        using var writer = await app.ClientWithAsync(["events:write"], source: "sheets");
+        var csv = "metric,occurredOn,quantity,orgUnit,externalId\n"
+            + string.Concat(Enumerable.Range(1, 3).Select(i => $"{metric},2024-03-0{i},{i},{unit},d{i}\n"));
+        var id = await StartImportAsync(writer, csv, "name=dry-retired&dryRun=true");
+        await gate.Held.WaitAsync(TimeSpan.FromMinutes(2), Ct);
+
+        var retired = await admin.PutAsJsonAsync($"/api/v1/metrics/{metric}", new { name = "临时指标", unit = "次", active = false }, Ct);
+        gate.Release();
+        Assert.Equal(HttpStatusCode.OK, retired.StatusCode);
+        var import = await EndedAsync(writer, id);
+
+        Assert.Equal("failed", import["status"]!.GetValue<string>());
+        Assert.Equal(3, import["summary"]!["invalid"]!.GetValue<int>());
+        Assert.Contains("a real run would store nothing", import["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+        using var db = app.OpenDatabase();
+        Assert.Equal(0, db.ExecuteScalar<int>("SELECT count(*) FROM events WHERE metric = @metric", new { metric }));
+    }
 }
