@@ -36,12 +36,24 @@ public sealed class ImportPieceTests
         }
     }
 
-    private static async Task<(TallyApp App, HoldAfterFirstPiece Gate)> StartAsync()
+    /// <summary>An app storing imports in pieces of two rows, with the gate, an org unit and a writer of source "sheets".</summary>
+    private sealed record Setup(TallyApp App, HoldAfterFirstPiece Gate, string Unit, HttpClient Writer) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            Gate.Release();
+            Writer.Dispose();
+            await App.DisposeAsync();
+        }
+    }
+
+    private static async Task<Setup> StartAsync()
     {
         var gate = new HoldAfterFirstPiece();
         var app = await TallyApp.StartAsync(new Dictionary<string, string?> { ["Tally:Limits:Imports:PieceRows"] = "2" },
             services => services.AddSingleton<IImportPieceGate>(gate));
-        return (app, gate);
+        var unit = await app.OrgUnitAsync();
+        return new Setup(app, gate, unit, await app.ClientWithAsync(["events:write"], source: "sheets"));
     }
 
     private static string Csv(string unit, params (string ExternalId, int Day, int Quantity)[] rows) =>
@@ -83,10 +95,8 @@ public sealed class ImportPieceTests
     [Fact]
     public async Task Others_write_between_an_import_s_pieces_and_see_none_of_it_until_it_ends_whole_after_their_events()
     {
-        var (app, gate) = await StartAsync();
-        await using var _ = app;
-        var unit = await app.OrgUnitAsync();
-        using var writer = await app.ClientWithAsync(["events:write"], source: "sheets");
+        await using var setup = await StartAsync();
+        var (app, gate, unit, writer) = setup;
         using var reader = await app.ClientWithAsync(["totals:read", "events:read"]);
         var id = await StartImportAsync(writer, Csv(unit, ("r1", 1, 1), ("r2", 2, 2), ("r3", 3, 4), ("r4", 4, 8), ("r5", 5, 16)), "name=pieces");
         await gate.Held.WaitAsync(TimeSpan.FromMinutes(2), Ct);
@@ -135,11 +145,9 @@ public sealed class ImportPieceTests
     [Fact]
     public async Task An_import_refused_in_a_late_piece_stores_nothing_and_lets_go_of_what_it_staged()
     {
-        var (app, gate) = await StartAsync();
-        await using var _ = app;
+        await using var setup = await StartAsync();
+        var (app, gate, unit, writer) = setup;
         gate.Release();
-        var unit = await app.OrgUnitAsync();
-        using var writer = await app.ClientWithAsync(["events:write"], source: "sheets");
         Assert.Equal(HttpStatusCode.Created, (await PostAsync(writer, unit, "r5", 7)).StatusCode);
 
         var import = await EndedAsync(writer, await StartImportAsync(writer,
@@ -163,10 +171,8 @@ public sealed class ImportPieceTests
     [Fact]
     public async Task A_year_locked_while_an_import_is_between_pieces_refuses_it_whole()
     {
-        var (app, gate) = await StartAsync();
-        await using var _ = app;
-        var unit = await app.OrgUnitAsync();
-        using var writer = await app.ClientWithAsync(["events:write"], source: "sheets");
+        await using var setup = await StartAsync();
+        var (app, gate, unit, writer) = setup;
         // Two rows: the first piece decides both, so the lock is met by the publish, not by a later piece's row.
         var id = await StartImportAsync(writer, Csv(unit, ("r1", 1, 1), ("r2", 2, 2)), "name=locked-between");
         await gate.Held.WaitAsync(TimeSpan.FromMinutes(2), Ct);
@@ -183,44 +189,22 @@ public sealed class ImportPieceTests
         Assert.Equal(0, db.ExecuteScalar<int>("SELECT count(*) FROM events WHERE org_unit = @unit", new { unit }));
     }
 
-    [Fact]
-    public async Task An_upsert_in_pieces_holds_the_head_it_will_supersede_and_supersedes_it_at_its_end()
+    /// <summary>
+    /// r1 is stored; the upsert's file has r1 again, changed (the import will supersede it at its end) or the same
+    /// (unchanged). Either way the import decided against r1's stored event, so nobody may change that event meanwhile.
+    /// </summary>
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task A_stored_head_an_upsert_in_pieces_decided_against_is_held_until_it_ends(bool changed)
     {
-        var (app, gate) = await StartAsync();
-        await using var _ = app;
-        var unit = await app.OrgUnitAsync();
-        using var writer = await app.ClientWithAsync(["events:write"], source: "sheets");
-        Assert.Equal(HttpStatusCode.Created, (await PostAsync(writer, unit, "r1", 1)).StatusCode);
-        // r1 changes in the file: decided in the first piece as a supersede, written at the end.
-        var id = await StartImportAsync(writer, Csv(unit, ("r1", 20, 50), ("r2", 2, 2), ("r3", 3, 4)), "name=upsert-pieces&mode=upsert");
-        await gate.Held.WaitAsync(TimeSpan.FromMinutes(2), Ct);
-        var meanwhile = await writer.PutAsJsonAsync("/api/v1/events/external/r1",
-            new { metric = "notices.issued", occurredOn = "2024-03-20", quantity = 9, orgUnit = unit }, Ct);
-        gate.Release();
-        await meanwhile.AssertProblemAsync(503, "/problems/unavailable");
-        var import = await EndedAsync(writer, id);
-
-        Assert.Equal("succeeded", import["status"]!.GetValue<string>());
-        Assert.Equal((2, 1), (import["summary"]!["created"]!.GetValue<int>(), import["summary"]!["superseded"]!.GetValue<int>()));
-        using var db = app.OpenDatabase();
-        var chain = db.Query<(long Quantity, string? VoidReason)>(
-            "SELECT quantity, void_reason FROM events WHERE external_id = 'r1' ORDER BY seq").ToList();
-        Assert.Equal([(1L, "superseded"), (50L, null)], chain);
-        Assert.Equal(56, db.ExecuteScalar<long>("SELECT sum(value) FROM monthly_unit_rollups WHERE org_unit = @unit", new { unit }));
-    }
-
-    [Fact]
-    public async Task A_stored_head_an_import_found_unchanged_is_held_until_it_ends()
-    {
-        var (app, gate) = await StartAsync();
-        await using var _ = app;
-        var unit = await app.OrgUnitAsync();
-        using var writer = await app.ClientWithAsync(["events:write"], source: "sheets");
+        await using var setup = await StartAsync();
+        var (app, gate, unit, writer) = setup;
         Assert.Equal(HttpStatusCode.Created, (await PostAsync(writer, unit, "r1", 1, day: 1)).StatusCode);
-        var id = await StartImportAsync(writer, Csv(unit, ("r1", 1, 1), ("r2", 2, 2), ("r3", 3, 4)), "name=unchanged-held&mode=upsert");
+        var r1 = changed ? ("r1", 20, 50) : ("r1", 1, 1);
+        var id = await StartImportAsync(writer, Csv(unit, r1, ("r2", 2, 2), ("r3", 3, 4)), $"name=held-{changed}&mode=upsert");
         await gate.Held.WaitAsync(TimeSpan.FromMinutes(2), Ct);
 
-        // r1 was decided unchanged against its stored event: changing that event now would make the import's answer wrong.
         var meanwhile = await writer.PutAsJsonAsync("/api/v1/events/external/r1",
             new { metric = "notices.issued", occurredOn = "2024-03-01", quantity = 9, orgUnit = unit }, Ct);
         gate.Release();
@@ -228,9 +212,17 @@ public sealed class ImportPieceTests
         var import = await EndedAsync(writer, id);
 
         Assert.Equal("succeeded", import["status"]!.GetValue<string>());
-        Assert.Equal((2, 1), (import["summary"]!["created"]!.GetValue<int>(), import["summary"]!["unchanged"]!.GetValue<int>()));
+        var summary = import["summary"]!;
+        Assert.Equal((2, changed ? 0 : 1, changed ? 1 : 0),
+            (summary["created"]!.GetValue<int>(), summary["unchanged"]!.GetValue<int>(), summary["superseded"]!.GetValue<int>()));
         using (var db = app.OpenDatabase())
-            Assert.Equal([1L], db.Query<long>("SELECT quantity FROM events WHERE external_id = 'r1'"));
+        {
+            Assert.Equal(changed ? [(1L, "superseded"), (50L, null)] : [(1L, (string?)null)],
+                db.Query<(long, string?)>("SELECT quantity, void_reason FROM events WHERE external_id = 'r1' ORDER BY seq"));
+            Assert.Equal(changed ? 56 : 7,
+                db.ExecuteScalar<long>("SELECT sum(value) FROM monthly_unit_rollups WHERE org_unit = @unit", new { unit }));
+        }
+        // Once it has ended, r1 is anybody's to change again.
         var after = await writer.PutAsJsonAsync("/api/v1/events/external/r1",
             new { metric = "notices.issued", occurredOn = "2024-03-01", quantity = 9, orgUnit = unit }, Ct);
         Assert.True(after.IsSuccessStatusCode, await after.Content.ReadAsStringAsync(Ct));
@@ -239,11 +231,9 @@ public sealed class ImportPieceTests
     [Fact]
     public async Task Rows_left_staged_by_an_import_whose_drop_failed_are_dropped_when_the_next_import_starts()
     {
-        var (app, gate) = await StartAsync();
-        await using var _ = app;
+        await using var setup = await StartAsync();
+        var (app, gate, unit, writer) = setup;
         gate.Release();
-        var unit = await app.OrgUnitAsync();
-        using var writer = await app.ClientWithAsync(["events:write"], source: "sheets");
         await app.Services.GetRequiredService<Tally.Api.Ledger.LedgerWriter>().SubmitAsync(new StageLeftover(unit), Ct);
         var held = await PostAsync(writer, unit, "left", 1);
         Assert.Contains("imp_left", (await held.AssertProblemAsync(503, "/problems/unavailable"))["detail"]!.GetValue<string>(), StringComparison.Ordinal);
@@ -268,13 +258,11 @@ public sealed class ImportPieceTests
     [Fact]
     public async Task A_dry_run_whose_metric_is_retired_between_its_pieces_reports_what_a_real_run_would_refuse()
     {
-        var (app, gate) = await StartAsync();
-        await using var _ = app;
-        var unit = await app.OrgUnitAsync();
+        await using var setup = await StartAsync();
+        var (app, gate, unit, writer) = setup;
         using var admin = app.Admin();
         var metric = Unique.Code("m");
         Assert.Equal(HttpStatusCode.Created, (await admin.PostAsJsonAsync("/api/v1/metrics", new { code = metric, name = "临时指标", unit = "次" }, Ct)).StatusCode);
-        using var writer = await app.ClientWithAsync(["events:write"], source: "sheets");
         var csv = "metric,occurredOn,quantity,orgUnit,externalId\n"
             + string.Concat(Enumerable.Range(1, 3).Select(i => $"{metric},2024-03-0{i},{i},{unit},d{i}\n"));
         var id = await StartImportAsync(writer, csv, "name=dry-retired&dryRun=true");
