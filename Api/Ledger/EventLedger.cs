@@ -104,7 +104,18 @@ public static class EventLedger
 
     private static void InsertCreated(LedgerContext context, EventRow row, Actor actor, RollupDeltas rollups)
     {
-        InsertRow(context, row, actor);
+        WriteRow(context, row);
+        Created(context, row, actor, rollups);
+    }
+
+    /// <summary>
+    /// What a new event row adds once it is in events: its leaf in the command's events.created entry, its rollups (to
+    /// <paramref name="rollups"/>, for the caller to flush) and its as-of change. For rows inserted here and for an
+    /// import's rows moved in by its publish (<see cref="StagedEvents.Publish"/>).
+    /// </summary>
+    internal static void Created(LedgerContext context, EventRow row, Actor actor, RollupDeltas rollups)
+    {
+        Counted(context, row, actor);
         rollups.Add(row);
         context.AsOf.Add(row, row.RecordedAt, +1);
     }
@@ -241,15 +252,21 @@ public static class EventLedger
     /// <summary>Inserts a new event row and adds it to the rollups.</summary>
     private static void Insert(LedgerContext context, EventRow row, Actor actor)
     {
-        InsertRow(context, row, actor);
+        WriteRow(context, row);
+        Counted(context, row, actor);
         Rollups.Add(context, row, +1);
         Recordings.Added(context, row);
     }
 
-    /// <summary>The insert of a new event, which joins the command's events.created entry (its auditSeq).</summary>
-    private static void InsertRow(LedgerContext context, EventRow row, Actor actor)
+    /// <summary>A new event counted: the events-stored metric, and its leaf in the command's events.created entry.</summary>
+    private static void Counted(LedgerContext context, EventRow row, Actor actor)
     {
         context.EventsInserted++;
+        context.RecordCreated(row, actor);
+    }
+
+    /// <summary>The insert of a new event row (its auditSeq names the command's events.created entry).</summary>
+    private static void WriteRow(LedgerContext context, EventRow row) =>
         context.Prepared(
             """
             INSERT INTO events (id, metric, occurred_on, quantity, org_unit, campaign, dimensions, external_id, note,
@@ -262,6 +279,4 @@ public static class EventLedger
             .Bind("$externalId", row.ExternalId).Bind("$note", row.Note).Bind("$source", row.Source)
             .Bind("$recordedAt", row.RecordedAt).Bind("$supersedes", row.Supersedes)
             .Bind("$auditSeq", row.AuditSeq).ExecuteNonQuery();
-        context.RecordCreated(row, actor);
-    }
 }

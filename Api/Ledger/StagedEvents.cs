@@ -110,11 +110,7 @@ public static class StagedEvents
         {
             while (reader.Read())
             {
-                var row = EventRow.Read(reader);
-                context.EventsInserted++;
-                context.RecordCreated(row, actor);
-                rollups.Add(row);
-                context.AsOf.Add(row, row.RecordedAt, +1);
+                EventLedger.Created(context, EventRow.Read(reader), actor, rollups);
                 if (rollups.Count >= flushAt)
                     rollups.Flush(context);
             }

@@ -47,27 +47,14 @@ public sealed class ImportJob(string id, string? name, ImportFormat format, bool
 
     public void RowStored(RecordStatus status)
     {
-        Interlocked.Increment(ref Counter(status));
-        Interlocked.Increment(ref _processed);
-    }
-
-    /// <summary>A row counted as <paramref name="was"/> when it was decided turned out <paramref name="now"/> when it was written.</summary>
-    public void Restate(RecordStatus was, RecordStatus now)
-    {
-        Interlocked.Decrement(ref Counter(was));
-        Interlocked.Increment(ref Counter(now));
-    }
-
-    private ref int Counter(RecordStatus status)
-    {
         switch (status)
         {
-            case RecordStatus.Created: return ref _created;
-            case RecordStatus.Unchanged: return ref _unchanged;
-            case RecordStatus.Superseded: return ref _superseded;
-            case RecordStatus.Conflict: return ref _conflicts;
-            default: throw new ArgumentOutOfRangeException(nameof(status));
+            case RecordStatus.Created: Interlocked.Increment(ref _created); break;
+            case RecordStatus.Unchanged: Interlocked.Increment(ref _unchanged); break;
+            case RecordStatus.Superseded: Interlocked.Increment(ref _superseded); break;
+            case RecordStatus.Conflict: Interlocked.Increment(ref _conflicts); break;
         }
+        Interlocked.Increment(ref _processed);
     }
 
     public void RowInvalid(IEnumerable<ImportError> errors)

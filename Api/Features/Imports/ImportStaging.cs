@@ -34,6 +34,7 @@ public sealed class ImportStaging : IDisposable
 
     private readonly IEnumerator<SpooledRow> _rows;
     private readonly BinaryReader _spool;
+    private readonly FileExternalIds _earlier;
     private readonly List<long> _supersedes = [];
     private readonly HashSet<(string OrgUnit, string Metric, string Month)> _cells = [];
 
@@ -44,7 +45,7 @@ public sealed class ImportStaging : IDisposable
         SpoolPath = spoolPath;
         CheckedAgainst = checkedAgainst;
         Clock = clock;
-        Earlier = new FileExternalIds(job.Rows);
+        _earlier = new FileExternalIds(job.Rows);
         _spool = ImportSpool.Open(spoolPath);
         _rows = rows.GetEnumerator();
         job.ResetStoredCounts();
@@ -54,13 +55,17 @@ public sealed class ImportStaging : IDisposable
     public string SpoolPath { get; }
     public CatalogSnapshot CheckedAgainst { get; }
     public TimeProvider Clock { get; }
-    public FileExternalIds Earlier { get; }
 
     /// <summary>Rows that could not be stored (invalid now, conflicting, or refused by the policy): any refuses the import.</summary>
     public int Refused { get; private set; }
 
     /// <summary>Events staged so far.</summary>
     public int Staged { get; private set; }
+
+    /// <summary>The policy of one command of the import: the caller's source and reach; its own holds not held against it.</summary>
+    internal EventWritePolicy PolicyFor(LedgerContext context) =>
+        new(context, new Recorder(Job.Caller.Actor, Job.Caller.Source),
+            unit => OrgScope.CanReach(Job.Caller, unit, context.Catalog)) { ForImport = Job.Id };
 
     private static string UpsertHint => Text.Say("若要以此行替换原事件，请以 mode=upsert 导入。", " Import with mode=upsert to let this row supersede it.");
 
@@ -105,9 +110,9 @@ public sealed class ImportStaging : IDisposable
         var input = row.Event;
         var externalId = input.ExternalId
             ?? throw new InvalidOperationException("Every import row has an externalId (its own or <name>:<hash>:<n>).");
-        var content = Earlier.Fingerprint(input);
+        var content = _earlier.Fingerprint(input);
         RecordStatus status;
-        if (Earlier.TryGet(externalId, out var head))
+        if (_earlier.TryGet(externalId, out var head))
         {
             var same = FileExternalIds.SameContent(head, content, input, ReadAt);
             status = policy.DecideAfterEarlier(input, same, Job.Upsert);
@@ -141,7 +146,7 @@ public sealed class ImportStaging : IDisposable
             }
         }
         if (status != RecordStatus.Unchanged)
-            Earlier.Set(externalId, new FileHead(content, row.Number, row.Offset));
+            _earlier.Set(externalId, new FileHead(content, row.Number, row.Offset));
         return status;
     }
 
@@ -173,9 +178,7 @@ public sealed class StageImportPieceCommand(ImportStaging staging, int rows) : L
 
     protected override bool Run(LedgerContext context)
     {
-        var job = staging.Job;
-        var policy = new EventWritePolicy(context, new Recorder(job.Caller.Actor, job.Caller.Source),
-            unit => OrgScope.CanReach(job.Caller, unit, context.Catalog)) { ForImport = job.Id };
+        var policy = staging.PolicyFor(context);
         // A source's first import (the usual way past years come in) has no stored event to look up, row after row;
         // asked again in each piece, since other writers come in between.
         var lookUpStored = EventLedger.SourceHasHeads(context, policy.Recorder.Source);
@@ -191,7 +194,7 @@ public sealed class StageImportPieceCommand(ImportStaging staging, int rows) : L
 
 /// <summary>
 /// The end of an import's storing pass: its staged events moved into the ledger as this command's events, then the
-/// supersedes it decided, each decided again against the head it finds now; refused whole (409, nothing stored) when a
+/// supersedes it decided (their heads held since); refused whole (409, nothing stored) when a
 /// cell it writes was locked or submitted since, or a row no longer holds against a catalog changed since the checking pass.
 /// </summary>
 public sealed class PublishImportCommand(ImportStaging staging) : LedgerCommand<int>
@@ -204,8 +207,7 @@ public sealed class PublishImportCommand(ImportStaging staging) : LedgerCommand<
     protected override int Run(LedgerContext context)
     {
         var job = staging.Job;
-        var policy = new EventWritePolicy(context, new Recorder(job.Caller.Actor, job.Caller.Source),
-            unit => OrgScope.CanReach(job.Caller, unit, context.Catalog)) { ForImport = job.Id };
+        var policy = staging.PolicyFor(context);
         if (!ReferenceEquals(context.Catalog, staging.CheckedAgainst))
             RecheckAgainst(context.Catalog);
         foreach (var (orgUnit, metric, month) in staging.Cells)
@@ -226,24 +228,16 @@ public sealed class PublishImportCommand(ImportStaging staging) : LedgerCommand<
         return moved;
     }
 
-    /// <summary>A supersede decided in a piece, decided again against the head now (another writer may have changed it since).</summary>
-    private void Supersede(LedgerContext context, EventWritePolicy policy, NewEvent input)
+    /// <summary>
+    /// A supersede decided in a piece. Its head was held since (or is an event of this import), so it is the head the
+    /// piece decided against; deciding again checks the years and periods of both events, which may have been locked since.
+    /// </summary>
+    private static void Supersede(LedgerContext context, EventWritePolicy policy, NewEvent input)
     {
         var head = policy.StoredHead(input.ExternalId!);
-        var status = policy.Decide(input, head, mayReplace: true);
-        if (status != RecordStatus.Superseded)
-            staging.Job.Restate(RecordStatus.Superseded, status);
-        switch (status)
-        {
-            case RecordStatus.Superseded:
-                EventLedger.Supersede(context, head!, input, policy.Recorder);
-                break;
-            case RecordStatus.Created:
-                var rollups = new RollupDeltas();
-                EventLedger.Create(context, input, policy.Recorder, Instant.ToStorage(context.Now), rollups);
-                rollups.Flush(context);
-                break;
-        }
+        if (head is null || policy.Decide(input, head, mayReplace: true) != RecordStatus.Superseded)
+            throw new InvalidOperationException($"The head of externalId '{input.ExternalId}' changed while the import held it.");
+        EventLedger.Supersede(context, head, input, policy.Recorder);
     }
 
     /// <summary>The catalog changed while the import was stored: every row is checked again against the catalog it lands in.</summary>

@@ -241,7 +241,8 @@ public sealed class ImportWorker : BackgroundService
         ProblemException? refusal = null;
         try
         {
-            using var staging = new ImportStaging(job, ImportSpool.PathFor(job.SpoolPath), WithinBudget(ImportSpool.Read(ImportSpool.PathFor(job.SpoolPath)), budget),
+            var spooled = ImportSpool.PathFor(job.SpoolPath);
+            using var staging = new ImportStaging(job, spooled, WithinBudget(ImportSpool.Read(spooled), budget),
                 job.CheckedAgainst ?? throw new InvalidOperationException("The checking pass runs first."), _clock);
             var pieces = 1;
             while (await _writer.SubmitPatientlyAsync(new StageImportPieceCommand(staging, pieceRows)))
