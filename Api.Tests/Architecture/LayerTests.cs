@@ -43,6 +43,12 @@ public sealed class LayerTests
             .ShouldNot().HaveDependencyOnAny(Ledger, Security, Http, Problems, OpenApi, Cli).GetResult(), Data);
 
     [Fact]
+    public void Only_data_and_the_ledger_know_the_provider() =>
+        AssertHolds(Api.That().ResideInNamespace(Features).Or().ResideInNamespace(Security).Or().ResideInNamespace(Http)
+            .Or().ResideInNamespace(Cli)
+            .ShouldNot().HaveDependencyOnAny("Microsoft.Data.Sqlite", "Npgsql").GetResult(), "Features");
+
+    [Fact]
     public void The_bare_root_namespace_holds_only_Program()
     {
         var strays = typeof(Tally.Api.Ledger.LedgerWriter).Assembly.GetTypes()

@@ -13,7 +13,17 @@ public static class Migrator
 
     public static IReadOnlyList<string> ScriptNames { get; } = LoadScripts(Prefix).Select(s => s.Name).ToList();
 
+    /// <summary>Brings the store up to date: SQLite's scripts, or PostgreSQL's (<see cref="PostgresMigrator"/>).</summary>
     public static void Migrate(Database database, ILogger logger)
+    {
+        var applied = database.IsPostgresProvider
+            ? PostgresMigrator.Migrate(database.ConnectionString)
+            : MigrateSqlite(database);
+        foreach (var script in applied)
+            logger.LogInformation("Applied migration {Script}", script);
+    }
+
+    private static IReadOnlyList<string> MigrateSqlite(Database database)
     {
         if (database.FilePath is { } file && Path.GetDirectoryName(file) is { Length: > 0 } folder)
             Directory.CreateDirectory(folder);
@@ -26,8 +36,7 @@ public static class Migrator
             wal.ExecuteNonQuery();
         }
 
-        foreach (var script in Upgrade(DeployChanges.To.SqliteDatabase(database.ConnectionString), Prefix))
-            logger.LogInformation("Applied migration {Script}", script);
+        return Upgrade(DeployChanges.To.SqliteDatabase(database.ConnectionString), Prefix);
     }
 
     /// <summary>Applies the embedded scripts named <paramref name="prefix"/>NNNN_*.sql in order, each in its own transaction; the names applied.</summary>
@@ -37,14 +46,6 @@ public static class Migrator
         if (!result.Successful)
             throw new InvalidOperationException($"Migration {result.ErrorScript?.Name} failed.", result.Error);
         return result.Scripts.Select(s => s.Name).ToList();
-    }
-
-    public static async Task<bool> IsUpToDateAsync(SqliteConnection connection, CancellationToken ct)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = "SELECT count(*) FROM schemaversions";
-        var applied = Convert.ToInt32(await command.ExecuteScalarAsync(ct), System.Globalization.CultureInfo.InvariantCulture);
-        return applied >= ScriptNames.Count;
     }
 
     /// <summary>The embedded scripts whose resource names start with <paramref name="prefix"/>, in order, named without it.</summary>

@@ -1,5 +1,5 @@
 using Dapper;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 
 namespace Tally.Api.Ledger;
 
@@ -15,7 +15,7 @@ namespace Tally.Api.Ledger;
 /// </summary>
 public static class AsOfBackfill
 {
-    public static void FillDigests(SqliteConnection connection, ILogger logger)
+    public static void FillDigests(DbConnection connection, ILogger logger)
     {
         if (connection.ExecuteScalar<long>("SELECT count(*) FROM asof_digest_pending") == 0)
             return;
@@ -55,23 +55,29 @@ public static class AsOfBackfill
     {
         private readonly Func<string, string> _bucketOf;
         private readonly Dictionary<(string Metric, string Month, string OrgUnit), long[]> _sums = [];
-        private readonly SqliteCommand _update;
-        private readonly SqliteParameter[] _parameters;
+        private readonly DbCommand _update;
+        private readonly DbParameter[] _parameters;
         private string? _bucket;
 
-        public LevelSums(SqliteConnection connection, SqliteTransaction transaction, string table, Func<string, string> bucketOf)
+        public LevelSums(DbConnection connection, DbTransaction transaction, string table, Func<string, string> bucketOf)
         {
             _bucketOf = bucketOf;
             _update = connection.CreateCommand();
             _update.Transaction = transaction;
             _update.CommandText =
                 $"""
-                UPDATE {table} SET d0 = d0 + $d0, d1 = d1 + $d1, d2 = d2 + $d2, d3 = d3 + $d3,
-                                   d4 = d4 + $d4, d5 = d5 + $d5, d6 = d6 + $d6, d7 = d7 + $d7
-                WHERE changed = $changed AND metric = $metric AND month = $month AND org_unit = $orgUnit
+                UPDATE {table} SET d0 = d0 + @d0, d1 = d1 + @d1, d2 = d2 + @d2, d3 = d3 + @d3,
+                                   d4 = d4 + @d4, d5 = d5 + @d5, d6 = d6 + @d6, d7 = d7 + @d7
+                WHERE changed = @changed AND metric = @metric AND month = @month AND org_unit = @orgUnit
                 """;
-            string[] names = ["$changed", "$metric", "$month", "$orgUnit", "$d0", "$d1", "$d2", "$d3", "$d4", "$d5", "$d6", "$d7"];
-            _parameters = names.Select(n => _update.Parameters.Add(new SqliteParameter { ParameterName = n })).ToArray();
+            string[] names = ["@changed", "@metric", "@month", "@orgUnit", "@d0", "@d1", "@d2", "@d3", "@d4", "@d5", "@d6", "@d7"];
+            _parameters = names.Select(n =>
+            {
+                var parameter = _update.CreateParameter();
+                parameter.ParameterName = n;
+                _update.Parameters.Add(parameter);
+                return parameter;
+            }).ToArray();
         }
 
         public long Written { get; private set; }

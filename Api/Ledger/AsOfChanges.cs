@@ -77,28 +77,28 @@ internal sealed class AsOfChanges
         var hour = AsOfCut.HourOf(Instant.ToStorage(context.Now));
         if (string.CompareOrdinal(through, hour) >= 0)
             return;
-        context.Prepared(FoldSql).Bind("$from", through).Bind("$to", hour).ExecuteNonQuery();
+        context.Prepared(FoldSql).Bind("@from", through).Bind("@to", hour).ExecuteNonQuery();
     }
 
-    /// <summary>The hour rows of [$from, $to) summed into both families' day and month rows; then the mark moves.</summary>
+    /// <summary>The hour rows of [@from, @to) summed into both families' day and month rows; then the mark moves.</summary>
     private static readonly string FoldSql = string.Concat(
         new[] { (Level: "day", Length: 10), (Level: "month", Length: 7) }.Select(level =>
             $"""
             INSERT INTO asof_{level.Level}_rollups (metric, month, org_unit, campaign, dimensions, changed, value, events)
             SELECT metric, month, org_unit, campaign, dimensions, substr(changed, 1, {level.Length}), sum(value), sum(events)
-            FROM asof_hour_rollups WHERE changed >= $from AND changed < $to
+            FROM asof_hour_rollups WHERE changed >= @from AND changed < @to
             GROUP BY metric, month, org_unit, campaign, dimensions, substr(changed, 1, {level.Length})
             ON CONFLICT (metric, month, org_unit, campaign, dimensions, changed)
-            DO UPDATE SET value = value + excluded.value, events = events + excluded.events;
+            DO UPDATE SET value = asof_{level.Level}_rollups.value + excluded.value, events = asof_{level.Level}_rollups.events + excluded.events;
             INSERT INTO asof_unit_{level.Level}_rollups (metric, month, org_unit, changed, value, events, d0, d1, d2, d3, d4, d5, d6, d7)
             SELECT metric, month, org_unit, substr(changed, 1, {level.Length}), sum(value), sum(events),
                    sum(d0), sum(d1), sum(d2), sum(d3), sum(d4), sum(d5), sum(d6), sum(d7)
-            FROM asof_unit_hour_rollups WHERE changed >= $from AND changed < $to
+            FROM asof_unit_hour_rollups WHERE changed >= @from AND changed < @to
             GROUP BY metric, month, org_unit, substr(changed, 1, {level.Length})
             ON CONFLICT (metric, month, org_unit, changed)
-            DO UPDATE SET value = value + excluded.value, events = events + excluded.events,
-                d0 = d0 + excluded.d0, d1 = d1 + excluded.d1, d2 = d2 + excluded.d2, d3 = d3 + excluded.d3,
-                d4 = d4 + excluded.d4, d5 = d5 + excluded.d5, d6 = d6 + excluded.d6, d7 = d7 + excluded.d7;
+            DO UPDATE SET value = asof_unit_{level.Level}_rollups.value + excluded.value, events = asof_unit_{level.Level}_rollups.events + excluded.events,
+                d0 = asof_unit_{level.Level}_rollups.d0 + excluded.d0, d1 = asof_unit_{level.Level}_rollups.d1 + excluded.d1, d2 = asof_unit_{level.Level}_rollups.d2 + excluded.d2, d3 = asof_unit_{level.Level}_rollups.d3 + excluded.d3,
+                d4 = asof_unit_{level.Level}_rollups.d4 + excluded.d4, d5 = asof_unit_{level.Level}_rollups.d5 + excluded.d5, d6 = asof_unit_{level.Level}_rollups.d6 + excluded.d6, d7 = asof_unit_{level.Level}_rollups.d7 + excluded.d7;
 
-            """)) + "UPDATE asof_folded SET through = $to;";
+            """)) + "UPDATE asof_folded SET through = @to;";
 }

@@ -1,5 +1,5 @@
 using Dapper;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using Tally.Api.Data;
 
 namespace Tally.Api.Ledger;
@@ -90,7 +90,7 @@ public sealed class AsOfCut
     public static string HourOf(string storageInstant) => storageInstant[..13];
 
     /// <summary>The start of the first hour whose rows are not yet in the day and month levels (migration 0140).</summary>
-    private static DateTimeOffset FoldedThrough(SqliteConnection connection, SqliteTransaction? transaction)
+    private static DateTimeOffset FoldedThrough(DbConnection connection, DbTransaction? transaction)
     {
         var through = connection.ExecuteScalar<string>("SELECT through FROM asof_folded", transaction: transaction)!;
         return DateTimeOffset.ParseExact(through, "yyyy-MM-dd'T'HH", System.Globalization.CultureInfo.InvariantCulture,
@@ -98,7 +98,7 @@ public sealed class AsOfCut
     }
 
     /// <summary>The cut for <paramref name="asOf"/> (a settled instant), in the caller's read snapshot.</summary>
-    public static AsOfCut Find(SqliteConnection connection, SqliteTransaction? transaction, DateTimeOffset asOf)
+    public static AsOfCut Find(DbConnection connection, DbTransaction? transaction, DateTimeOffset asOf)
     {
         var t = asOf.ToUniversalTime();
         var h0 = new DateTimeOffset(t.Year, t.Month, t.Day, t.Hour, 0, 0, TimeSpan.Zero);

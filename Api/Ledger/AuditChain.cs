@@ -2,7 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Dapper;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using Tally.Api.Data;
 
 namespace Tally.Api.Ledger;
@@ -24,7 +24,7 @@ public sealed class AuditChain
     public long HeadSeq { get; private set; }
     public string HeadHash { get; private set; } = Genesis;
 
-    public void Load(SqliteConnection connection)
+    public void Load(DbConnection connection)
     {
         var head = connection.Query<(long Seq, string Hash)>(
             "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").ToList();
@@ -38,21 +38,21 @@ public sealed class AuditChain
     public const string InsertSql =
         """
         INSERT INTO audit_log (seq, at, actor_key_id, actor_name, action, entity, data, prev_hash, hash)
-        VALUES ($seq, $at, $actorKeyId, $actorName, $action, $entity, $data, $prevHash, $hash)
+        VALUES (@seq, @at, @actorKeyId, @actorName, @action, @entity, @data, @prevHash, @hash)
         """;
 
     /// <summary>
     /// Appends an entry whose data is already canonical JSON (see <see cref="Canonical"/>) with a prepared
     /// <see cref="InsertSql"/>: the one INSERT of the audit log.
     /// </summary>
-    public void Append(SqliteCommand insert, DateTimeOffset at, Actor actor, string action, string entity, string canonicalData)
+    public void Append(DbCommand insert, DateTimeOffset at, Actor actor, string action, string entity, string canonicalData)
     {
         var seq = HeadSeq + 1;
         var atText = Instant.ToStorage(at);
         var hash = _hasher.Hash(HeadHash, seq, atText, actor.KeyId, actor.Name, action, entity, canonicalData);
-        insert.Bind("$seq", seq).Bind("$at", atText).Bind("$actorKeyId", actor.KeyId).Bind("$actorName", actor.Name)
-            .Bind("$action", action).Bind("$entity", entity).Bind("$data", canonicalData).Bind("$prevHash", HeadHash)
-            .Bind("$hash", hash).ExecuteNonQuery();
+        insert.Bind("@seq", seq).Bind("@at", atText).Bind("@actorKeyId", actor.KeyId).Bind("@actorName", actor.Name)
+            .Bind("@action", action).Bind("@entity", entity).Bind("@data", canonicalData).Bind("@prevHash", HeadHash)
+            .Bind("@hash", hash).ExecuteNonQuery();
         (HeadSeq, HeadHash) = (seq, hash);
     }
 

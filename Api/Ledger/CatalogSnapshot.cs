@@ -2,7 +2,7 @@ using System.Collections.Frozen;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Dapper;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using Tally.Api.Data;
 
 namespace Tally.Api.Ledger;
@@ -87,7 +87,7 @@ public sealed class CatalogSnapshot
     public IReadOnlySet<string> Subtree(string ancestor) =>
         _descendants.TryGetValue(ancestor, out var set) ? set : FrozenSet<string>.Empty;
 
-    public static CatalogSnapshot Load(SqliteConnection connection, SqliteTransaction? transaction = null)
+    public static CatalogSnapshot Load(DbConnection connection, DbTransaction? transaction = null)
     {
         var metrics = connection.Query<MetricRow>(
             """

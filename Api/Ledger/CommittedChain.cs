@@ -1,4 +1,4 @@
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 
 namespace Tally.Api.Ledger;
 
@@ -20,7 +20,7 @@ public sealed class CommittedChain
     /// <summary>The highest seq this process has committed or is committing.</summary>
     public long Ceiling => Volatile.Read(ref _ceiling);
 
-    public void Load(SqliteConnection connection)
+    public void Load(DbConnection connection)
     {
         Chain.Load(connection);
         Committed();

@@ -56,9 +56,9 @@ internal sealed class CreatedEvents(long seq, Actor actor)
         if (_tree.ChunkHashes.Count < 2)
             return;
         var insert = context.Prepared(
-            "INSERT INTO audit_chunks (seq, first_event_id, chunk, hash) VALUES ($seq, $first, $chunk, $hash)");
+            "INSERT INTO audit_chunks (seq, first_event_id, chunk, hash) VALUES (@seq, @first, @chunk, @hash)");
         for (var i = 0; i < _tree.ChunkHashes.Count; i++)
-            insert.Bind("$seq", Seq).Bind("$first", _chunkFirstIds[i]).Bind("$chunk", i).Bind("$hash", _tree.ChunkHashes[i])
+            insert.Bind("@seq", Seq).Bind("@first", _chunkFirstIds[i]).Bind("@chunk", i).Bind("@hash", _tree.ChunkHashes[i])
                 .ExecuteNonQuery();
     }
 }

@@ -153,7 +153,8 @@ public static class EventLedger
         var replacement = NewRow(context, input, recorder, Instant.ToStorage(context.Now), supersedes: existing.Id);
         // The old row must leave the (source, externalId) head index before the new head goes in, yet it then names a
         // row that does not exist yet: defer foreign keys over those two statements only.
-        context.Connection.Execute("PRAGMA defer_foreign_keys = ON", transaction: context.Transaction);
+        context.Connection.Execute(context.OnPostgres ? "SET CONSTRAINTS ALL DEFERRED" : "PRAGMA defer_foreign_keys = ON",
+            transaction: context.Transaction);
         try
         {
             if (existing.VoidedAt is null)
@@ -165,7 +166,9 @@ public static class EventLedger
         }
         finally
         {
-            context.Connection.Execute("PRAGMA defer_foreign_keys = OFF", transaction: context.Transaction);
+            // PostgreSQL checks the deferred keys here, as SQLite does at its commit.
+            context.Connection.Execute(context.OnPostgres ? "SET CONSTRAINTS ALL IMMEDIATE" : "PRAGMA defer_foreign_keys = OFF",
+                transaction: context.Transaction);
         }
         return replacement;
     }
@@ -189,26 +192,26 @@ public static class EventLedger
 
     /// <summary>The head event of a source and externalId: one seek of ux_events_source_external_head.</summary>
     public const string HeadQuery =
-        $"SELECT {EventRow.Columns} FROM events WHERE source = $source AND external_id = $externalId AND superseded_by IS NULL";
+        $"SELECT {EventRow.Columns} FROM events WHERE source = @source AND external_id = @externalId AND superseded_by IS NULL";
 
     /// <summary>The current (not superseded) event for a source and externalId.</summary>
     public static EventRow? FindHead(LedgerContext context, string source, string externalId)
     {
         var query = context.Prepared(HeadQuery);
-        using var reader = query.Bind("$source", source).Bind("$externalId", externalId).ExecuteReader();
+        using var reader = query.Bind("@source", source).Bind("@externalId", externalId).ExecuteReader();
         return reader.Read() ? EventRow.Read(reader) : null;
     }
 
     /// <summary>Whether the source has a head event with an externalId: one seek of the head index.</summary>
     public const string SourceHasHeadsQuery =
-        "SELECT EXISTS (SELECT 1 FROM events WHERE source = $source AND external_id IS NOT NULL AND superseded_by IS NULL)";
+        "SELECT EXISTS (SELECT 1 FROM events WHERE source = @source AND external_id IS NOT NULL AND superseded_by IS NULL)";
 
     /// <summary>
     /// Whether any event of the source could be the stored head of an externalId (in this transaction's view): when
     /// none can, an import of the source need not look each row's externalId up.
     /// </summary>
     public static bool SourceHasHeads(LedgerContext context, string source) =>
-        context.Prepared(SourceHasHeadsQuery).Bind("$source", source).ExecuteScalar() is long and not 0;
+        context.Prepared(SourceHasHeadsQuery).Bind("@source", source).ExecuteScalar() is long and not 0;
 
     /// <summary>Voids an active event (kept, excluded from totals) and takes it out of the rollups; 409 when its year is locked.</summary>
     public static EventRow Void(LedgerContext context, EventRow row, string reason, Actor actor)
@@ -271,12 +274,12 @@ public static class EventLedger
             """
             INSERT INTO events (id, metric, occurred_on, quantity, org_unit, campaign, dimensions, external_id, note,
                                 source, recorded_at, supersedes, audit_seq)
-            VALUES ($id, $metric, $occurredOn, $quantity, $orgUnit, $campaign, $dimensions, $externalId, $note,
-                    $source, $recordedAt, $supersedes, $auditSeq)
+            VALUES (@id, @metric, @occurredOn, @quantity, @orgUnit, @campaign, @dimensions, @externalId, @note,
+                    @source, @recordedAt, @supersedes, @auditSeq)
             """)
-            .Bind("$id", row.Id).Bind("$metric", row.Metric).Bind("$occurredOn", row.OccurredOn).Bind("$quantity", row.Quantity)
-            .Bind("$orgUnit", row.OrgUnit).Bind("$campaign", row.Campaign).Bind("$dimensions", row.Dimensions)
-            .Bind("$externalId", row.ExternalId).Bind("$note", row.Note).Bind("$source", row.Source)
-            .Bind("$recordedAt", row.RecordedAt).Bind("$supersedes", row.Supersedes)
-            .Bind("$auditSeq", row.AuditSeq).ExecuteNonQuery();
+            .Bind("@id", row.Id).Bind("@metric", row.Metric).Bind("@occurredOn", row.OccurredOn).Bind("@quantity", row.Quantity)
+            .Bind("@orgUnit", row.OrgUnit).Bind("@campaign", row.Campaign).Bind("@dimensions", row.Dimensions)
+            .Bind("@externalId", row.ExternalId).Bind("@note", row.Note).Bind("@source", row.Source)
+            .Bind("@recordedAt", row.RecordedAt).Bind("@supersedes", row.Supersedes)
+            .Bind("@auditSeq", row.AuditSeq).ExecuteNonQuery();
 }

@@ -1,5 +1,5 @@
 using Dapper;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 
 namespace Tally.Api.Ledger;
 
@@ -47,14 +47,14 @@ public sealed class EventRow
         reader.IsDBNull(ordinal) ? null : reader.GetString(ordinal);
 
     /// <summary>The org unit of an event, or null when the id names nothing.</summary>
-    public static async Task<string?> OrgUnitOfAsync(SqliteConnection connection, string id, CancellationToken ct) =>
+    public static async Task<string?> OrgUnitOfAsync(DbConnection connection, string id, CancellationToken ct) =>
         await connection.ExecuteScalarAsync<string?>(new CommandDefinition(
             "SELECT org_unit FROM events WHERE id = @id", new { id }, cancellationToken: ct));
 
-    public static EventRow? Find(SqliteConnection connection, string id, SqliteTransaction? transaction = null) =>
+    public static EventRow? Find(DbConnection connection, string id, DbTransaction? transaction = null) =>
         connection.QueryFirstOrDefault<EventRow>($"SELECT {Columns} FROM events WHERE id = @id", new { id }, transaction);
 
-    public static async Task<EventRow?> FindAsync(SqliteConnection connection, string id, CancellationToken ct) =>
+    public static async Task<EventRow?> FindAsync(DbConnection connection, string id, CancellationToken ct) =>
         await connection.QueryFirstOrDefaultAsync<EventRow>(new CommandDefinition(
             $"SELECT {Columns} FROM events WHERE id = @id", new { id }, cancellationToken: ct));
 }

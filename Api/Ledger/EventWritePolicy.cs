@@ -104,10 +104,10 @@ public sealed class EventWritePolicy(LedgerContext context, Recorder recorder, F
             """
             SELECT s.plan || ' ' || s.period
             FROM reporting_frozen_cells c JOIN reporting_submissions s ON s.id = c.submission_id
-            WHERE c.org_unit = $orgUnit AND c.metric = $metric AND c.month = $month
+            WHERE c.org_unit = @orgUnit AND c.metric = @metric AND c.month = @month
             LIMIT 1
             """)
-            .Bind("$orgUnit", orgUnit).Bind("$metric", metric).Bind("$month", month).ExecuteScalar() as string;
+            .Bind("@orgUnit", orgUnit).Bind("@metric", metric).Bind("@month", month).ExecuteScalar() as string;
 
     /// <summary>409 period-submitted: a write into a (unit, metric, period) its unit has submitted or that was approved.</summary>
     public static ProblemException PeriodSubmitted(string orgUnit, string metric, string planAndPeriod)
@@ -130,8 +130,8 @@ public sealed class EventWritePolicy(LedgerContext context, Recorder recorder, F
     }
 
     internal static bool IsLocked(LedgerContext context, int year) =>
-        context.Prepared("SELECT EXISTS (SELECT 1 FROM periods WHERE year = $year AND locked = 1)")
-            .Bind("$year", year).ExecuteScalar() is long and not 0;
+        context.Prepared("SELECT EXISTS (SELECT 1 FROM periods WHERE year = @year AND locked = 1)")
+            .Bind("@year", year).ExecuteScalar() is long and not 0;
 
     /// <summary>409 period-locked: a write into a locked year.</summary>
     public static ProblemException PeriodLocked(int year) =>

@@ -1,4 +1,5 @@
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
+using Tally.Api.Data;
 using Tally.Api.Problems;
 
 namespace Tally.Api.Ledger;
@@ -19,18 +20,16 @@ internal sealed class GroupRun(
     LedgerMetrics metrics,
     ILogger logger)
 {
-    private const int SqliteConstraint = 19;
-
-    public void Run(SqliteConnection connection, PreparedStatements statements, List<LedgerCommand> group)
+    public void Run(DbConnection connection, PreparedStatements statements, List<LedgerCommand> group)
     {
         var executed = new List<LedgerCommand>(group.Count);
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         LedgerContext context;
-        SqliteTransaction transaction;
+        DbTransaction transaction;
         try
         {
             faults.BeforeGroup(group);
-            transaction = connection.BeginTransaction(deferred: false);
+            transaction = WriteTransaction.Begin(connection);
             context = new LedgerContext(connection, transaction, ids, chain.Chain, catalog, groups.Next(), statements);
         }
         catch (Exception ex)
@@ -134,7 +133,7 @@ internal sealed class GroupRun(
     }
 
     /// <summary>Commits the group; false (the group failed with 503) when the commit itself fails.</summary>
-    private bool Commit(SqliteTransaction transaction, LedgerContext context, List<LedgerCommand> executed, out bool rewritten)
+    private bool Commit(DbTransaction transaction, LedgerContext context, List<LedgerCommand> executed, out bool rewritten)
     {
         rewritten = context.VoidedYears.Count > 0 || context.CatalogChanged;
         if (rewritten)
@@ -162,8 +161,7 @@ internal sealed class GroupRun(
     /// Storage itself failed (I/O, disk full, corruption, a lost lock): the transaction cannot be trusted, so the whole
     /// group is rolled back. A constraint violation is a statement's alone and stays with its command.
     /// </summary>
-    private static bool IsStorageFailure(Exception ex) =>
-        ex is SqliteException { SqliteErrorCode: not SqliteConstraint } or IOException;
+    private static bool IsStorageFailure(Exception ex) => StorageErrors.IsStorageFailure(ex);
 
     private static bool TryRollbackTo(LedgerContext context)
     {
@@ -172,13 +170,13 @@ internal sealed class GroupRun(
             context.Prepared("ROLLBACK TO command; RELEASE command").ExecuteNonQuery();
             return true;
         }
-        catch (SqliteException)
+        catch (Exception ex) when (StorageErrors.IsStoreError(ex))
         {
             return false;
         }
     }
 
-    private void Abort(SqliteTransaction transaction, List<LedgerCommand> commands, Exception error)
+    private void Abort(DbTransaction transaction, List<LedgerCommand> commands, Exception error)
     {
         logger.LogError(error, "Ledger group of {Count} commands rolled back", commands.Count);
         try

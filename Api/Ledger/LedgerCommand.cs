@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Text.Json.Nodes;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using Tally.Api.Ledger;
 
 namespace Tally.Api.Ledger;
@@ -66,7 +66,7 @@ public sealed class LedgerContext
     private readonly List<Action> _afterCommit = [];
     private CreatedEvents? _created;
 
-    internal LedgerContext(SqliteConnection connection, SqliteTransaction transaction, IdGenerator ids, AuditChain chain,
+    internal LedgerContext(DbConnection connection, DbTransaction transaction, IdGenerator ids, AuditChain chain,
         CatalogCache catalog, DateTimeOffset now, PreparedStatements statements)
     {
         Connection = connection;
@@ -78,15 +78,18 @@ public sealed class LedgerContext
         Now = now;
     }
 
-    public SqliteConnection Connection { get; }
-    public SqliteTransaction Transaction { get; }
+    public DbConnection Connection { get; }
+
+    /// <summary>True when the ledger is on PostgreSQL: for the storage layer's few statements that differ.</summary>
+    internal bool OnPostgres => Connection is not Microsoft.Data.Sqlite.SqliteConnection;
+    public DbTransaction Transaction { get; }
     public IdGenerator Ids { get; }
 
     /// <summary>Statements compiled once on the writer's connection, for the per-event hot path.</summary>
     public PreparedStatements Statements { get; }
 
     /// <summary>A prepared statement in this group's transaction.</summary>
-    public SqliteCommand Prepared(string sql) => Statements.Get(sql, Transaction);
+    public DbCommand Prepared(string sql) => Statements.Get(sql, Transaction);
 
     /// <summary>The catalog as it stood when the group began; catalog commands refresh it after commit.</summary>
     public CatalogSnapshot Catalog { get; }

@@ -13,7 +13,7 @@ public interface ILedgerFaults
     void BeforeCommit(IReadOnlyList<LedgerCommand> group);
 
     /// <summary>Each time the writer opens its connection (at start and after a storage failure).</summary>
-    void ConnectionOpened(Microsoft.Data.Sqlite.SqliteConnection connection)
+    void ConnectionOpened(System.Data.Common.DbConnection connection)
     {
     }
 }

@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Dapper;
+using System.Data.Common;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Options;
 using Tally.Api.Data;
@@ -21,7 +22,7 @@ public sealed class LedgerWriter : IHostedLifecycleService, IDisposable
     private readonly IdGenerator _ids;
     private readonly ILedgerFaults _faults;
     private readonly CommittedChain _chain = new();
-    private SqliteConnection? _connection;
+    private DbConnection? _connection;
     private readonly GroupClock _groups;
     private readonly StorageHealth _health;
     private readonly RewriteVersions _rewrites = new();
@@ -170,20 +171,23 @@ public sealed class LedgerWriter : IHostedLifecycleService, IDisposable
         return Task.CompletedTask;
     }
 
-    private SqliteConnection OpenConnection()
+    private DbConnection OpenConnection()
     {
         _connection = _database.Open();
-        // The writer touches every index of the ledger on each insert: keep their hot pages in memory (64 MiB).
-        using (var cache = _connection.CreateCommand())
+        if (_connection is SqliteConnection sqlite)
         {
+            // The writer touches every index of the ledger on each insert: keep their hot pages in memory (64 MiB).
             // journal_size_limit: when the WAL starts over, its file is cut back to 64 MiB rather than kept at its peak.
-            cache.CommandText = $"PRAGMA cache_size = -{WriterCacheKib}; PRAGMA wal_autocheckpoint = {BackstopCheckpointPages}; "
-                + "PRAGMA journal_size_limit = 67108864;";
-            cache.ExecuteNonQuery();
+            sqlite.Execute($"PRAGMA cache_size = -{WriterCacheKib}; PRAGMA wal_autocheckpoint = {BackstopCheckpointPages}; "
+                + "PRAGMA journal_size_limit = 67108864;");
+            // An import's publish draws each event's id from the writer's generator, row by row, inside one INSERT … SELECT.
+            sqlite.CreateFunction(StagedEvents.NextIdFunction, () => _ids.Next("evt_"), isDeterministic: false);
+            sqlite.Execute(StagedEvents.CreateTable);
         }
-        // An import's publish draws each event's id from the writer's generator, row by row, inside one INSERT … SELECT.
-        _connection.CreateFunction(StagedEvents.NextIdFunction, () => _ids.Next("evt_"), isDeterministic: false);
-        _connection.Execute(StagedEvents.CreateTable);
+        else
+        {
+            _connection.Execute(StagedEvents.CreatePostgresTable);
+        }
         _statements = new PreparedStatements(_connection);
         _faults.ConnectionOpened(_connection);
         return _connection;
@@ -203,7 +207,7 @@ public sealed class LedgerWriter : IHostedLifecycleService, IDisposable
             _logger.LogInformation("Ledger writer reopened its connection after a storage failure");
             return true;
         }
-        catch (Exception ex) when (ex is SqliteException or IOException or UnauthorizedAccessException)
+        catch (Exception ex) when (StorageErrors.IsStoreError(ex))
         {
             _logger.LogError(ex, "Ledger writer could not reopen the database; failing {Count} commands", group.Count);
             _health.ReopenFailed(ex);

@@ -1,17 +1,18 @@
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 
 namespace Tally.Api.Ledger;
 
 /// <summary>
 /// The writer's hot statements, each compiled once on the writer's connection and then only re-bound: SQLite parses
-/// and plans a statement once instead of once per event (Dapper would prepare a fresh command on every call).
+/// and plans a statement once instead of once per event (Dapper would prepare a fresh command on every call);
+/// PostgreSQL's connections prepare a statement after its second use (<see cref="Tally.Api.Data.Database"/>).
 /// </summary>
-public sealed class PreparedStatements(SqliteConnection connection) : IDisposable
+public sealed class PreparedStatements(DbConnection connection) : IDisposable
 {
-    private readonly Dictionary<string, SqliteCommand> _commands = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, DbCommand> _commands = new(StringComparer.Ordinal);
 
     /// <summary>The command for <paramref name="sql"/>, in <paramref name="transaction"/>; bind with <see cref="Bind"/>.</summary>
-    public SqliteCommand Get(string sql, SqliteTransaction transaction)
+    public DbCommand Get(string sql, DbTransaction transaction)
     {
         if (!_commands.TryGetValue(sql, out var command))
         {
@@ -34,13 +35,18 @@ public sealed class PreparedStatements(SqliteConnection connection) : IDisposabl
 public static class PreparedCommandExtensions
 {
     /// <summary>Sets a parameter, adding it on first use; null becomes SQL NULL.</summary>
-    public static SqliteCommand Bind(this SqliteCommand command, string name, object? value)
+    public static DbCommand Bind(this DbCommand command, string name, object? value)
     {
         var index = command.Parameters.IndexOf(name);
-        if (index < 0)
-            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
-        else
+        if (index >= 0)
+        {
             command.Parameters[index].Value = value ?? DBNull.Value;
+            return command;
+        }
+        var parameter = command.CreateParameter();
+        parameter.ParameterName = name;
+        parameter.Value = value ?? DBNull.Value;
+        command.Parameters.Add(parameter);
         return command;
     }
 }

@@ -16,12 +16,14 @@ public static class Recordings
         context.Prepared(
             """
             INSERT INTO unit_month_recordings (metric, month, org_unit, first_recorded_at, last_recorded_at)
-            VALUES ($metric, $month, $orgUnit, $first, $last)
+            VALUES (@metric, @month, @orgUnit, @first, @last)
             ON CONFLICT (metric, month, org_unit) DO UPDATE
-            SET first_recorded_at = min(first_recorded_at, excluded.first_recorded_at),
-                last_recorded_at = max(last_recorded_at, excluded.last_recorded_at)
+            SET first_recorded_at = CASE WHEN excluded.first_recorded_at < unit_month_recordings.first_recorded_at
+                                         THEN excluded.first_recorded_at ELSE unit_month_recordings.first_recorded_at END,
+                last_recorded_at = CASE WHEN excluded.last_recorded_at > unit_month_recordings.last_recorded_at
+                                        THEN excluded.last_recorded_at ELSE unit_month_recordings.last_recorded_at END
             """)
-            .Bind("$metric", metric).Bind("$month", month).Bind("$orgUnit", orgUnit).Bind("$first", first).Bind("$last", last)
+            .Bind("@metric", metric).Bind("@month", month).Bind("@orgUnit", orgUnit).Bind("@first", first).Bind("@last", last)
             .ExecuteNonQuery();
 
     public static void Added(LedgerContext context, EventRow row) =>
@@ -31,8 +33,8 @@ public static class Recordings
     public const string ActiveSpanQuery =
         """
         SELECT min(recorded_at), max(recorded_at) FROM events
-        WHERE org_unit = $orgUnit AND occurred_on BETWEEN $month || '-01' AND $month || '-31'
-          AND metric = $metric AND voided_at IS NULL
+        WHERE org_unit = @orgUnit AND occurred_on BETWEEN @month || '-01' AND @month || '-31'
+          AND metric = @metric AND voided_at IS NULL
         """;
 
     /// <summary>After <paramref name="row"/> was voided (and taken out of the rollups): the cell's span over what is still active.</summary>
@@ -42,15 +44,15 @@ public static class Recordings
         context.Prepared(
             $"""
             DELETE FROM unit_month_recordings
-            WHERE metric = $metric AND month = $month AND org_unit = $orgUnit
+            WHERE metric = @metric AND month = @month AND org_unit = @orgUnit
               AND NOT EXISTS (SELECT 1 FROM monthly_unit_rollups
-                              WHERE metric = $metric AND month = $month AND org_unit = $orgUnit);
+                              WHERE metric = @metric AND month = @month AND org_unit = @orgUnit);
             UPDATE unit_month_recordings
             SET (first_recorded_at, last_recorded_at) = ({ActiveSpanQuery})
-            WHERE metric = $metric AND month = $month AND org_unit = $orgUnit
-              AND $recordedAt IN (first_recorded_at, last_recorded_at);
+            WHERE metric = @metric AND month = @month AND org_unit = @orgUnit
+              AND @recordedAt IN (first_recorded_at, last_recorded_at);
             """)
-            .Bind("$metric", row.Metric).Bind("$month", month).Bind("$orgUnit", row.OrgUnit).Bind("$recordedAt", row.RecordedAt)
+            .Bind("@metric", row.Metric).Bind("@month", month).Bind("@orgUnit", row.OrgUnit).Bind("@recordedAt", row.RecordedAt)
             .ExecuteNonQuery();
     }
 

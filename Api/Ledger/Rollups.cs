@@ -18,8 +18,8 @@ public static class Rollups
         var changedAt = sign > 0 ? row.RecordedAt : Instant.ToStorage(context.Now);
         context.AsOf.Add(row, changedAt, sign);
         if (sign < 0)
-            context.Prepared("INSERT INTO asof_voids (voided_at, event_id) VALUES ($at, $id)")
-                .Bind("$at", changedAt).Bind("$id", row.Id).ExecuteNonQuery();
+            context.Prepared("INSERT INTO asof_voids (voided_at, event_id) VALUES (@at, @id)")
+                .Bind("@at", changedAt).Bind("@id", row.Id).ExecuteNonQuery();
     }
 
     /// <summary>
@@ -32,21 +32,21 @@ public static class Rollups
         context.Prepared(
             """
             INSERT INTO asof_hour_rollups (metric, month, org_unit, campaign, dimensions, changed, value, events)
-            VALUES ($metric, $month, $orgUnit, $campaign, $dimensions, $changed, $value, $events)
+            VALUES (@metric, @month, @orgUnit, @campaign, @dimensions, @changed, @value, @events)
             ON CONFLICT (metric, month, org_unit, campaign, dimensions, changed)
-            DO UPDATE SET value = value + excluded.value, events = events + excluded.events;
+            DO UPDATE SET value = asof_hour_rollups.value + excluded.value, events = asof_hour_rollups.events + excluded.events;
             INSERT INTO asof_unit_hour_rollups (metric, month, org_unit, changed, value, events, d0, d1, d2, d3, d4, d5, d6, d7)
-            VALUES ($metric, $month, $orgUnit, $changed, $value, $events, $d0, $d1, $d2, $d3, $d4, $d5, $d6, $d7)
+            VALUES (@metric, @month, @orgUnit, @changed, @value, @events, @d0, @d1, @d2, @d3, @d4, @d5, @d6, @d7)
             ON CONFLICT (metric, month, org_unit, changed)
-            DO UPDATE SET value = value + excluded.value, events = events + excluded.events,
-                d0 = d0 + excluded.d0, d1 = d1 + excluded.d1, d2 = d2 + excluded.d2, d3 = d3 + excluded.d3,
-                d4 = d4 + excluded.d4, d5 = d5 + excluded.d5, d6 = d6 + excluded.d6, d7 = d7 + excluded.d7;
+            DO UPDATE SET value = asof_unit_hour_rollups.value + excluded.value, events = asof_unit_hour_rollups.events + excluded.events,
+                d0 = asof_unit_hour_rollups.d0 + excluded.d0, d1 = asof_unit_hour_rollups.d1 + excluded.d1, d2 = asof_unit_hour_rollups.d2 + excluded.d2, d3 = asof_unit_hour_rollups.d3 + excluded.d3,
+                d4 = asof_unit_hour_rollups.d4 + excluded.d4, d5 = asof_unit_hour_rollups.d5 + excluded.d5, d6 = asof_unit_hour_rollups.d6 + excluded.d6, d7 = asof_unit_hour_rollups.d7 + excluded.d7;
             """)
-            .Bind("$metric", key.Metric).Bind("$month", key.Month).Bind("$orgUnit", key.OrgUnit).Bind("$campaign", key.Campaign)
-            .Bind("$dimensions", key.Dimensions).Bind("$changed", key.Hour)
-            .Bind("$value", value).Bind("$events", events)
-            .Bind("$d0", limbs[0]).Bind("$d1", limbs[1]).Bind("$d2", limbs[2]).Bind("$d3", limbs[3])
-            .Bind("$d4", limbs[4]).Bind("$d5", limbs[5]).Bind("$d6", limbs[6]).Bind("$d7", limbs[7])
+            .Bind("@metric", key.Metric).Bind("@month", key.Month).Bind("@orgUnit", key.OrgUnit).Bind("@campaign", key.Campaign)
+            .Bind("@dimensions", key.Dimensions).Bind("@changed", key.Hour)
+            .Bind("@value", value).Bind("@events", events)
+            .Bind("@d0", limbs[0]).Bind("@d1", limbs[1]).Bind("@d2", limbs[2]).Bind("@d3", limbs[3])
+            .Bind("@d4", limbs[4]).Bind("@d5", limbs[5]).Bind("@d6", limbs[6]).Bind("@d7", limbs[7])
             .ExecuteNonQuery();
     }
 
@@ -56,36 +56,36 @@ public static class Rollups
         context.Prepared(
             """
             INSERT INTO daily_rollups (metric, day, org_unit, campaign, dimensions, value, events)
-            VALUES ($metric, $day, $orgUnit, $campaign, $dimensions, $value, $events)
+            VALUES (@metric, @day, @orgUnit, @campaign, @dimensions, @value, @events)
             ON CONFLICT (metric, day, org_unit, campaign, dimensions)
-            DO UPDATE SET value = value + excluded.value, events = events + excluded.events;
+            DO UPDATE SET value = daily_rollups.value + excluded.value, events = daily_rollups.events + excluded.events;
             INSERT INTO monthly_rollups (metric, month, org_unit, campaign, dimensions, value, events)
-            VALUES ($metric, $month, $orgUnit, $campaign, $dimensions, $value, $events)
+            VALUES (@metric, @month, @orgUnit, @campaign, @dimensions, @value, @events)
             ON CONFLICT (metric, month, org_unit, campaign, dimensions)
-            DO UPDATE SET value = value + excluded.value, events = events + excluded.events;
+            DO UPDATE SET value = monthly_rollups.value + excluded.value, events = monthly_rollups.events + excluded.events;
             INSERT INTO monthly_unit_rollups (metric, month, org_unit, value, events)
-            VALUES ($metric, $month, $orgUnit, $value, $events)
+            VALUES (@metric, @month, @orgUnit, @value, @events)
             ON CONFLICT (metric, month, org_unit)
-            DO UPDATE SET value = value + excluded.value, events = events + excluded.events;
+            DO UPDATE SET value = monthly_unit_rollups.value + excluded.value, events = monthly_unit_rollups.events + excluded.events;
             """)
-            .Bind("$metric", key.Metric).Bind("$day", key.Day).Bind("$month", key.Day[..7]).Bind("$orgUnit", key.OrgUnit)
-            .Bind("$campaign", key.Campaign).Bind("$dimensions", key.Dimensions).Bind("$value", value).Bind("$events", events)
+            .Bind("@metric", key.Metric).Bind("@day", key.Day).Bind("@month", key.Day[..7]).Bind("@orgUnit", key.OrgUnit)
+            .Bind("@campaign", key.Campaign).Bind("@dimensions", key.Dimensions).Bind("@value", value).Bind("@events", events)
             .ExecuteNonQuery();
         if (events < 0)
         {
             context.Prepared(
                 """
                 DELETE FROM daily_rollups
-                WHERE metric = $metric AND day = $day AND org_unit = $orgUnit AND campaign = $campaign
-                  AND dimensions = $dimensions AND events = 0;
+                WHERE metric = @metric AND day = @day AND org_unit = @orgUnit AND campaign = @campaign
+                  AND dimensions = @dimensions AND events = 0;
                 DELETE FROM monthly_rollups
-                WHERE metric = $metric AND month = $month AND org_unit = $orgUnit AND campaign = $campaign
-                  AND dimensions = $dimensions AND events = 0;
+                WHERE metric = @metric AND month = @month AND org_unit = @orgUnit AND campaign = @campaign
+                  AND dimensions = @dimensions AND events = 0;
                 DELETE FROM monthly_unit_rollups
-                WHERE metric = $metric AND month = $month AND org_unit = $orgUnit AND events = 0;
+                WHERE metric = @metric AND month = @month AND org_unit = @orgUnit AND events = 0;
                 """)
-                .Bind("$metric", key.Metric).Bind("$day", key.Day).Bind("$month", key.Day[..7]).Bind("$orgUnit", key.OrgUnit)
-                .Bind("$campaign", key.Campaign).Bind("$dimensions", key.Dimensions).ExecuteNonQuery();
+                .Bind("@metric", key.Metric).Bind("@day", key.Day).Bind("@month", key.Day[..7]).Bind("@orgUnit", key.OrgUnit)
+                .Bind("@campaign", key.Campaign).Bind("@dimensions", key.Dimensions).ExecuteNonQuery();
         }
     }
 }

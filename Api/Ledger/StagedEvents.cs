@@ -43,6 +43,31 @@ public static class StagedEvents
         DELETE FROM temp.import_staged_events;
         """;
 
+    /// <summary>
+    /// <see cref="CreateTable"/> on PostgreSQL: a temporary table of the writer's session, unlogged by nature, in the
+    /// "C" collation of the ledger's text.
+    /// </summary>
+    public const string CreatePostgresTable =
+        """
+        CREATE TEMP TABLE IF NOT EXISTS import_staged_events (
+            n            bigserial PRIMARY KEY,
+            import_id    ctext NOT NULL,
+            creates      bigint NOT NULL,
+            metric       ctext NULL,
+            occurred_on  ctext NULL,
+            quantity     bigint NULL,
+            org_unit     ctext NULL,
+            campaign     ctext NULL,
+            dimensions   ctext NULL,
+            external_id  ctext NULL,
+            note         ctext NULL,
+            source       ctext NOT NULL
+        );
+        CREATE UNIQUE INDEX IF NOT EXISTS ux_import_staged_source_external
+            ON import_staged_events(source, external_id) WHERE external_id IS NOT NULL;
+        DELETE FROM pg_temp.import_staged_events;
+        """;
+
     /// <summary>The SQLite function the publish calls once per row, in file order: the writer's next event id.</summary>
     public const string NextIdFunction = "tally_next_event_id";
 
@@ -51,12 +76,12 @@ public static class StagedEvents
             """
             INSERT INTO import_staged_events (import_id, creates, metric, occurred_on, quantity, org_unit, campaign, dimensions,
                                               external_id, note, source)
-            VALUES ($import, 1, $metric, $occurredOn, $quantity, $orgUnit, $campaign, $dimensions, $externalId, $note, $source)
+            VALUES (@import, 1, @metric, @occurredOn, @quantity, @orgUnit, @campaign, @dimensions, @externalId, @note, @source)
             """)
-            .Bind("$import", importId).Bind("$metric", input.Metric).Bind("$occurredOn", Day.ToStorage(input.OccurredOn))
-            .Bind("$quantity", input.Quantity).Bind("$orgUnit", input.OrgUnit).Bind("$campaign", input.Campaign)
-            .Bind("$dimensions", input.DimensionsJson).Bind("$externalId", input.ExternalId).Bind("$note", input.Note)
-            .Bind("$source", source).ExecuteNonQuery();
+            .Bind("@import", importId).Bind("@metric", input.Metric).Bind("@occurredOn", Day.ToStorage(input.OccurredOn))
+            .Bind("@quantity", input.Quantity).Bind("@orgUnit", input.OrgUnit).Bind("@campaign", input.Campaign)
+            .Bind("@dimensions", input.DimensionsJson).Bind("@externalId", input.ExternalId).Bind("@note", input.Note)
+            .Bind("@source", source).ExecuteNonQuery();
 
     /// <summary>
     /// Holds an externalId the import decided against its stored head (unchanged, or to be superseded at the publish):
@@ -65,19 +90,19 @@ public static class StagedEvents
     /// </summary>
     public static void Hold(LedgerContext context, string importId, string source, string externalId) =>
         context.Prepared(
-            "INSERT OR IGNORE INTO import_staged_events (import_id, creates, external_id, source) VALUES ($import, 0, $externalId, $source)")
-            .Bind("$import", importId).Bind("$externalId", externalId).Bind("$source", source).ExecuteNonQuery();
+            "INSERT INTO import_staged_events (import_id, creates, external_id, source) VALUES (@import, 0, @externalId, @source) ON CONFLICT DO NOTHING")
+            .Bind("@import", importId).Bind("@externalId", externalId).Bind("@source", source).ExecuteNonQuery();
 
     /// <summary>Who holds an externalId: one seek of ux_import_staged_source_external.</summary>
-    public const string HeldByQuery = "SELECT import_id FROM import_staged_events WHERE source = $source AND external_id = $externalId";
+    public const string HeldByQuery = "SELECT import_id FROM import_staged_events WHERE source = @source AND external_id = @externalId";
 
     /// <summary>An import's staged rows in file order: a walk of the table in rowid order, no sorter, so ids are drawn in that order.</summary>
-    public const string StagedInFileOrder = "FROM import_staged_events WHERE import_id = $import AND creates = 1 ORDER BY n";
+    public const string StagedInFileOrder = "FROM import_staged_events WHERE import_id = @import AND creates = 1 ORDER BY n";
 
     /// <summary>The import that has staged an event under this source and externalId, or null: one seek.</summary>
     public static string? HeldBy(LedgerContext context, string source, string externalId) =>
         context.Prepared(HeldByQuery)
-            .Bind("$source", source).Bind("$externalId", externalId).ExecuteScalar() as string;
+            .Bind("@source", source).Bind("@externalId", externalId).ExecuteScalar() as string;
 
     /// <summary>The publish's one statement: the staged events of an import into events, ids drawn row by row in file order.</summary>
     public const string PublishSql =
@@ -85,7 +110,7 @@ public static class StagedEvents
         INSERT INTO events (id, metric, occurred_on, quantity, org_unit, campaign, dimensions, external_id, note,
                             source, recorded_at, audit_seq)
         SELECT {NextIdFunction}(), metric, occurred_on, quantity, org_unit, campaign, dimensions, external_id, note,
-               source, $recordedAt, $auditSeq
+               source, @recordedAt, @auditSeq
         {StagedInFileOrder}
         """;
 
@@ -102,11 +127,13 @@ public static class StagedEvents
         var recordedAt = Instant.ToStorage(context.Now);
         // The staged rows are read in rowid order (n is the rowid): no sorter, so each row's id is drawn in file order
         // (LeanSchemaTests shows the plan).
-        var moved = context.Prepared(PublishSql)
-            .Bind("$recordedAt", recordedAt).Bind("$auditSeq", context.CreationSeq).Bind("$import", importId)
-            .ExecuteNonQuery();
-        using (var reader = context.Prepared($"SELECT {EventRow.Columns} FROM events WHERE seq > $before ORDER BY seq")
-                   .Bind("$before", before).ExecuteReader())
+        var moved = context.OnPostgres
+            ? PublishRowByRow(context, importId, recordedAt)
+            : context.Prepared(PublishSql)
+                .Bind("@recordedAt", recordedAt).Bind("@auditSeq", context.CreationSeq).Bind("@import", importId)
+                .ExecuteNonQuery();
+        using (var reader = context.Prepared($"SELECT {EventRow.Columns} FROM events WHERE seq > @before ORDER BY seq")
+                   .Bind("@before", before).ExecuteReader())
         {
             while (reader.Read())
             {
@@ -119,6 +146,41 @@ public static class StagedEvents
     }
 
     /// <summary>
+    /// PostgreSQL has no function of the writer's to call from SQL: the staged rows are read in file order and each is
+    /// inserted with the writer's next id, through the one prepared statement (so ids keep file order all the same).
+    /// </summary>
+    private static int PublishRowByRow(LedgerContext context, string importId, string recordedAt)
+    {
+        var rows = new List<object?[]>();
+        using (var reader = context.Prepared(
+                       $"SELECT metric, occurred_on, quantity, org_unit, campaign, dimensions, external_id, note, source {StagedInFileOrder}")
+                   .Bind("@import", importId).ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                var values = new object?[reader.FieldCount];
+                reader.GetValues(values!);
+                rows.Add(values);
+            }
+        }
+        var insert = context.Prepared(
+            """
+            INSERT INTO events (id, metric, occurred_on, quantity, org_unit, campaign, dimensions, external_id, note,
+                                source, recorded_at, audit_seq)
+            VALUES (@id, @metric, @occurredOn, @quantity, @orgUnit, @campaign, @dimensions, @externalId, @note, @source,
+                    @recordedAt, @auditSeq)
+            """);
+        foreach (var row in rows)
+        {
+            insert.Bind("@id", context.Ids.Next("evt_")).Bind("@metric", row[0]).Bind("@occurredOn", row[1])
+                .Bind("@quantity", row[2]).Bind("@orgUnit", row[3]).Bind("@campaign", row[4]).Bind("@dimensions", row[5])
+                .Bind("@externalId", row[6]).Bind("@note", row[7]).Bind("@source", row[8])
+                .Bind("@recordedAt", recordedAt).Bind("@auditSeq", context.CreationSeq).ExecuteNonQuery();
+        }
+        return rows.Count;
+    }
+
+    /// <summary>
     /// Deletes up to <paramref name="limit"/> staged rows of an import (of every import when null: what a failed drop left);
     /// how many it deleted (the caller repeats until none).
     /// </summary>
@@ -126,7 +188,7 @@ public static class StagedEvents
         context.Prepared(
             """
             DELETE FROM import_staged_events WHERE n IN (
-                SELECT n FROM import_staged_events WHERE $import IS NULL OR import_id = $import ORDER BY n LIMIT $limit)
+                SELECT n FROM import_staged_events WHERE @import IS NULL OR import_id = @import ORDER BY n LIMIT @limit)
             """)
-            .Bind("$import", importId).Bind("$limit", limit).ExecuteNonQuery();
+            .Bind("@import", importId).Bind("@limit", limit).ExecuteNonQuery();
 }

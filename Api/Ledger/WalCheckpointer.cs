@@ -54,7 +54,7 @@ public sealed class WalCheckpointer(Database database, IOptions<LedgerOptions> o
     }
 
     /// <summary>Runs one checkpoint and returns the WAL's size in pages (SQLite answers busy, log pages, checkpointed pages).</summary>
-    private static async Task<long> CheckpointAsync(SqliteConnection connection, string mode, CancellationToken ct)
+    private static async Task<long> CheckpointAsync(System.Data.Common.DbConnection connection, string mode, CancellationToken ct)
     {
         await using var checkpoint = connection.CreateCommand();
         checkpoint.CommandText = $"PRAGMA wal_checkpoint({mode})";

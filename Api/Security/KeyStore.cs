@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
 using Dapper;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using Tally.Api.Data;
 using Tally.Api.Ledger;
 
@@ -35,7 +35,7 @@ public sealed class KeyStore
 
     public static byte[] Hash(string secret) => SHA256.HashData(Encoding.UTF8.GetBytes(secret));
 
-    public void Load(SqliteConnection connection)
+    public void Load(DbConnection connection)
     {
         var rows = connection.Query<KeyRow>(
             """

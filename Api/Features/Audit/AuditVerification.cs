@@ -1,6 +1,5 @@
 using System.Data.Common;
 using System.Text.Json;
-using Microsoft.Data.Sqlite;
 using Tally.Api.Data;
 using Tally.Api.Ledger;
 
@@ -50,7 +49,7 @@ public sealed class AuditVerification(Database database, LedgerWriter writer, IL
         var committed = writer.CommittedHead;
         await using var connection = await database.OpenAsync(ct);
         // Deferred, so a read transaction: its snapshot starts at the first read, and writes go on beside it.
-        await using var snapshot = connection.BeginTransaction(deferred: true);
+        await using var snapshot = connection.BeginSnapshot();
 
         var chain = await VerifyChainAsync(connection, snapshot, committed, knownHead, ct);
         if (!chain.Valid)
@@ -68,19 +67,19 @@ public sealed class AuditVerification(Database database, LedgerWriter writer, IL
         return ledger is null ? chain : ledger with { Head = chain.Head };
     }
 
-    private static async Task<long> LastSeqAsync(SqliteConnection connection, SqliteTransaction snapshot, CancellationToken ct)
+    private static async Task<long> LastSeqAsync(DbConnection connection, DbTransaction snapshot, CancellationToken ct)
     {
         await using var command = Command(connection, snapshot, "SELECT coalesce(max(seq), 0) FROM audit_log");
         return (long)(await command.ExecuteScalarAsync(ct) ?? 0L);
     }
 
-    private static async Task<long> CountAsync(SqliteConnection connection, SqliteTransaction snapshot, CancellationToken ct)
+    private static async Task<long> CountAsync(DbConnection connection, DbTransaction snapshot, CancellationToken ct)
     {
         await using var command = Command(connection, snapshot, "SELECT count(*) FROM audit_log");
         return (long)(await command.ExecuteScalarAsync(ct) ?? 0L);
     }
 
-    private static async Task<VerifyOutcome> VerifyChainAsync(SqliteConnection connection, SqliteTransaction snapshot,
+    private static async Task<VerifyOutcome> VerifyChainAsync(DbConnection connection, DbTransaction snapshot,
         ChainHead committed, string? knownHead, CancellationToken ct)
     {
         await using var command = Command(connection, snapshot,
@@ -134,7 +133,7 @@ public sealed class AuditVerification(Database database, LedgerWriter writer, IL
     /// the Merkle form has no entry of its own: the successor's leaf names the old event, so the link is checked both ways
     /// and the old event's void taken from the successor's entry.
     /// </summary>
-    private static async Task<VerifyOutcome?> VerifyEventsAsync(SqliteConnection connection, SqliteTransaction snapshot, long entries,
+    private static async Task<VerifyOutcome?> VerifyEventsAsync(DbConnection connection, DbTransaction snapshot, long entries,
         CancellationToken ct)
     {
         await using var eventCommand = Command(connection, snapshot,
@@ -240,7 +239,7 @@ public sealed class AuditVerification(Database database, LedgerWriter writer, IL
     /// is checked against the events by one grouped pass over the table below it (SQLite sorts on disk past its cache).
     /// The first differing row in key order is named.
     /// </summary>
-    private static async Task<VerifyOutcome?> VerifyRollupsAsync(SqliteConnection connection, SqliteTransaction snapshot, long entries,
+    private static async Task<VerifyOutcome?> VerifyRollupsAsync(DbConnection connection, DbTransaction snapshot, long entries,
         CancellationToken ct)
     {
         foreach (var check in RollupChecks)
@@ -321,7 +320,7 @@ public sealed class AuditVerification(Database database, LedgerWriter writer, IL
             """, row => RowReason("monthly_unit_rollups", "month", row, "")),
     ];
 
-    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction snapshot, string sql)
+    private static DbCommand Command(DbConnection connection, DbTransaction snapshot, string sql)
     {
         var command = connection.CreateCommand();
         command.Transaction = snapshot;

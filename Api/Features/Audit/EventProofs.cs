@@ -1,7 +1,7 @@
 using System.Buffers;
 using System.Text.Json;
 using Dapper;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using Tally.Api.Ledger;
 using Tally.Api.Problems;
 
@@ -16,7 +16,7 @@ namespace Tally.Api.Features.Audit;
 /// </summary>
 public static class EventProofs
 {
-    public static async Task<EventProofResponse> BuildAsync(SqliteConnection connection, SqliteTransaction snapshot, EventRow row,
+    public static async Task<EventProofResponse> BuildAsync(DbConnection connection, DbTransaction snapshot, EventRow row,
         CancellationToken ct)
     {
         var entry = await connection.QuerySingleOrDefaultAsync<AuditRow>(new CommandDefinition(
@@ -72,7 +72,7 @@ public static class EventProofs
 
     private sealed record ChunkRow(string FirstEventId, long Chunk);
 
-    private static async Task<ChunkRow> ChunkOfAsync(SqliteConnection connection, SqliteTransaction snapshot, EventRow row,
+    private static async Task<ChunkRow> ChunkOfAsync(DbConnection connection, DbTransaction snapshot, EventRow row,
         CancellationToken ct) =>
         await connection.QuerySingleOrDefaultAsync<ChunkRow>(new CommandDefinition(
             """

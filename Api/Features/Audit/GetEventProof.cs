@@ -62,7 +62,7 @@ public sealed class GetEventProof(Database database) : Endpoint<GetEventProofReq
     {
         await using var connection = await database.OpenAsync(ct);
         // One read snapshot for the event, its entry and the entry's other events; writes go on beside it.
-        await using var snapshot = connection.BeginTransaction(deferred: true);
+        await using var snapshot = connection.BeginSnapshot();
         var row = await Dapper.SqlMapper.QueryFirstOrDefaultAsync<EventRow>(connection, new Dapper.CommandDefinition(
                 $"SELECT {EventRow.Columns} FROM events WHERE id = @id", new { id = req.Id }, snapshot, cancellationToken: ct))
             ?? throw ProblemException.NotFound(Text.Say($"没有事件 '{Codes.Quote(req.Id)}'。", $"No event '{Codes.Quote(req.Id)}'."));

@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Data.Common;
 using System.Text.Json;
-using Microsoft.Data.Sqlite;
 using Tally.Api.Ledger;
 using Tally.Api.Problems;
 
@@ -14,7 +13,7 @@ namespace Tally.Api.Features.Audit;
 /// Names the first entry whose events no longer hash to its root (a row changed), that holds fewer rows than it records
 /// (rows removed) or more (rows added), and the first row that no entry including it names (a row inserted).
 /// </summary>
-public sealed class MerkleEntryWalk(DbDataReader entries, SqliteConnection connection, SqliteTransaction snapshot, long chainEntries)
+public sealed class MerkleEntryWalk(DbDataReader entries, DbConnection connection, DbTransaction snapshot, long chainEntries)
 {
     private readonly ArrayBufferWriter<byte> _leaf = new(1024);
     private Run? _open;
@@ -157,8 +156,8 @@ public sealed class MerkleEntryWalk(DbDataReader entries, SqliteConnection conne
     {
         await using var command = connection.CreateCommand();
         command.Transaction = snapshot;
-        command.CommandText = "SELECT first_event_id, chunk, hash FROM audit_chunks WHERE seq = $seq ORDER BY first_event_id";
-        command.Parameters.AddWithValue("$seq", seq);
+        command.CommandText = "SELECT first_event_id, chunk, hash FROM audit_chunks WHERE seq = @seq ORDER BY first_event_id";
+        command.Bind("@seq", seq);
         await using var reader = await command.ExecuteReaderAsync(ct);
         var chunks = new List<(string, long, byte[])>();
         while (await reader.ReadAsync(ct))

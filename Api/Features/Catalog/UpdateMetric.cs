@@ -55,9 +55,10 @@ public sealed class UpdateMetricCommand(string code, UpdateMetricRequest req, Ac
             var kept = next.FirstOrDefault(d => d.Key == old.Key)?.Values ?? [];
             foreach (var value in old.Values.Except(kept, StringComparer.Ordinal))
             {
+                var sql = Sql.Of(context.Connection);
                 var used = context.Connection.ExecuteScalar<bool>(
-                    "SELECT EXISTS (SELECT 1 FROM events WHERE metric = @code AND json_extract(dimensions, @path) = @value)",
-                    new { code, path = $"$.\"{old.Key}\"", value }, context.Transaction);
+                    $"SELECT EXISTS (SELECT 1 FROM events WHERE metric = @code AND {sql.JsonText("dimensions", "path")} = @value)",
+                    new { code, path = sql.JsonKey(old.Key), value }, context.Transaction);
                 if (used)
                     throw ProblemException.Conflict(
                         Text.Say($"指标“{code}”的维度取值 {old.Key}={value} 已被事件使用，不能删除。",

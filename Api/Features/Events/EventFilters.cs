@@ -67,8 +67,9 @@ public sealed record EventFilter(
     /// order and stops after a page, instead of sorting every match of a large metric or a district.
     /// </summary>
     public (string Where, Dictionary<string, object?> Parameters) ToSql(string? afterId = null, int daySeekSpan = 1,
-        long recordedAfterSeq = 0, bool fewMatches = false)
+        long recordedAfterSeq = 0, bool fewMatches = false, Sql? sql = null)
     {
+        sql ??= Sql.Of(StorageProvider.Sqlite);
         var conditions = new List<string>();
         var parameters = new Dictionary<string, object?>(StringComparer.Ordinal);
         void Add(string condition, string name, object? value)
@@ -79,16 +80,16 @@ public sealed record EventFilter(
 
         // A unary + keeps a term out of index choice (https://sqlite.org/optoverview.html#disqualifying_where_clause_terms_using_unary_).
         var seeksDays = From is { } first && To is { } last && last.DayNumber - first.DayNumber < Math.Max(daySeekSpan, 1);
-        var seek = seeksDays || (fewMatches && (Metric is not null || OrgUnit is not null)) ? "" : "+";
+        var walk = !(seeksDays || (fewMatches && (Metric is not null || OrgUnit is not null)));
         if (!string.IsNullOrEmpty(afterId))
             Add("e.seq > (SELECT seq FROM events WHERE id = @afterId)", "afterId", afterId);
         if (Metric is not null)
-            Add($"{seek}e.metric = @metric", "metric", Metric);
+            Add($"{sql.Column("e.metric", walk)} = @metric", "metric", Metric);
         if (OrgUnit is not null)
         {
             Add(OrgUnitHasDescendants
-                ? $"{seek}e.org_unit IN (SELECT descendant FROM org_unit_closure WHERE ancestor = @orgUnit)"
-                : $"{seek}e.org_unit = @orgUnit", "orgUnit", OrgUnit);
+                ? $"{sql.Column("e.org_unit", walk)} IN (SELECT descendant FROM org_unit_closure WHERE ancestor = @orgUnit)"
+                : $"{sql.Column("e.org_unit", walk)} = @orgUnit", "orgUnit", OrgUnit);
         }
         if (Campaign is not null)
             Add("e.campaign = @campaign", "campaign", Campaign);
@@ -99,9 +100,9 @@ public sealed record EventFilter(
         else
         {
             if (From is { } from)
-                Add($"{seek}e.occurred_on >= @from", "from", from);
+                Add($"{sql.Column("e.occurred_on", walk)} >= @from", "from", from);
             if (To is { } to)
-                Add($"{seek}e.occurred_on <= @to", "to", to);
+                Add($"{sql.Column("e.occurred_on", walk)} <= @to", "to", to);
         }
         if (RecordedAfter is { } recordedAfter)
         {
@@ -112,7 +113,7 @@ public sealed record EventFilter(
         // No index holds dimensions: these terms only test rows the index chosen above yields, in id order.
         for (var i = 0; i < (Dimensions?.Count ?? 0); i++)
         {
-            Add($"json_extract(e.dimensions, @dimPath{i}) = @dimValue{i}", $"dimPath{i}", $"$.\"{Dimensions![i].Key}\"");
+            Add($"{sql.JsonText("e.dimensions", $"dimPath{i}")} = @dimValue{i}", $"dimPath{i}", sql.JsonKey(Dimensions![i].Key));
             parameters[$"dimValue{i}"] = Dimensions[i].Value;
         }
         if (Status == EventStatusFilter.Active)
@@ -130,7 +131,7 @@ public sealed record EventFilter(
         System.Data.Common.DbTransaction? transaction, string? afterId = null, int daySeekSpan = 1) =>
         ToSql(afterId, daySeekSpan,
             RecordedAfter is { } recordedAfter ? EventSeq.LastRecordedThrough(connection, transaction, recordedAfter) : 0,
-            FewMatches(connection, transaction));
+            FewMatches(connection, transaction), Sql.Of(connection));
 
     /// <summary>At most this many active events match by the rollups: an index seek and a sort beat a walk.</summary>
     public const long FewMatchesLimit = 20_000;
@@ -156,7 +157,7 @@ public sealed record EventFilter(
         if (To is not null)
             conditions.Add("month <= @toMonth");
         var events = Dapper.SqlMapper.ExecuteScalar<long>(connection, new Dapper.CommandDefinition(
-            $"SELECT coalesce(sum(events), 0) FROM (SELECT events FROM monthly_unit_rollups WHERE {string.Join(" AND ", conditions)} LIMIT 100000)",
+            $"SELECT coalesce(sum(events), 0) FROM (SELECT events FROM monthly_unit_rollups WHERE {string.Join(" AND ", conditions)} LIMIT 100000) AS capped",
             new { metric = Metric, orgUnit = OrgUnit, fromMonth = From?.ToString("yyyy-MM", CultureInfo.InvariantCulture),
                 toMonth = To?.ToString("yyyy-MM", CultureInfo.InvariantCulture) }, transaction));
         return events <= FewMatchesLimit;

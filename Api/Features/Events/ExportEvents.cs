@@ -76,7 +76,7 @@ public sealed class ExportEvents(Database database, CatalogCache catalog, ILogge
         await using var connection = await database.OpenAsync(ct);
         // One read transaction: the dimension columns and the rows come from the same snapshot of the database.
         // Deferred: a plain BEGIN would be BEGIN IMMEDIATE here and hold the write lock for the whole stream.
-        await using var transaction = connection.BeginTransaction(deferred: true);
+        await using var transaction = connection.BeginSnapshot();
         var snapshot = CatalogSnapshot.Load(connection, transaction);
         var dimensionKeys = EventFieldList.DimensionKeys(snapshot);
         var columns = EventFieldList.ExportColumns(dimensionKeys, req.Headers == "zh" ? snapshot : null);
@@ -85,7 +85,7 @@ public sealed class ExportEvents(Database database, CatalogCache catalog, ILogge
         query.Transaction = transaction;
         query.CommandText = $"SELECT {EventRow.Columns} FROM events e WHERE {where} ORDER BY e.seq";
         foreach (var (name, value) in parameters)
-            query.Parameters.AddWithValue("@" + name, value ?? DBNull.Value);
+            query.Bind("@" + name, value);
         await using var reader = await query.ExecuteReaderAsync(ct);
 
         var response = HttpContext.Response;

@@ -45,7 +45,7 @@ public sealed class ListEvents(Database database, CatalogCache catalog) : Endpoi
         var limit = Paging.LimitOf(req);
         var filter = EventFilters.Resolve(req, HttpContext.Request.Query, HttpContext.Caller(), catalog.Current);
         await using var connection = await database.OpenAsync(ct);
-        await using var snapshot = connection.BeginTransaction(deferred: true);
+        await using var snapshot = connection.BeginSnapshot();
         var (where, values) = filter.ToSql(connection, snapshot, after);
         var parameters = new DynamicParameters(values);
         parameters.Add("take", limit + 1);

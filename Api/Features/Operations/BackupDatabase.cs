@@ -1,5 +1,6 @@
 using FastEndpoints;
 using Tally.Api.Data;
+using Tally.Api.Problems;
 using Tally.Api.Security;
 
 namespace Tally.Api.Features.Operations;
@@ -24,6 +25,10 @@ public sealed class BackupDatabase(Database database) : EndpointWithoutRequest
 
     public override async Task HandleAsync(CancellationToken ct)
     {
+        if (!database.TakesOnlineBackups)
+            throw ProblemException.Conflict(Text.Say(
+                "本服务的数据存放在 PostgreSQL 中，请用 PostgreSQL 自带的工具备份（pg_dump 或 pg_basebackup，见 README）。",
+                "This server stores its data in PostgreSQL: back it up with PostgreSQL's own tools (pg_dump or pg_basebackup; see the README)."));
         var file = Path.Combine(Path.GetTempPath(), $"tally-backup-{Guid.NewGuid():N}.db");
         try
         {

@@ -1,5 +1,5 @@
 using Dapper;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using Tally.Api.Data;
 
 namespace Tally.Api.Features.Periods;
@@ -28,7 +28,7 @@ public sealed class PeriodRow
         Year = Year, Locked = Locked, LockedAt = LockedAt, LockReason = LockReason,
     };
 
-    public static PeriodRow Find(SqliteConnection connection, SqliteTransaction transaction, int year) =>
+    public static PeriodRow Find(DbConnection connection, DbTransaction transaction, int year) =>
         connection.QueryFirstOrDefault<PeriodRow>($"SELECT {Columns} FROM periods WHERE year = @year", new { year }, transaction)
         ?? new PeriodRow { Year = year };
 }

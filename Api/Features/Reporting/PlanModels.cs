@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Dapper;
 using FluentValidation;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using Tally.Api.Data;
 using Tally.Api.Features.Catalog;
 using Tally.Api.Ledger;
@@ -115,11 +115,11 @@ public sealed class PlanRow
         StartsOn = Day.FromStorage(StartsOn), EndsOn = EndsOn is null ? null : Day.FromStorage(EndsOn),
     };
 
-    public static async Task<PlanRow?> FindAsync(SqliteConnection connection, string code, CancellationToken ct) =>
+    public static async Task<PlanRow?> FindAsync(DbConnection connection, string code, CancellationToken ct) =>
         await connection.QueryFirstOrDefaultAsync<PlanRow>(new CommandDefinition(
             $"SELECT {Columns} FROM reporting_plans WHERE code = @code", new { code }, cancellationToken: ct));
 
-    public static PlanRow? Find(SqliteConnection connection, SqliteTransaction transaction, string code) =>
+    public static PlanRow? Find(DbConnection connection, DbTransaction transaction, string code) =>
         connection.QueryFirstOrDefault<PlanRow>($"SELECT {Columns} FROM reporting_plans WHERE code = @code", new { code }, transaction);
 
     /// <summary>The period <paramref name="text"/> of this plan: 400 on <c>period</c> when it is not one, or lies outside the plan's dates.</summary>

@@ -1,5 +1,5 @@
 using Dapper;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using Tally.Api.Data;
 using Tally.Api.Ledger;
 
@@ -64,7 +64,7 @@ public sealed class ReporterStatus
 /// </summary>
 public static class ReportingStatus
 {
-    public static async Task<ReportingStatusResponse> ComputeAsync(SqliteConnection connection, PlanRow plan, ReportingPeriod period,
+    public static async Task<ReportingStatusResponse> ComputeAsync(DbConnection connection, PlanRow plan, ReportingPeriod period,
         IReadOnlyList<string> reporters, CatalogSnapshot catalog, TimeProvider clock, CancellationToken ct)
     {
         var metrics = plan.MetricList;
@@ -73,7 +73,7 @@ public static class ReportingStatus
         var now = clock.GetUtcNow();
         var wanted = reporters.ToHashSet(StringComparer.Ordinal);
 
-        await using var transaction = connection.BeginTransaction(deferred: true);
+        await using var transaction = connection.BeginSnapshot();
         // Per unit: plan metrics with active events in the period, and per metric the first recording in the period.
         var cells = new Dictionary<string, UnitCells>(StringComparer.Ordinal);
         await using (var reader = await connection.ExecuteReaderAsync(new CommandDefinition(

@@ -1,5 +1,5 @@
 using Dapper;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using Tally.Api.Data;
 using Tally.Api.Ledger;
 using Tally.Api.Problems;
@@ -54,7 +54,7 @@ public sealed class SubmissionRow
         ReturnReason = ReturnReason,
     };
 
-    public static SubmissionRow? Find(SqliteConnection connection, SqliteTransaction transaction, string id) =>
+    public static SubmissionRow? Find(DbConnection connection, DbTransaction transaction, string id) =>
         connection.QueryFirstOrDefault<SubmissionRow>(
             $"SELECT {Columns} FROM reporting_submissions WHERE id = @id", new { id }, transaction);
 }

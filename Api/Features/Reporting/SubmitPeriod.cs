@@ -90,8 +90,9 @@ public sealed class SubmitPeriodCommand(SubmitPeriodRequest req, DateOnly today,
         // The cells this submission freezes: the plan's metrics as they are now, for each month of the period.
         connection.Execute(
             """
-            INSERT OR IGNORE INTO reporting_frozen_cells (org_unit, metric, month, submission_id)
+            INSERT INTO reporting_frozen_cells (org_unit, metric, month, submission_id)
             VALUES (@orgUnit, @metric, @month, @id)
+            ON CONFLICT DO NOTHING
             """,
             plan.MetricList.SelectMany(m => period.Months().Select(month => new { orgUnit, metric = m, month, id })), transaction);
         var submission = SubmissionRow.Find(connection, transaction, id)!.ToResponse();

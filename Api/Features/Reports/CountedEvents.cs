@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using Dapper;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using Tally.Api.Data;
 using Tally.Api.Features.Totals;
 using Tally.Api.Ledger;
@@ -50,7 +50,8 @@ public sealed class CountedEvents(Database database, LedgerWriter writer, Catalo
         var sums = metricsThen.ToDictionary(m => m, _ => (Value: 0L, Events: 0L), StringComparer.Ordinal);
         var digest = new SetDigest();
         await using var connection = await database.OpenAsync(ct);
-        await using var transaction = connection.BeginTransaction(deferred: true);
+        await using var transaction = connection.BeginSnapshot();
+        var sql = database.Sql;
         var cut = AsOfCut.Find(connection, transaction, asOf);
         var parameters = new DynamicParameters(new { metrics = metricsThen, first = $"{year:D4}-01", last = $"{year:D4}-12", orgUnit });
         cut.Bind(parameters);
@@ -67,7 +68,7 @@ public sealed class CountedEvents(Database database, LedgerWriter writer, Catalo
         await using (var reader = await connection.ExecuteReaderAsync(new CommandDefinition(
             $"""
             SELECT metric, sum(value), sum(events), sum(d0), sum(d1), sum(d2), sum(d3), sum(d4), sum(d5), sum(d6), sum(d7)
-            FROM ({string.Join("\nUNION ALL\n", parts)})
+            FROM ({string.Join("\nUNION ALL\n", parts)}) AS parts
             GROUP BY metric
             """, parameters, transaction, cancellationToken: ct)))
         {
@@ -87,7 +88,7 @@ public sealed class CountedEvents(Database database, LedgerWriter writer, Catalo
             await using var reader = await connection.ExecuteReaderAsync(new CommandDefinition(
                 $"""
                 SELECT id, metric, quantity FROM events
-                WHERE {window} AND +metric IN @metrics AND substr(occurred_on, 1, 7) BETWEEN @first AND @last {Subtree("+org_unit")}
+                WHERE {window} AND {sql.Unindexed("metric")} IN @metrics AND substr(occurred_on, 1, 7) BETWEEN @first AND @last {Subtree(sql.Unindexed("org_unit"))}
                 """, parameters, transaction, cancellationToken: ct));
             while (await reader.ReadAsync(ct))
             {
@@ -162,7 +163,7 @@ public sealed class CountedEvents(Database database, LedgerWriter writer, Catalo
         var asOfText = Instant.ToStorage(asOf);
         await using var connection = await database.OpenAsync(ct);
         // One read snapshot for the events and the high-water mark below.
-        await using var transaction = connection.BeginTransaction(deferred: true);
+        await using var transaction = connection.BeginSnapshot();
         // Streamed through a plain reader: a year of a large unit is millions of events, of which only the sums and the
         // digest are kept, in id order. Two ways to get them: find the year's events through an index and sort them by
         // id, or walk every event in id order and skip the rest. Walking wins once the year is a fair share of the
@@ -170,14 +171,14 @@ public sealed class CountedEvents(Database database, LedgerWriter writer, Catalo
         // say what share it is. Unary + keeps a term from choosing the index. For one unit's subtree, "+metric"
         // steers SQLite to the (org_unit, occurred_on) index, so the cost follows that subtree's events.
         var walk = await IsLargeShareAsync(connection, transaction, year, orgUnit, ct);
-        var seek = walk ? "+" : "";
+        var sql = database.Sql;
         await using (var reader = await connection.ExecuteReaderAsync(new CommandDefinition(
             $"""
             SELECT id, metric, quantity
             FROM events
-            WHERE {(orgUnit is null && !walk ? "" : "+")}metric IN @metrics AND {seek}occurred_on BETWEEN @from AND @to
-              AND {seek}recorded_at <= @asOf AND (voided_at IS NULL OR voided_at > @asOf)
-              {(orgUnit is null ? "" : $"AND {seek}org_unit IN (SELECT descendant FROM org_unit_closure WHERE ancestor = @orgUnit)")}
+            WHERE {sql.Column("metric", unindexed: orgUnit is not null || walk)} IN @metrics AND {sql.Column("occurred_on", walk)} BETWEEN @from AND @to
+              AND {sql.Column("recorded_at", walk)} <= @asOf AND (voided_at IS NULL OR voided_at > @asOf)
+              {(orgUnit is null ? "" : $"AND {sql.Column("org_unit", walk)} IN (SELECT descendant FROM org_unit_closure WHERE ancestor = @orgUnit)")}
               {(approvedOnly ? "AND " + Reporting.ApprovedCells.Condition("events.metric", "substr(events.occurred_on, 1, 7)", "events.org_unit", "@asOf") : "")}
             ORDER BY seq
             """,
@@ -249,7 +250,7 @@ public sealed class CountedEvents(Database database, LedgerWriter writer, Catalo
     }
 
     /// <summary>Whether the year's events (in the subtree) are at least an eighth of all events, by the monthly rollups.</summary>
-    private static async Task<bool> IsLargeShareAsync(SqliteConnection connection, SqliteTransaction transaction, int year,
+    private static async Task<bool> IsLargeShareAsync(DbConnection connection, DbTransaction transaction, int year,
         string? orgUnit, CancellationToken ct)
     {
         var (share, all) = await connection.QuerySingleAsync<(long Share, long All)>(new CommandDefinition(
@@ -263,13 +264,13 @@ public sealed class CountedEvents(Database database, LedgerWriter writer, Catalo
         return all > 0 && share * 8 >= all;
     }
 
-    private static Task<bool> VoidedAfterAsync(SqliteConnection connection, SqliteTransaction transaction, string asOf,
+    private static Task<bool> VoidedAfterAsync(DbConnection connection, DbTransaction transaction, string asOf,
         CancellationToken ct) =>
         connection.ExecuteScalarAsync<bool>(new CommandDefinition(
             "SELECT EXISTS (SELECT 1 FROM asof_voids WHERE voided_at > @asOf)", new { asOf }, transaction, cancellationToken: ct));
 
     /// <summary>The greatest id recorded by asOf: every event up to it has been looked at.</summary>
-    private static async Task<string?> HighWaterAsync(SqliteConnection connection, SqliteTransaction transaction, string asOf,
+    private static async Task<string?> HighWaterAsync(DbConnection connection, DbTransaction transaction, string asOf,
         CancellationToken ct)
     {
         // Newest first; events recorded after asOf (committed while this count ran) are few and end the walk quickly.

@@ -38,7 +38,7 @@ public sealed class ReportWarmup(Database database, CountedEvents counter, Ledge
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
-        catch (Exception ex) when (ex is Microsoft.Data.Sqlite.SqliteException or InvalidOperationException)
+        catch (Exception ex) when (StorageErrors.IsStoreError(ex) || ex is InvalidOperationException)
         {
             // Only a head start: the first report asked for counts for itself.
             logger.LogWarning(ex, "Reports could not be counted ahead at start");

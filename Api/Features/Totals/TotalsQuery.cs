@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Dapper;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using Tally.Api.Data;
 using Tally.Api.Ledger;
 
@@ -28,21 +28,25 @@ public sealed record TotalsQuery(
     /// <summary>Only events in (unit, metric, month) cells of approved reporting submissions (approved by AsOf, if given).</summary>
     public bool ApprovedOnly { get; init; }
 
-    public async Task<List<TotalsCell>> RunAsync(SqliteConnection connection, CancellationToken ct)
+    /// <summary>The dialect of the connection <see cref="RunAsync"/> was given.</summary>
+    private Sql _sql = Sql.Of(StorageProvider.Sqlite);
+
+    public async Task<List<TotalsCell>> RunAsync(DbConnection connection, CancellationToken ct)
     {
         if (Metrics.Count == 0)
             return [];
+        _sql = Sql.Of(connection);
         var parameters = new DynamicParameters();
         parameters.Add("metrics", Metrics);
         parameters.Add("orgUnit", OrgUnit);
         parameters.Add("campaign", Campaign);
         for (var i = 0; i < (Dimensions?.Count ?? 0); i++)
         {
-            parameters.Add($"dimPath{i}", "$.\"" + Dimensions![i].Key + "\"");
+            parameters.Add($"dimPath{i}", _sql.JsonKey(Dimensions![i].Key));
             parameters.Add($"dimValue{i}", Dimensions[i].Value);
         }
         // At asOf the cut and the rows it reads share one read snapshot: rows of t's own hour may still be growing.
-        await using var transaction = AsOf is null ? null : connection.BeginTransaction(deferred: true);
+        await using var transaction = AsOf is null ? null : connection.BeginSnapshot();
         var sources = AsOf is { } asOf ? AsOfSources(connection, transaction, parameters, asOf) : RollupSources(parameters);
 
         var select = new StringBuilder("SELECT metric");
@@ -50,11 +54,11 @@ public sealed record TotalsQuery(
         {
             var group = Groups[i];
             if (group.DimensionKey is { } key)
-                parameters.Add($"dim{i}", "$.\"" + key + "\"");
-            select.Append(CultureInfo.InvariantCulture, $", {GroupExpression(group, i)} AS g{i}");
+                parameters.Add($"dim{i}", _sql.JsonKey(key));
+            select.Append(CultureInfo.InvariantCulture, $", {GroupExpression(_sql, group, i)} AS g{i}");
         }
         var groupBy = string.Join(", ", Enumerable.Range(1, Groups.Count + 1));
-        var sql = $"{select}, sum(value) AS value, sum(events) AS events\nFROM (\n{string.Join("\nUNION ALL\n", sources)}\n)\nGROUP BY {groupBy}"
+        var sql = $"{select}, sum(value) AS value, sum(events) AS events\nFROM (\n{string.Join("\nUNION ALL\n", sources)}\n) AS sources\nGROUP BY {groupBy}"
             // At asOf a group whose events were all voided by then sums to 0 events: the ledger would show no such group.
             + (AsOf is null ? "" : "\nHAVING sum(events) <> 0");
 
@@ -76,22 +80,22 @@ public sealed record TotalsQuery(
         Campaign is not null || Dimensions is { Count: > 0 } || Groups.Any(g => g.Kind is TotalsGroupKind.Campaign or TotalsGroupKind.Dimension);
 
     /// <summary>Every source yields (metric, month, org_unit, campaign, dimensions, value, events); groups read only those.</summary>
-    private static string GroupExpression(TotalsGroup group, int index) => group.Kind switch
+    private static string GroupExpression(Sql sql, TotalsGroup group, int index) => group.Kind switch
     {
         TotalsGroupKind.Quarter => "substr(month, 1, 4) || '-Q' || ((CAST(substr(month, 6, 2) AS INTEGER) + 2) / 3)",
         TotalsGroupKind.Month => "month",
         TotalsGroupKind.OrgUnit => "org_unit",
         TotalsGroupKind.Campaign => "campaign",
-        _ => $"json_extract(dimensions, @dim{index})",
+        _ => sql.JsonText("dimensions", $"dim{index}"),
     };
 
     /// <param name="byUnit">false where the rows are found otherwise (a seq range): "+org_unit" keeps SQLite from
     /// reading the subtree's every event through ix_events_unit_day instead.</param>
     private string Filters(string campaignColumn, string monthExpression = "src.month", bool byUnit = true) =>
-        (OrgUnit is null ? "" : $"\n  AND {(byUnit ? "" : "+")}org_unit IN (SELECT descendant FROM org_unit_closure WHERE ancestor = @orgUnit)")
+        (OrgUnit is null ? "" : $"\n  AND {_sql.Column("org_unit", unindexed: !byUnit)} IN (SELECT descendant FROM org_unit_closure WHERE ancestor = @orgUnit)")
         + (Campaign is null ? "" : $"\n  AND {campaignColumn} = @campaign")
         + string.Concat(Enumerable.Range(0, Dimensions?.Count ?? 0)
-            .Select(i => $"\n  AND json_extract(dimensions, @dimPath{i}) = @dimValue{i}"))
+            .Select(i => $"\n  AND {_sql.JsonText("dimensions", $"dimPath{i}")} = @dimValue{i}"))
         + (ApprovedOnly
             ? "\n  AND " + Reporting.ApprovedCells.Condition("src.metric", monthExpression, "src.org_unit", AsOf is null ? null : "@asOf")
             : "");
@@ -100,7 +104,7 @@ public sealed record TotalsQuery(
     /// The sources as of an instant: whole months from the as-of rollups and the cut's window of the ledger, partial
     /// months from the raw ledger.
     /// </summary>
-    private List<string> AsOfSources(SqliteConnection connection, SqliteTransaction? transaction, DynamicParameters parameters,
+    private List<string> AsOfSources(DbConnection connection, DbTransaction? transaction, DynamicParameters parameters,
         DateTimeOffset asOf)
     {
         parameters.Add("asOf", asOf);
@@ -140,7 +144,7 @@ public sealed record TotalsQuery(
                     SELECT metric, substr(occurred_on, 1, 7) AS month, org_unit, campaign, dimensions,
                            {sign} * quantity AS value, {sign} AS events
                     FROM events src
-                    WHERE {window} AND +metric IN @metrics AND substr(occurred_on, 1, 7) BETWEEN @from{index} AND @to{index}{Filters("campaign", "substr(src.occurred_on, 1, 7)", byUnit: false)}
+                    WHERE {window} AND {_sql.Unindexed("metric")} IN @metrics AND substr(occurred_on, 1, 7) BETWEEN @from{index} AND @to{index}{Filters("campaign", "substr(src.occurred_on, 1, 7)", byUnit: false)}
                     """);
             }
         }
@@ -152,7 +156,7 @@ public sealed record TotalsQuery(
         $"""
             SELECT metric, substr(occurred_on, 1, 7) AS month, org_unit, campaign, dimensions, quantity AS value, 1 AS events
             FROM events src
-            WHERE {(OrgUnit is null ? "" : "+")}metric IN @metrics AND occurred_on BETWEEN @from{index} AND @to{index}
+            WHERE {_sql.Column("metric", unindexed: OrgUnit is not null)} IN @metrics AND occurred_on BETWEEN @from{index} AND @to{index}
               AND recorded_at <= @asOf AND (voided_at IS NULL OR voided_at > @asOf){Filters("campaign", "substr(src.occurred_on, 1, 7)")}
             """;
 
