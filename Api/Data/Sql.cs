@@ -26,6 +26,13 @@ public sealed class Sql(StorageProvider provider)
     /// <summary><see cref="Unindexed"/> when <paramref name="unindexed"/>, else the column itself.</summary>
     public string Column(string column, bool unindexed) => unindexed ? Unindexed(column) : column;
 
+    /// <summary>
+    /// <paramref name="column"/> is one of the list parameter <paramref name="parameter"/>: Dapper spreads the list into
+    /// SQLite's <c>IN (…)</c>, and hands PostgreSQL one array, which <c>= ANY</c> reads.
+    /// </summary>
+    public string InList(string column, string parameter) =>
+        _postgres ? $"{column} = ANY(@{parameter})" : $"{column} IN @{parameter}";
+
     /// <summary>The text of one key of a JSON object column, the key named by parameter <paramref name="parameter"/> (<see cref="JsonKey"/>).</summary>
     public string JsonText(string column, string parameter) =>
         _postgres ? $"({column}::jsonb ->> @{parameter})" : $"json_extract({column}, @{parameter})";

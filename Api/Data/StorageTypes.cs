@@ -17,6 +17,9 @@ public static class StorageTypes
         SqlMapper.RemoveTypeMap(typeof(DateOnly?));
         SqlMapper.RemoveTypeMap(typeof(DateTimeOffset));
         SqlMapper.RemoveTypeMap(typeof(DateTimeOffset?));
+        SqlMapper.RemoveTypeMap(typeof(bool));
+        SqlMapper.RemoveTypeMap(typeof(bool?));
+        SqlMapper.AddTypeHandler(new FlagHandler());
         SqlMapper.AddTypeHandler(new DayHandler());
         SqlMapper.AddTypeHandler(new InstantHandler());
         return true;
@@ -24,6 +27,31 @@ public static class StorageTypes
 
     /// <summary>Registers the handlers once per process (every <see cref="Database"/> does, before it opens anything).</summary>
     public static void Register() => _ = Registered.Value;
+
+    /// <summary>
+    /// Flags are stored as integers 0 and 1 on both stores (SQLite has no boolean; PostgreSQL's columns are bigint to
+    /// match); read back, a flag may also be a PostgreSQL boolean (an EXISTS).
+    /// </summary>
+    private sealed class FlagHandler : SqlMapper.TypeHandler<bool>
+    {
+        public override void SetValue(IDbDataParameter parameter, bool value)
+        {
+            parameter.DbType = DbType.Int64;
+            parameter.Value = value ? 1L : 0L;
+        }
+
+        public override bool Parse(object value) => value is bool flag ? flag : Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture) != 0;
+    }
+
+    /// <summary>A value as the schema stores it: days and instants in their text forms, flags as 0 or 1, others as they are.</summary>
+    public static object ToStorage(object? value) => value switch
+    {
+        null => DBNull.Value,
+        DateOnly day => Day.ToStorage(day),
+        DateTimeOffset instant => Instant.ToStorage(instant),
+        bool flag => flag ? 1L : 0L,
+        _ => value,
+    };
 
     private sealed class DayHandler : SqlMapper.TypeHandler<DateOnly>
     {

@@ -49,6 +49,10 @@ public sealed partial class QueryParameterGuard(RequestDelegate next)
                       + string.Join(", ", allowed.Described) + Text.Say("。", ".")];
             else if (values.Count > 1 && !repeatable)
                 errors[key] = [Text.Say("此参数只能给出一次。", "Give this parameter once.")];
+            // No stored text holds a NUL (writes refuse control characters), and PostgreSQL's text cannot: a filter
+            // holding one is a mistake, said as one, never a search.
+            else if (values.Any(v => v is not null && v.Contains('\0', StringComparison.Ordinal)))
+                errors[key] = [Text.Say("参数值中不能含有 NUL 字符（U+0000）。", "A parameter value cannot hold a NUL character (U+0000).")];
         }
         if (errors.Count > 0)
             throw ProblemException.Validation(errors);

@@ -211,7 +211,7 @@ public static class EventLedger
     /// none can, an import of the source need not look each row's externalId up.
     /// </summary>
     public static bool SourceHasHeads(LedgerContext context, string source) =>
-        context.Prepared(SourceHasHeadsQuery).Bind("@source", source).ExecuteScalar() is long and not 0;
+        context.Prepared(SourceHasHeadsQuery).Bind("@source", source).ExecuteFlag();
 
     /// <summary>Voids an active event (kept, excluded from totals) and takes it out of the rollups; 409 when its year is locked.</summary>
     public static EventRow Void(LedgerContext context, EventRow row, string reason, Actor actor)

@@ -131,7 +131,7 @@ public sealed class EventWritePolicy(LedgerContext context, Recorder recorder, F
 
     internal static bool IsLocked(LedgerContext context, int year) =>
         context.Prepared("SELECT EXISTS (SELECT 1 FROM periods WHERE year = @year AND locked = 1)")
-            .Bind("@year", year).ExecuteScalar() is long and not 0;
+            .Bind("@year", year).ExecuteFlag();
 
     /// <summary>409 period-locked: a write into a locked year.</summary>
     public static ProblemException PeriodLocked(int year) =>

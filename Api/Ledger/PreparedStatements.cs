@@ -1,3 +1,4 @@
+using Tally.Api.Data;
 using System.Data.Common;
 
 namespace Tally.Api.Ledger;
@@ -34,18 +35,26 @@ public sealed class PreparedStatements(DbConnection connection) : IDisposable
 
 public static class PreparedCommandExtensions
 {
-    /// <summary>Sets a parameter, adding it on first use; null becomes SQL NULL.</summary>
+    /// <summary>A yes-or-no answer (an EXISTS): SQLite's 0 or 1, PostgreSQL's boolean.</summary>
+    public static bool ExecuteFlag(this DbCommand command) => command.ExecuteScalar() switch
+    {
+        bool flag => flag,
+        long number => number != 0,
+        _ => false,
+    };
+
+    /// <summary>Sets a parameter, adding it on first use, in its storage form (<see cref="StorageTypes.ToStorage"/>); null becomes SQL NULL.</summary>
     public static DbCommand Bind(this DbCommand command, string name, object? value)
     {
         var index = command.Parameters.IndexOf(name);
         if (index >= 0)
         {
-            command.Parameters[index].Value = value ?? DBNull.Value;
+            command.Parameters[index].Value = StorageTypes.ToStorage(value);
             return command;
         }
         var parameter = command.CreateParameter();
         parameter.ParameterName = name;
-        parameter.Value = value ?? DBNull.Value;
+        parameter.Value = StorageTypes.ToStorage(value);
         command.Parameters.Add(parameter);
         return command;
     }

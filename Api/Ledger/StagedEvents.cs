@@ -188,7 +188,7 @@ public static class StagedEvents
         context.Prepared(
             """
             DELETE FROM import_staged_events WHERE n IN (
-                SELECT n FROM import_staged_events WHERE @import IS NULL OR import_id = @import ORDER BY n LIMIT @limit)
+                SELECT n FROM import_staged_events WHERE CAST(@import AS TEXT) IS NULL OR import_id = @import ORDER BY n LIMIT @limit)
             """)
             .Bind("@import", importId).Bind("@limit", limit).ExecuteNonQuery();
 }

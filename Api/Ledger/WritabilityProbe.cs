@@ -11,7 +11,10 @@ internal sealed class WritabilityProbe : LedgerCommand<bool>
 
     protected override bool Run(LedgerContext context)
     {
-        context.Prepared("INSERT INTO health_probe (filler) VALUES (zeroblob(@bytes))").Bind("@bytes", ProbeBytes).ExecuteNonQuery();
+        context.Prepared(context.OnPostgres
+                ? "INSERT INTO health_probe (filler) VALUES (decode(repeat('00', CAST(@bytes AS integer)), 'hex'))"
+                : "INSERT INTO health_probe (filler) VALUES (zeroblob(@bytes))")
+            .Bind("@bytes", ProbeBytes).ExecuteNonQuery();
         context.Prepared("DELETE FROM health_probe").ExecuteNonQuery();
         return true;
     }

@@ -47,11 +47,12 @@ public sealed class AuditVerification(Database database, LedgerWriter writer, IL
     {
         // Read before the snapshot starts: everything up to this head was committed before it, so the snapshot holds it.
         var committed = writer.CommittedHead;
-        await using var connection = await database.OpenAsync(ct);
-        // Deferred, so a read transaction: its snapshot starts at the first read, and writes go on beside it.
-        await using var snapshot = connection.BeginSnapshot();
+        // A read transaction (SQLite's deferred one: its snapshot starts at the first read), writes going on beside it,
+        // that the merge of events and entries below walks with several readers at once.
+        await using var shared = await SharedSnapshot.BeginAsync(database, ct);
+        var (connection, snapshot) = (shared.Connection, shared.Transaction);
 
-        var chain = await VerifyChainAsync(connection, snapshot, committed, knownHead, ct);
+        var chain = await VerifyChainAsync(shared, committed, knownHead, ct);
         if (!chain.Valid)
             return chain;
         // Read after the pass: no row this server wrote can lie above this ceiling.
@@ -62,7 +63,7 @@ public sealed class AuditVerification(Database database, LedgerWriter writer, IL
                 Problems.Text.Say("审计链在本服务器写入的最后一条之后还有条目：有条目被直接加进了数据库文件。",
                     "The chain goes on past the last entry this server wrote: entries were added in the database file."));
 
-        var ledger = await VerifyEventsAsync(connection, snapshot, chain.Entries, ct)
+        var ledger = await VerifyEventsAsync(shared, chain.Entries, ct)
             ?? await VerifyRollupsAsync(connection, snapshot, chain.Entries, ct);
         return ledger is null ? chain : ledger with { Head = chain.Head };
     }
@@ -79,9 +80,10 @@ public sealed class AuditVerification(Database database, LedgerWriter writer, IL
         return (long)(await command.ExecuteScalarAsync(ct) ?? 0L);
     }
 
-    private static async Task<VerifyOutcome> VerifyChainAsync(DbConnection connection, DbTransaction snapshot,
-        ChainHead committed, string? knownHead, CancellationToken ct)
+    private static async Task<VerifyOutcome> VerifyChainAsync(SharedSnapshot shared, ChainHead committed, string? knownHead,
+        CancellationToken ct)
     {
+        var (connection, snapshot) = await shared.ReaderAsync(ct);
         await using var command = Command(connection, snapshot,
             "SELECT seq, at, actor_key_id, actor_name, action, entity, data, prev_hash, hash FROM audit_log ORDER BY seq");
         await using var reader = await command.ExecuteReaderAsync(ct);
@@ -97,7 +99,7 @@ public sealed class AuditVerification(Database database, LedgerWriter writer, IL
             if (seq != expected)
             {
                 var missing = Math.Min(seq, expected);
-                return VerifyOutcome.Broken(await CountAsync(connection, snapshot, ct), missing, seq > expected
+                return VerifyOutcome.Broken(await CountAsync(shared.Connection, shared.Transaction, ct), missing, seq > expected
                     ? Problems.Text.Say($"第 {expected} 条缺失：审计链从第 {expected - 1} 条跳到第 {seq} 条。", $"Entry {expected} is missing: the chain jumps from {expected - 1} to {seq}.")
                     : Problems.Text.Say($"第 {seq} 条顺序错乱。", $"Entry {seq} is out of order."));
             }
@@ -111,7 +113,7 @@ public sealed class AuditVerification(Database database, LedgerWriter writer, IL
             else if (seq == committed.Seq && !string.Equals(hash, committed.Hash, StringComparison.Ordinal))
                 problem = Problems.Text.Say($"第 {seq} 条不是本服务器在该位置提交的条目：审计链被改写。", $"Entry {seq} is not the entry this server committed there: the chain was rewritten.");
             if (problem is not null)
-                return VerifyOutcome.Broken(await CountAsync(connection, snapshot, ct), seq, problem);
+                return VerifyOutcome.Broken(await CountAsync(shared.Connection, shared.Transaction, ct), seq, problem);
             knownHeadSeen |= string.Equals(hash, knownHead, StringComparison.Ordinal);
             previous = hash;
             expected++;
@@ -133,9 +135,9 @@ public sealed class AuditVerification(Database database, LedgerWriter writer, IL
     /// the Merkle form has no entry of its own: the successor's leaf names the old event, so the link is checked both ways
     /// and the old event's void taken from the successor's entry.
     /// </summary>
-    private static async Task<VerifyOutcome?> VerifyEventsAsync(DbConnection connection, DbTransaction snapshot, long entries,
-        CancellationToken ct)
+    private static async Task<VerifyOutcome?> VerifyEventsAsync(SharedSnapshot shared, long entries, CancellationToken ct)
     {
+        var (connection, snapshot) = (shared.Connection, shared.Transaction);
         await using var eventCommand = Command(connection, snapshot,
             """
             SELECT e.id, e.metric, e.occurred_on, e.quantity, e.org_unit, e.campaign, e.dimensions, e.external_id, e.note, e.source,
@@ -146,15 +148,18 @@ public sealed class AuditVerification(Database database, LedgerWriter writer, IL
             LEFT JOIN events p ON p.id = e.supersedes
             ORDER BY e.id
             """);
-        await using var auditCommand = Command(connection, snapshot,
+        var auditReader = await shared.ReaderAsync(ct);
+        await using var auditCommand = Command(auditReader.Connection, auditReader.Transaction,
             "SELECT seq, action, entity, data FROM audit_log WHERE entity >= 'event:' AND entity < 'event;' ORDER BY entity, seq");
-        await using var merkleCommand = Command(connection, snapshot,
+        var merkleReader = await shared.ReaderAsync(ct);
+        await using var merkleCommand = Command(merkleReader.Connection, merkleReader.Transaction,
             $"SELECT seq, data FROM audit_log WHERE action = '{CreatedEvents.Action}' ORDER BY seq");
         await using var events = await eventCommand.ExecuteReaderAsync(ct);
         await using var audit = await auditCommand.ExecuteReaderAsync(ct);
         await using var merkle = await merkleCommand.ExecuteReaderAsync(ct);
         var history = new EventHistoryReader(audit);
-        var walk = new MerkleEntryWalk(merkle, connection, snapshot, entries);
+        var chunks = await shared.ReaderAsync(ct);
+        var walk = new MerkleEntryWalk(merkle, chunks.Connection, chunks.Transaction, entries);
 
         var group = await history.NextAsync(ct);
         while (await events.ReadAsync(ct))
@@ -283,7 +288,7 @@ public sealed class AuditVerification(Database database, LedgerWriter writer, IL
             FULL OUTER JOIN daily_rollups r
               ON r.metric = s.metric AND r.day = s.day AND r.org_unit = s.org_unit AND r.campaign = s.campaign
              AND r.dimensions = s.dimensions
-            WHERE s.metric IS NULL OR r.metric IS NULL OR s.value IS NOT r.value OR s.events IS NOT r.events
+            WHERE s.metric IS NULL OR r.metric IS NULL OR s.value IS DISTINCT FROM r.value OR s.events IS DISTINCT FROM r.events
             ORDER BY metric, day, unit, campaign, dimensions
             LIMIT 1
             """, row => RowReason("daily_rollups", "day", row, CampaignAndDimensions(row))),
@@ -300,7 +305,7 @@ public sealed class AuditVerification(Database database, LedgerWriter writer, IL
             FULL OUTER JOIN monthly_rollups r
               ON r.metric = s.metric AND r.month = s.month AND r.org_unit = s.org_unit AND r.campaign = s.campaign
              AND r.dimensions = s.dimensions
-            WHERE s.metric IS NULL OR r.metric IS NULL OR s.value IS NOT r.value OR s.events IS NOT r.events
+            WHERE s.metric IS NULL OR r.metric IS NULL OR s.value IS DISTINCT FROM r.value OR s.events IS DISTINCT FROM r.events
             ORDER BY metric, month, unit, campaign, dimensions
             LIMIT 1
             """, row => RowReason("monthly_rollups", "month", row, CampaignAndDimensions(row))),
@@ -314,7 +319,7 @@ public sealed class AuditVerification(Database database, LedgerWriter writer, IL
                    r.value, r.events, s.value, s.events
             FROM sums s
             FULL OUTER JOIN monthly_unit_rollups r ON r.metric = s.metric AND r.month = s.month AND r.org_unit = s.org_unit
-            WHERE s.metric IS NULL OR r.metric IS NULL OR s.value IS NOT r.value OR s.events IS NOT r.events
+            WHERE s.metric IS NULL OR r.metric IS NULL OR s.value IS DISTINCT FROM r.value OR s.events IS DISTINCT FROM r.events
             ORDER BY metric, month, unit
             LIMIT 1
             """, row => RowReason("monthly_unit_rollups", "month", row, "")),

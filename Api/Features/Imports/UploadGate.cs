@@ -8,13 +8,14 @@ namespace Tally.Api.Features.Imports;
 
 /// <summary>
 /// Where this instance spools uploads: <c>spool/</c> beside its database file (data/spool by default), so no other Tally
-/// on the host shares it and a start can remove what a crash left.
+/// on the host shares it and a start can remove what a crash left. Without a file (PostgreSQL, where several processes
+/// may share a host), a temp folder of this process's own.
 /// </summary>
 public sealed class ImportSpoolFolder(Database database)
 {
     public string Path { get; } = database.FilePath is { } file
         ? System.IO.Path.Combine(System.IO.Path.GetDirectoryName(file)!, "spool")
-        : System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"tally-spool-{Environment.ProcessId}");
+        : System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"tally-spool-{Environment.ProcessId}-{Guid.NewGuid():N}");
 
     public string FileFor(string importId) => System.IO.Path.Combine(Path, importId + ".upload");
 

@@ -15,6 +15,8 @@ public sealed class KeyBootstrap(KeyStore keys, LedgerWriter writer, Database da
     {
         using (var connection = database.Open())
             keys.Load(connection);
+        // Keys another process made or revoked (PostgreSQL): loaded again before this process serves its next request.
+        writer.Others.KeysChanged += keys.Load;
         if (keys.AnyActiveAdmin())
             return;
         var configured = configuration["Tally:BootstrapAdminKey"];

@@ -76,12 +76,13 @@ public static class ReportingStatus
         await using var transaction = connection.BeginSnapshot();
         // Per unit: plan metrics with active events in the period, and per metric the first recording in the period.
         var cells = new Dictionary<string, UnitCells>(StringComparer.Ordinal);
+        var sql = Sql.Of(connection);
         await using (var reader = await connection.ExecuteReaderAsync(new CommandDefinition(
-            """
+            $"""
             SELECT r.org_unit, r.metric, min(c.first_recorded_at), max(c.last_recorded_at)
             FROM monthly_unit_rollups r
             LEFT JOIN unit_month_recordings c ON c.metric = r.metric AND c.month = r.month AND c.org_unit = r.org_unit
-            WHERE r.metric IN @metrics AND r.month BETWEEN @from AND @to
+            WHERE {sql.InList("r.metric", "metrics")} AND r.month BETWEEN @from AND @to
             GROUP BY r.org_unit, r.metric
             """, new { metrics, from = period.FirstMonth, to = period.LastMonth }, transaction, cancellationToken: ct)))
         {

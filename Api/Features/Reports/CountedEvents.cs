@@ -63,7 +63,7 @@ public sealed class CountedEvents(Database database, LedgerWriter writer, Catalo
                    {part.Sign} * d0 AS d0, {part.Sign} * d1 AS d1, {part.Sign} * d2 AS d2, {part.Sign} * d3 AS d3,
                    {part.Sign} * d4 AS d4, {part.Sign} * d5 AS d5, {part.Sign} * d6 AS d6, {part.Sign} * d7 AS d7
             FROM {part.Table}
-            WHERE {part.Condition} AND metric IN @metrics AND month BETWEEN @first AND @last {Subtree("org_unit")}
+            WHERE {part.Condition} AND {sql.InList("metric", "metrics")} AND month BETWEEN @first AND @last {Subtree("org_unit")}
             """);
         await using (var reader = await connection.ExecuteReaderAsync(new CommandDefinition(
             $"""
@@ -88,7 +88,7 @@ public sealed class CountedEvents(Database database, LedgerWriter writer, Catalo
             await using var reader = await connection.ExecuteReaderAsync(new CommandDefinition(
                 $"""
                 SELECT id, metric, quantity FROM events
-                WHERE {window} AND {sql.Unindexed("metric")} IN @metrics AND substr(occurred_on, 1, 7) BETWEEN @first AND @last {Subtree(sql.Unindexed("org_unit"))}
+                WHERE {window} AND {sql.InList(sql.Unindexed("metric"), "metrics")} AND substr(occurred_on, 1, 7) BETWEEN @first AND @last {Subtree(sql.Unindexed("org_unit"))}
                 """, parameters, transaction, cancellationToken: ct));
             while (await reader.ReadAsync(ct))
             {
@@ -176,7 +176,7 @@ public sealed class CountedEvents(Database database, LedgerWriter writer, Catalo
             $"""
             SELECT id, metric, quantity
             FROM events
-            WHERE {sql.Column("metric", unindexed: orgUnit is not null || walk)} IN @metrics AND {sql.Column("occurred_on", walk)} BETWEEN @from AND @to
+            WHERE {sql.InList(sql.Column("metric", unindexed: orgUnit is not null || walk), "metrics")} AND {sql.Column("occurred_on", walk)} BETWEEN @from AND @to
               AND {sql.Column("recorded_at", walk)} <= @asOf AND (voided_at IS NULL OR voided_at > @asOf)
               {(orgUnit is null ? "" : $"AND {sql.Column("org_unit", walk)} IN (SELECT descendant FROM org_unit_closure WHERE ancestor = @orgUnit)")}
               {(approvedOnly ? "AND " + Reporting.ApprovedCells.Condition("events.metric", "substr(events.occurred_on, 1, 7)", "events.org_unit", "@asOf") : "")}

@@ -133,7 +133,7 @@ public sealed record TotalsQuery(
                     SELECT metric, month, org_unit, {campaignAndDimensions},
                            {part.Sign} * value AS value, {part.Sign} * events AS events
                     FROM {part.Table} src
-                    WHERE {part.Condition} AND metric IN @metrics AND month BETWEEN @from{index} AND @to{index}{Filters("campaign")}
+                    WHERE {part.Condition} AND {_sql.InList("metric", "metrics")} AND month BETWEEN @from{index} AND @to{index}{Filters("campaign")}
                     """);
             }
             // "+metric", "+org_unit": the window is a seq (rowid) range or a few ids; without statistics SQLite would
@@ -144,7 +144,7 @@ public sealed record TotalsQuery(
                     SELECT metric, substr(occurred_on, 1, 7) AS month, org_unit, campaign, dimensions,
                            {sign} * quantity AS value, {sign} AS events
                     FROM events src
-                    WHERE {window} AND {_sql.Unindexed("metric")} IN @metrics AND substr(occurred_on, 1, 7) BETWEEN @from{index} AND @to{index}{Filters("campaign", "substr(src.occurred_on, 1, 7)", byUnit: false)}
+                    WHERE {window} AND {_sql.InList(_sql.Unindexed("metric"), "metrics")} AND substr(occurred_on, 1, 7) BETWEEN @from{index} AND @to{index}{Filters("campaign", "substr(src.occurred_on, 1, 7)", byUnit: false)}
                     """);
             }
         }
@@ -156,7 +156,7 @@ public sealed record TotalsQuery(
         $"""
             SELECT metric, substr(occurred_on, 1, 7) AS month, org_unit, campaign, dimensions, quantity AS value, 1 AS events
             FROM events src
-            WHERE {_sql.Column("metric", unindexed: OrgUnit is not null)} IN @metrics AND occurred_on BETWEEN @from{index} AND @to{index}
+            WHERE {_sql.InList(_sql.Column("metric", unindexed: OrgUnit is not null), "metrics")} AND occurred_on BETWEEN @from{index} AND @to{index}
               AND recorded_at <= @asOf AND (voided_at IS NULL OR voided_at > @asOf){Filters("campaign", "substr(src.occurred_on, 1, 7)")}
             """;
 
@@ -172,18 +172,18 @@ public sealed record TotalsQuery(
                 ? $"""
                     SELECT metric, month, org_unit, NULL AS campaign, NULL AS dimensions, value, events
                     FROM monthly_unit_rollups src
-                    WHERE metric IN @metrics AND month BETWEEN @from{index} AND @to{index}{Filters("campaign")}
+                    WHERE {_sql.InList("metric", "metrics")} AND month BETWEEN @from{index} AND @to{index}{Filters("campaign")}
                     """
                 : span.Monthly
                 ? $"""
                     SELECT metric, month, org_unit, nullif(campaign, '') AS campaign, dimensions, value, events
                     FROM monthly_rollups src
-                    WHERE metric IN @metrics AND month BETWEEN @from{index} AND @to{index}{Filters("campaign")}
+                    WHERE {_sql.InList("metric", "metrics")} AND month BETWEEN @from{index} AND @to{index}{Filters("campaign")}
                     """
                 : $"""
                     SELECT metric, substr(day, 1, 7) AS month, org_unit, nullif(campaign, '') AS campaign, dimensions, value, events
                     FROM daily_rollups src
-                    WHERE metric IN @metrics AND day BETWEEN @from{index} AND @to{index}{Filters("campaign", "substr(src.day, 1, 7)")}
+                    WHERE {_sql.InList("metric", "metrics")} AND day BETWEEN @from{index} AND @to{index}{Filters("campaign", "substr(src.day, 1, 7)")}
                     """);
         }
         return sources;
