@@ -24,10 +24,10 @@ public sealed class AuditChain
     public long HeadSeq { get; private set; }
     public string HeadHash { get; private set; } = Genesis;
 
-    public void Load(DbConnection connection)
+    public void Load(DbConnection connection, DbTransaction? transaction = null)
     {
         var head = connection.Query<(long Seq, string Hash)>(
-            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").ToList();
+            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", transaction: transaction).ToList();
         (HeadSeq, HeadHash) = head.Count == 1 ? head[0] : (0, Genesis);
     }
 

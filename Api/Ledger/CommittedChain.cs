@@ -20,9 +20,9 @@ public sealed class CommittedChain
     /// <summary>The highest seq this process has committed or is committing.</summary>
     public long Ceiling => Volatile.Read(ref _ceiling);
 
-    public void Load(DbConnection connection)
+    public void Load(DbConnection connection, DbTransaction? transaction = null)
     {
-        Chain.Load(connection);
+        Chain.Load(connection, transaction);
         Committed();
     }
 

@@ -11,7 +11,7 @@ public sealed class GroupClock(TimeProvider clock)
     private long _runningSinceTicks = long.MaxValue;
 
     /// <summary>At start: the last committed group's instant, so new groups come strictly after it.</summary>
-    public void Observe(DateTimeOffset lastGroup) => _lastGroupTicks = lastGroup.UtcTicks;
+    public void Observe(DateTimeOffset lastGroup) => _lastGroupTicks = Math.Max(_lastGroupTicks, lastGroup.UtcTicks);
 
     /// <summary>
     /// The instant of a new group: strictly later than the previous group's, and announced before it is taken, so

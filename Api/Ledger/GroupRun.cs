@@ -1,4 +1,5 @@
 using System.Data.Common;
+using Dapper;
 using Tally.Api.Data;
 using Tally.Api.Problems;
 
@@ -18,7 +19,8 @@ internal sealed class GroupRun(
     StorageHealth health,
     ILedgerFaults faults,
     LedgerMetrics metrics,
-    ILogger logger)
+    ILogger logger,
+    OtherWriters others)
 {
     public void Run(DbConnection connection, PreparedStatements statements, List<LedgerCommand> group)
     {
@@ -30,6 +32,8 @@ internal sealed class GroupRun(
         {
             faults.BeforeGroup(group);
             transaction = WriteTransaction.Begin(connection);
+            if (others.Enabled)
+                FollowOtherProcesses(connection, transaction);
             context = new LedgerContext(connection, transaction, ids, chain.Chain, catalog, groups.Next(), statements);
         }
         catch (Exception ex)
@@ -154,7 +158,25 @@ internal sealed class GroupRun(
         }
         groups.GroupEnded();
         chain.Committed();
+        others.Saw(chain.Head.Seq);
         return true;
+    }
+
+    /// <summary>
+    /// PostgreSQL, under the ledger's lock: when other processes appended since this one's last group, the group goes on
+    /// from their head (the chain's seq and hash, ids after theirs, an instant after their last), with the caches caught
+    /// up (<see cref="OtherWriters"/>). Groups of all processes are one sequence, each after the one before it.
+    /// </summary>
+    private void FollowOtherProcesses(DbConnection connection, DbTransaction transaction)
+    {
+        var head = connection.QueryFirstOrDefault<(long Seq, string At)>(
+            "SELECT seq, at FROM audit_log ORDER BY seq DESC LIMIT 1", transaction: transaction);
+        if (head.Seq == chain.Chain.HeadSeq)
+            return;
+        chain.Load(connection, transaction);
+        ids.Observe(connection.ExecuteScalar<string?>("SELECT max(id) FROM events", transaction: transaction));
+        groups.Observe(Instant.FromStorage(head.At));
+        others.CatchUp(connection, transaction, head.Seq);
     }
 
     /// <summary>

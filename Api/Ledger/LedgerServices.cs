@@ -18,6 +18,7 @@ public static class LedgerServices
         services.AddMetrics();
         services.AddSingleton<LedgerMetrics>();
         services.AddSingleton<LedgerWriter>();
+        services.AddSingleton(sp => sp.GetRequiredService<LedgerWriter>().Others);
         services.AddHostedService(sp => sp.GetRequiredService<LedgerWriter>());
         services.AddHostedService<WalCheckpointer>();
         return services;

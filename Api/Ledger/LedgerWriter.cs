@@ -43,7 +43,8 @@ public sealed class LedgerWriter : IHostedLifecycleService, IDisposable
         _ids = new IdGenerator(clock);
         _groups = new GroupClock(clock);
         _health = new StorageHealth(metrics, logger);
-        _run = new GroupRun(_ids, _chain, catalog, _groups, _rewrites, _health, faults, metrics, logger);
+        Others = new OtherWriters(database, catalog, _rewrites, logger);
+        _run = new GroupRun(_ids, _chain, catalog, _groups, _rewrites, _health, faults, metrics, logger, Others);
         _queue = Channel.CreateBounded<LedgerCommand>(new BoundedChannelOptions(_options.QueueCapacity)
         {
             SingleReader = true,
@@ -56,6 +57,9 @@ public sealed class LedgerWriter : IHostedLifecycleService, IDisposable
 
     /// <summary>WalCheckpointer checkpoints beside the writer; the writer itself only does when the WAL grows past this.</summary>
     public const int BackstopCheckpointPages = 100_000;
+
+    /// <summary>What other processes on the same PostgreSQL database committed, followed (<see cref="OtherWriters"/>).</summary>
+    public OtherWriters Others { get; }
 
     /// <summary>Commands accepted and not yet answered.</summary>
     public int QueueDepth => Volatile.Read(ref _depth);
@@ -85,8 +89,11 @@ public sealed class LedgerWriter : IHostedLifecycleService, IDisposable
         }
     }
 
-    /// <summary>The highest seq this process has committed or is committing: no entry it wrote lies above it.</summary>
-    public long CommitCeiling => _chain.Ceiling;
+    /// <summary>
+    /// The highest seq this process has committed or is committing: no entry it wrote lies above it. On PostgreSQL other
+    /// processes append to the same chain, so no process knows a ceiling: <see cref="long.MaxValue"/>.
+    /// </summary>
+    public long CommitCeiling => _database.IsPostgresProvider ? long.MaxValue : _chain.Ceiling;
 
     /// <summary>The versions the report cache checks for a year (<see cref="RewriteVersions"/>).</summary>
     public RewriteMark Rewrites(int year) => _rewrites.Of(year);
@@ -166,6 +173,7 @@ public sealed class LedgerWriter : IHostedLifecycleService, IDisposable
         if (connection.ExecuteScalar<DateTimeOffset?>("SELECT at FROM audit_log ORDER BY seq DESC LIMIT 1") is { } lastAt)
             _groups.Observe(lastAt);
         _catalog.Replace(CatalogSnapshot.Load(connection));
+        Others.Saw(_chain.Head.Seq);
         _logger.LogInformation("Ledger writer started; audit chain head {Seq} {Hash}", _chain.Head.Seq, _chain.Head.Hash);
         _loop = Task.Factory.StartNew(RunLoop, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
         return Task.CompletedTask;

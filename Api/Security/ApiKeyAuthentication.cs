@@ -9,34 +9,42 @@ namespace Tally.Api.Security;
 /// <summary>Authenticates <c>Authorization: Bearer &lt;key&gt;</c> and answers 401/403 in the contract's shape.</summary>
 public sealed class ApiKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options, ILoggerFactory logger, UrlEncoder encoder,
-    KeyStore keys, TimeProvider clock)
+    KeyStore keys, TimeProvider clock, Tally.Api.Ledger.OtherWriters others)
     : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "Bearer";
     private const string FailureKey = "tally.auth.failure";
 
-    protected override Task<AuthenticateResult> HandleAuthenticateAsync()
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        // Several processes on one PostgreSQL database: first take in what the others committed (a key revoked, the
+        // catalog changed), so this request is answered as any other process would answer it.
+        await others.CatchUpAsync(Context.RequestAborted);
+        return Authenticate();
+    }
+
+    private AuthenticateResult Authenticate()
     {
         var header = Request.Headers.Authorization.ToString();
         if (string.IsNullOrEmpty(header))
-            return Task.FromResult(Failed(Text.Say("未提供 API 密钥：请发送 Authorization: Bearer <密钥>。", "No API key was presented: send Authorization: Bearer <key>.")));
+            return Failed(Text.Say("未提供 API 密钥：请发送 Authorization: Bearer <密钥>。", "No API key was presented: send Authorization: Bearer <key>."));
         if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
-            return Task.FromResult(Failed(Text.Say("Authorization 请求头须使用 Bearer 方案。", "The Authorization header must use the Bearer scheme.")));
+            return Failed(Text.Say("Authorization 请求头须使用 Bearer 方案。", "The Authorization header must use the Bearer scheme."));
         var secret = header["Bearer ".Length..].Trim();
         if (secret.Length is 0 or > 200)
-            return Task.FromResult(Failed(Text.Say("API 密钥无效。", "The API key is not valid.")));
+            return Failed(Text.Say("API 密钥无效。", "The API key is not valid."));
         var key = keys.Find(secret);
         if (key is null)
-            return Task.FromResult(Failed(Text.Say("API 密钥无效。", "The API key is not valid.")));
+            return Failed(Text.Say("API 密钥无效。", "The API key is not valid."));
         if (key.RevokedAt is not null)
-            return Task.FromResult(Failed(Text.Say("此 API 密钥已被吊销。", "The API key has been revoked.")));
+            return Failed(Text.Say("此 API 密钥已被吊销。", "The API key has been revoked."));
 
         keys.Touch(key.Id, clock.GetUtcNow());
         Context.SetCaller(key);
         var claims = new List<Claim> { new(ClaimTypes.NameIdentifier, key.Id), new(ClaimTypes.Name, key.Name) };
         claims.AddRange(key.Scopes.Select(s => new Claim("scope", s)));
         var principal = new ClaimsPrincipal(new ClaimsIdentity(claims, SchemeName));
-        return Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName)));
+        return AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));
     }
 
     private AuthenticateResult Failed(string reason)
