@@ -58,13 +58,30 @@ public sealed class TallyApp : WebApplicationFactory<Program>, IAsyncLifetime
         _services = services;
         Folder = Path.Combine(Path.GetTempPath(), "tally-tests", Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(Folder);
-        // A test may place the database itself (on a size-limited filesystem, say); OpenDatabase then reads that file.
-        DatabasePath = settings.TryGetValue("ConnectionStrings:Tally", out var placed) && placed is not null
-            ? new Microsoft.Data.Sqlite.SqliteConnectionStringBuilder(placed).DataSource
-            : Path.Combine(Folder, "tally.db");
+        // A test may place the database itself (on a size-limited filesystem, say; or the database of an app it stopped);
+        // OpenDatabase then reads that one. Otherwise the suite's store (TestStore) gets a new one for this app.
+        settings.TryGetValue("ConnectionStrings:Tally", out var placed);
+        if (placed is not null && Tally.Api.Data.Database.IsPostgres(placed))
+        {
+            ConnectionString = placed;
+            DatabasePath = "";
+        }
+        else if (placed is null && TestStore.OnPostgres)
+        {
+            ConnectionString = TestStore.NewPostgresDatabase();
+            _ownsPostgresDatabase = true;
+            DatabasePath = "";
+        }
+        else
+        {
+            DatabasePath = placed is not null
+                ? new SqliteConnectionStringBuilder(placed).DataSource
+                : Path.Combine(Folder, "tally.db");
+            ConnectionString = $"Data Source={DatabasePath}";
+        }
         _settings = new Dictionary<string, string?>(settings)
         {
-            ["ConnectionStrings:Tally"] = $"Data Source={DatabasePath}",
+            ["ConnectionStrings:Tally"] = ConnectionString,
             ["Tally:BootstrapAdminKey"] = AdminKey,
             // Not the service's default address: a test host never depends on whatever else holds 127.0.0.1:5080.
             ["urls"] = "http://127.0.0.1:0",
@@ -77,7 +94,14 @@ public sealed class TallyApp : WebApplicationFactory<Program>, IAsyncLifetime
     }
 
     public string Folder { get; }
+
+    /// <summary>The SQLite file of this app (empty on PostgreSQL).</summary>
     public string DatabasePath { get; }
+
+    /// <summary>This app's store: pass it as <c>ConnectionStrings:Tally</c> to start another app on the same data.</summary>
+    public string ConnectionString { get; }
+
+    private readonly bool _ownsPostgresDatabase;
 
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
@@ -113,6 +137,8 @@ public sealed class TallyApp : WebApplicationFactory<Program>, IAsyncLifetime
     {
         await base.DisposeAsync();
         SqliteConnection.ClearAllPools();
+        if (_ownsPostgresDatabase)
+            TestStore.DropPostgresDatabase(ConnectionString);
         try
         {
             Directory.Delete(Folder, recursive: true);
@@ -171,12 +197,8 @@ public sealed class TallyApp : WebApplicationFactory<Program>, IAsyncLifetime
         return code;
     }
 
-    public SqliteConnection OpenDatabase()
-    {
-        var connection = new SqliteConnection($"Data Source={DatabasePath}");
-        connection.Open();
-        return connection;
-    }
+    /// <summary>A connection to this app's store, to read back what a request stored (SQL both providers read).</summary>
+    public System.Data.Common.DbConnection OpenDatabase() => TestStore.Open(ConnectionString);
 }
 
 public static class Unique

@@ -57,7 +57,7 @@ public sealed class GracefulShutdownTests
 
         using var db = app.OpenDatabase();
         var stored = db.Query<string>("SELECT external_id FROM events WHERE external_id LIKE 'shutdown-%'").ToHashSet();
-        Assert.Equal("ok", db.ExecuteScalar<string>("PRAGMA integrity_check"));
+        TestStore.AssertIntact(db);
         foreach (var (externalId, outcome) in outcomes)
         {
             var batch = outcome.StartsWith("batch:", StringComparison.Ordinal);

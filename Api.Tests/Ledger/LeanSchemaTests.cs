@@ -15,7 +15,8 @@ public sealed class LeanSchemaTests(TallyApp app) : IClassFixture<TallyApp>
 {
     private string PlanOf(string sql, object? parameters = null)
     {
-        using var db = app.OpenDatabase();
+        TestStore.SkipUnlessSqlite("these are SQLite's query plans");
+        using var db = (Microsoft.Data.Sqlite.SqliteConnection)app.OpenDatabase();
         // The writer's scratch table for imports in pieces, made on this connection as the writer makes it on its own.
         db.Execute(StagedEvents.CreateTable);
         db.CreateFunction(StagedEvents.NextIdFunction, () => "evt_x", isDeterministic: false);
@@ -25,6 +26,7 @@ public sealed class LeanSchemaTests(TallyApp app) : IClassFixture<TallyApp>
     [Fact]
     public void Events_have_the_integer_key_and_exactly_the_earned_indexes()
     {
+        TestStore.SkipUnlessSqlite("SQLite's schema (PostgresSchemaTests compares PostgreSQL's with it)");
         using var db = app.OpenDatabase();
         var indexes = db.Query<string>("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' ORDER BY name").ToList();
         Assert.Equal(["ix_events_day", "ix_events_metric_day", "ix_events_unit_day", "ux_events_id", "ux_events_source_external_head"], indexes);
@@ -130,7 +132,7 @@ public sealed class LeanSchemaTests(TallyApp app) : IClassFixture<TallyApp>
         {
             List<string> Ids(bool few)
             {
-                var (where, parameters) = filter.ToSql(fewMatches: few);
+                var (where, parameters) = filter.ToSql(fewMatches: few, sql: Tally.Api.Data.Sql.Of(db));
                 return db.Query<string>($"SELECT e.id FROM events e WHERE {where} ORDER BY e.seq", new DynamicParameters(parameters)).ToList();
             }
             var sought = Ids(few: true);
@@ -152,7 +154,7 @@ public sealed class LeanSchemaTests(TallyApp app) : IClassFixture<TallyApp>
             ids.Add(await client.RecordAsync("leads.handled", "2024-05-02", 1, unit));
         using var db = app.OpenDatabase();
         var rows = db.Query<(long Seq, string RecordedAt)>(
-            "SELECT seq, recorded_at FROM events WHERE id IN @ids ORDER BY seq", new { ids }).ToList();
+            $"SELECT seq, recorded_at FROM events WHERE {TestStore.InList("id", "ids")} ORDER BY seq", new { ids = ids.ToArray() }).ToList();
         Assert.Equal(5, rows.Count);
 
         foreach (var (seq, recordedAt) in rows)

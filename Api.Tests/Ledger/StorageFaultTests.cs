@@ -30,7 +30,7 @@ public sealed class StorageFaultTests
     private static void AssertIntegrity(TallyApp app)
     {
         using var db = app.OpenDatabase();
-        Assert.Equal("ok", db.ExecuteScalar<string>("PRAGMA integrity_check"));
+        TestStore.AssertIntact(db);
     }
 
     private static async Task AssertAuditValidAsync(HttpClient client)

@@ -146,7 +146,7 @@ public sealed class FuzzTests
         return problems;
     }
 
-    private static async Task<(long Events, long Audit)> CountsAsync(SqliteConnection db) =>
+    private static async Task<(long Events, long Audit)> CountsAsync(System.Data.Common.DbConnection db) =>
         (await db.ExecuteScalarAsync<long>("SELECT count(*) FROM events"),
             await db.ExecuteScalarAsync<long>("SELECT count(*) FROM audit_log"));
 

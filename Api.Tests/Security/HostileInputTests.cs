@@ -389,12 +389,12 @@ public sealed partial class HostileInputTests(TallyApp app)
         using var db = app.OpenDatabase();
         return db.ExecuteScalar<long>(
             """
-            SELECT (SELECT count(*) FROM audit_log WHERE instr(data, @marker) > 0)
-                 + (SELECT count(*) FROM events WHERE instr(coalesce(external_id, ''), @marker) > 0 OR instr(coalesce(note, ''), @marker) > 0)
-                 + (SELECT count(*) FROM metrics WHERE instr(code, @marker) > 0 OR instr(name, @marker) > 0)
-                 + (SELECT count(*) FROM org_units WHERE instr(code, @marker) > 0 OR instr(name, @marker) > 0)
-                 + (SELECT count(*) FROM campaigns WHERE instr(code, @marker) > 0 OR instr(name, @marker) > 0)
-                 + (SELECT count(*) FROM api_keys WHERE instr(name, @marker) > 0 OR instr(source, @marker) > 0)
+            SELECT (SELECT count(*) FROM audit_log WHERE replace(data, @marker, '') <> data)
+                 + (SELECT count(*) FROM events WHERE replace(coalesce(external_id, ''), @marker, '') <> coalesce(external_id, '') OR replace(coalesce(note, ''), @marker, '') <> coalesce(note, ''))
+                 + (SELECT count(*) FROM metrics WHERE replace(code, @marker, '') <> code OR replace(name, @marker, '') <> name)
+                 + (SELECT count(*) FROM org_units WHERE replace(code, @marker, '') <> code OR replace(name, @marker, '') <> name)
+                 + (SELECT count(*) FROM campaigns WHERE replace(code, @marker, '') <> code OR replace(name, @marker, '') <> name)
+                 + (SELECT count(*) FROM api_keys WHERE replace(name, @marker, '') <> name OR replace(source, @marker, '') <> source)
             """, new { marker });
     }
 

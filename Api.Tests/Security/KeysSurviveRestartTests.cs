@@ -18,7 +18,7 @@ public sealed class KeysSurviveRestartTests
         // A second host on the same database file: what a restart of the service sees.
         await using var restarted = await TallyApp.StartAsync(new Dictionary<string, string?>
         {
-            ["ConnectionStrings:Tally"] = $"Data Source={first.DatabasePath}",
+            ["ConnectionStrings:Tally"] = first.ConnectionString,
         });
         using (var client = restarted.Client(reader))
             Assert.Equal(HttpStatusCode.OK, (await client.GetAsync("/api/v1/metrics", Ct)).StatusCode);

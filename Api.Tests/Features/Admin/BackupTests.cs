@@ -13,6 +13,7 @@ public sealed class BackupTests(TallyApp app)
     [Fact]
     public async Task Backup_streams_a_consistent_database_that_holds_what_was_recorded()
     {
+        TestStore.SkipUnlessSqlite("SQLite's online backup (on PostgreSQL the route answers 409)");
         var unit = await app.OrgUnitAsync();
         using var writer = await app.ClientWithAsync(["events:write"]);
         var created = await (await writer.PostAsJsonAsync("/api/v1/events",
@@ -39,6 +40,17 @@ public sealed class BackupTests(TallyApp app)
         // The copy is one committed state: its rollups agree with its events.
         Assert.Equal(copy.ExecuteScalar<long>("SELECT coalesce(sum(quantity), 0) FROM events WHERE org_unit = @unit AND voided_at IS NULL", new { unit }),
             copy.ExecuteScalar<long>("SELECT coalesce(sum(value), 0) FROM daily_rollups WHERE org_unit = @unit", new { unit }));
+    }
+
+    [Fact]
+    public async Task On_postgresql_a_backup_is_refused_with_the_tools_that_take_one()
+    {
+        if (!TestStore.OnPostgres)
+            Assert.Skip("PostgreSQL only: SQLite serves the backup itself");
+        using var admin = app.Admin();
+        var response = await admin.PostAsync("/api/v1/admin/backup", null, TestContext.Current.CancellationToken);
+        var problem = await response.AssertProblemAsync(409, "/problems/conflict");
+        Assert.Contains("pg_dump", problem["detail"]!.GetValue<string>(), StringComparison.Ordinal);
     }
 
     [Fact]

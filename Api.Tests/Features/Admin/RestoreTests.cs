@@ -25,6 +25,7 @@ public sealed class RestoreTests
     [Fact]
     public async Task A_backup_restored_into_a_fresh_service_verifies_and_serves_the_same_events_totals_and_keys()
     {
+        TestStore.SkipUnlessSqlite("SQLite's online backup (PostgreSQL is backed up with its own tools, README)");
         var restoreFolder = Path.Combine(Path.GetTempPath(), "tally-tests", "restore-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(restoreFolder);
         var restored = Path.Combine(restoreFolder, "tally.db");
@@ -85,6 +86,7 @@ public sealed class RestoreTests
     [Fact]
     public async Task The_backup_command_snapshots_the_configured_database_into_a_file_that_opens_and_verifies()
     {
+        TestStore.SkipUnlessSqlite("SQLite's online backup (PostgreSQL is backed up with its own tools, README)");
         await using var app = await TallyApp.StartAsync(new Dictionary<string, string?>());
         using var admin = app.Admin();
         var unit = await app.OrgUnitAsync();
@@ -117,6 +119,7 @@ public sealed class RestoreTests
     [Fact]
     public async Task The_backup_command_without_a_database_fails_with_a_message_and_no_file()
     {
+        TestStore.SkipUnlessSqlite("SQLite's online backup (PostgreSQL is backed up with its own tools, README)");
         var folder = Path.Combine(Path.GetTempPath(), "tally-tests", "cli-" + Guid.NewGuid().ToString("N"));
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Tally.Api.dll"));

@@ -64,7 +64,7 @@ public sealed class UpsertEventTests(TallyApp app)
             "SELECT count(*) FROM audit_log WHERE entity = @e", new { e = "event:" + firstId }));
         Assert.Equal(1, db.ExecuteScalar<int>(
             "SELECT count(*) FROM audit_log WHERE action = 'events.created' AND entity = @e", new { e = "events:" + secondId }));
-        Assert.Equal(1, db.ExecuteScalar<int>("SELECT json_extract(data, '$.events') FROM audit_log WHERE seq = @seq",
+        Assert.Equal(1, db.ExecuteScalar<int>($"SELECT {TestStore.JsonText(db, "data", "events")} FROM audit_log WHERE seq = @seq",
             new { seq = current["auditSeq"]!.GetValue<long>() }));
 
         // Superseding again moves the head on; the first event stays as it was.

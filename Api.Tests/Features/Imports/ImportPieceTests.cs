@@ -133,7 +133,7 @@ public sealed class ImportPieceTests
             Assert.Equal(events.Select(e => e.Id).Order(StringComparer.Ordinal), events.Select(e => e.Id));
             Assert.Single(events.Skip(1).Select(e => (e.RecordedAt, e.AuditSeq)).Distinct());
             Assert.True(string.CompareOrdinal(events[0].RecordedAt, events[1].RecordedAt) < 0);
-            Assert.Equal(5, db.ExecuteScalar<int>("SELECT json_extract(data, '$.events') FROM audit_log WHERE seq = @seq",
+            Assert.Equal(5, db.ExecuteScalar<int>($"SELECT {TestStore.JsonText(db, "data", "events")} FROM audit_log WHERE seq = @seq",
                 new { seq = events[1].AuditSeq }));
         }
         // Once it is in, the held externalId answers as any stored one: the same content again is unchanged.

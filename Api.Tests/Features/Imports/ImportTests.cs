@@ -111,8 +111,8 @@ public sealed class ImportTests(TallyApp app)
         using var db = app.OpenDatabase();
         // The import is one write command: one events.created entry records its three events.
         Assert.Equal(3, db.ExecuteScalar<int>(
-            """
-            SELECT json_extract(data, '$.events') FROM audit_log
+            $"""
+            SELECT {TestStore.JsonText(db, "data", "events")} FROM audit_log
             WHERE action = 'events.created' AND seq IN (SELECT audit_seq FROM events WHERE org_unit = @unit)
             """, new { unit }));
         Assert.Equal(1, db.ExecuteScalar<int>("SELECT count(DISTINCT audit_seq) FROM events WHERE org_unit = @unit", new { unit }));

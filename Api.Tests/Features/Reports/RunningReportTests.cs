@@ -113,7 +113,7 @@ public sealed class RunningReportTests
         // Restarted on the same file, the service counts 2024 (the latest year with events) and 2023 by itself.
         await using var restarted = await TallyApp.StartAsync(new Dictionary<string, string?>
         {
-            ["ConnectionStrings:Tally"] = $"Data Source={app.DatabasePath}",
+            ["ConnectionStrings:Tally"] = app.ConnectionString,
         });
         await CountedAheadAsync(restarted);
         using var again = restarted.Client(await restarted.KeyAsync(["totals:read", "events:write"]));

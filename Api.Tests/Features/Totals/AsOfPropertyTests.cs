@@ -107,7 +107,7 @@ public sealed class AsOfPropertyTests
                 case 2:
                 {
                     using var db = app.OpenDatabase();
-                    var active = db.Query<string>("SELECT id FROM events WHERE voided_at IS NULL AND org_unit IN @units", new { units }).ToList();
+                    var active = db.Query<string>($"SELECT id FROM events WHERE voided_at IS NULL AND {TestStore.InList("org_unit", "units")}", new { units }).ToList();
                     foreach (var id in active.OrderBy(_ => random.Next()).Take(random.Next(1, 4)))
                     {
                         var voided = await writer.PostAsJsonAsync($"/api/v1/events/{id}/void", new { reason = "property test" }, Ct);
@@ -199,9 +199,9 @@ public sealed class AsOfPropertyTests
                 var metricsThen = MetricCodes.Where(m => m != "notices.issued" || noticeThen.Active)
                     .Concat(["campaign.actions", "leads.handled", "websites.deregistered", "accounts.interviewed", "reports.political"]).ToList();
                 var counted = connection.Query<(string Id, string Metric, long Quantity)>(
-                    """
+                    $"""
                     SELECT id, metric, quantity FROM events
-                    WHERE metric IN @metricsThen AND occurred_on BETWEEN '2024-01-01' AND '2024-12-31'
+                    WHERE {TestStore.InList("metric", "metricsThen")} AND occurred_on BETWEEN '2024-01-01' AND '2024-12-31'
                       AND org_unit IN (SELECT descendant FROM org_unit_closure WHERE ancestor = @unit)
                       AND recorded_at <= @storage AND (voided_at IS NULL OR voided_at > @storage)
                     """, new { metricsThen, unit, storage }).ToList();
@@ -253,7 +253,7 @@ public sealed class AsOfPropertyTests
         // mark, which the upgrade sets after the last change and the writer after its last group's hour
         // (AssertKeptRowsMatch checks them against the events on both sides).
         string[] tables = ["asof_unit_hour_rollups", "asof_hour_rollups"];
-        List<string> AllRows(Microsoft.Data.Sqlite.SqliteConnection db) => tables
+        List<string> AllRows(System.Data.Common.DbConnection db) => tables
             .SelectMany(table => db.Query($"SELECT * FROM {table}")
                 .Select(r => table + "|" + string.Join('|', ((IDictionary<string, object?>)r).Values)))
             .Order(StringComparer.Ordinal).ToList();
@@ -385,7 +385,7 @@ public sealed class AsOfPropertyTests
         $"{metric}|{string.Join('|', keys.Select(k => k ?? "(null)"))}|{value}|{events}";
 
     /// <summary>The plain way: the events recorded by t and not voided by t, grouped as asked.</summary>
-    private static List<string> ExpectedTotals(Microsoft.Data.Sqlite.SqliteConnection connection, string[] groups, string unit,
+    private static List<string> ExpectedTotals(System.Data.Common.DbConnection connection, string[] groups, string unit,
         string? campaign, string from, string to, string storage)
     {
         var expressions = groups.Select(g => g switch
@@ -394,7 +394,7 @@ public sealed class AsOfPropertyTests
             "quarter" => "substr(occurred_on, 1, 4) || '-Q' || ((CAST(substr(occurred_on, 6, 2) AS INTEGER) + 2) / 3)",
             "orgUnit" => "org_unit",
             "campaign" => "campaign",
-            _ => $"json_extract(dimensions, '$.{g["dim.".Length..]}')",
+            _ => TestStore.JsonText(connection, "dimensions", g["dim.".Length..]),
         }).ToList();
         var select = string.Concat(expressions.Select((e, i) => $", {e} AS g{i}"));
         var rows = connection.Query(
@@ -408,7 +408,8 @@ public sealed class AsOfPropertyTests
         return rows.Select(r =>
             {
                 var d = (IDictionary<string, object?>)r;
-                return Row((string)d["metric"]!, groups.Select((_, i) => (string?)d[$"g{i}"]), (long)d["value"]!, (long)d["events"]!);
+                return Row((string)d["metric"]!, groups.Select((_, i) => (string?)d[$"g{i}"]), Convert.ToInt64(d["value"], System.Globalization.CultureInfo.InvariantCulture),
+                    Convert.ToInt64(d["events"], System.Globalization.CultureInfo.InvariantCulture));
             })
             .Order(StringComparer.Ordinal).ToList();
     }
@@ -427,7 +428,7 @@ public sealed class AsOfPropertyTests
         return "setsum256:" + Convert.ToHexStringLower(new byte[32 - bytes.Length].Concat(bytes).ToArray());
     }
 
-    private static void AssertKeptRowsMatch(Microsoft.Data.Sqlite.SqliteConnection connection)
+    private static void AssertKeptRowsMatch(System.Data.Common.DbConnection connection)
     {
         // The hour level holds every change; the day and month levels those of the hours before the fold's mark.
         var folded = connection.ExecuteScalar<string>("SELECT through FROM asof_folded")!;
@@ -445,12 +446,12 @@ public sealed class AsOfPropertyTests
                 FROM events WHERE voided_at IS NOT NULL AND substr(voided_at, 1, 13) < {before}
                 """;
             var expected = connection.Query<string>(
-                $"SELECT metric || '|' || month || '|' || org_unit || '|' || campaign || '|' || dimensions || '|' || changed || '|' || sum(value) || '|' || sum(events) FROM ({changes}) GROUP BY metric, month, org_unit, campaign, dimensions, changed ORDER BY 1").ToList();
+                $"SELECT metric || '|' || month || '|' || org_unit || '|' || campaign || '|' || dimensions || '|' || changed || '|' || sum(value) || '|' || sum(events) FROM ({changes}) AS changes GROUP BY metric, month, org_unit, campaign, dimensions, changed ORDER BY 1").ToList();
             var stored = connection.Query<string>(
                 $"SELECT metric || '|' || month || '|' || org_unit || '|' || campaign || '|' || dimensions || '|' || changed || '|' || value || '|' || events FROM asof_{level}_rollups ORDER BY 1").ToList();
             Assert.Equal(expected, stored);
             var expectedUnits = connection.Query<string>(
-                $"SELECT metric || '|' || month || '|' || org_unit || '|' || changed || '|' || sum(value) || '|' || sum(events) FROM ({changes}) GROUP BY metric, month, org_unit, changed ORDER BY 1").ToList();
+                $"SELECT metric || '|' || month || '|' || org_unit || '|' || changed || '|' || sum(value) || '|' || sum(events) FROM ({changes}) AS changes GROUP BY metric, month, org_unit, changed ORDER BY 1").ToList();
             var storedUnits = connection.Query<string>(
                 $"SELECT metric || '|' || month || '|' || org_unit || '|' || changed || '|' || value || '|' || events FROM asof_unit_{level}_rollups ORDER BY 1").ToList();
             Assert.Equal(expectedUnits, storedUnits);

@@ -90,7 +90,7 @@ public sealed class TotalsPropertyTests(TallyApp app)
         List<string> ActiveIds()
         {
             using var db = app.OpenDatabase();
-            return db.Query<string>("SELECT id FROM events WHERE id IN @ids AND voided_at IS NULL ORDER BY id", new { ids }).ToList();
+            return db.Query<string>($"SELECT id FROM events WHERE {TestStore.InList("id", "ids")} AND voided_at IS NULL ORDER BY id", new { ids = ids.ToArray() }).ToList();
         }
 
         var start = DateTimeOffset.UtcNow;
@@ -210,10 +210,10 @@ public sealed class TotalsPropertyTests(TallyApp app)
         using var db = app.OpenDatabase();
         return db.Query<(string Id, string Metric, string Day, long Quantity, string OrgUnit, string? Campaign, string Dimensions,
                 string RecordedAt, string? VoidedAt)>(
-                """
+                $"""
                 SELECT id, metric, occurred_on, quantity, org_unit, campaign, dimensions, recorded_at, voided_at
-                FROM events WHERE org_unit IN @units
-                """, new { units = tree.Parents.Keys })
+                FROM events WHERE {TestStore.InList("org_unit", "units")}
+                """, new { units = tree.Parents.Keys.ToArray() })
             .Select(r => new StoredEvent(r.Id, r.Metric, DateOnly.ParseExact(r.Day, "yyyy-MM-dd", CultureInfo.InvariantCulture),
                 r.Quantity, r.OrgUnit, r.Campaign, JsonSerializer.Deserialize<Dictionary<string, string>>(r.Dimensions)!,
                 ParseInstant(r.RecordedAt), r.VoidedAt is null ? null : ParseInstant(r.VoidedAt)))
@@ -237,9 +237,9 @@ public sealed class TotalsPropertyTests(TallyApp app)
             var detailed = table != "monthly_unit_rollups";
             var stored = db.Query<(string Metric, string Period, string OrgUnit, string Campaign, string Dimensions, long Value, long Events)>(
                     detailed
-                        ? $"SELECT metric, {period}, org_unit, campaign, dimensions, value, events FROM {table} WHERE org_unit IN @units"
-                        : $"SELECT metric, {period}, org_unit, '', '', value, events FROM {table} WHERE org_unit IN @units",
-                    new { units = tree.Parents.Keys })
+                        ? $"SELECT metric, {period}, org_unit, campaign, dimensions, value, events FROM {table} WHERE {TestStore.InList("org_unit", "units")}"
+                        : $"SELECT metric, {period}, org_unit, '', '', value, events FROM {table} WHERE {TestStore.InList("org_unit", "units")}",
+                    new { units = tree.Parents.Keys.ToArray() })
                 .Select(r => $"{r.Metric}|{r.Period}|{r.OrgUnit}|{r.Campaign}|{r.Dimensions}|{r.Value}|{r.Events}")
                 .Order(StringComparer.Ordinal).ToList();
             var recomputed = events.Where(e => e.VoidedAt is null)
