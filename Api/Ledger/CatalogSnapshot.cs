@@ -153,8 +153,20 @@ public sealed class CatalogSnapshot
 public sealed class CatalogCache
 {
     private volatile CatalogSnapshot? _current;
+    private readonly Func<CatalogCache>? _forward;
 
-    public CatalogSnapshot Current => _current ?? throw new InvalidOperationException("The catalog is not loaded yet.");
+    public CatalogCache()
+    {
+    }
+
+    private CatalogCache(Func<CatalogCache> forward) => _forward = forward;
+
+    public CatalogSnapshot Current => _forward is not null
+        ? _forward().Current
+        : _current ?? throw new InvalidOperationException("The catalog is not loaded yet.");
+
+    /// <summary>Whatever cache <paramref name="resolve"/> returns each time it is read (a request's app: Http/RequestServices).</summary>
+    public static CatalogCache Forwarding(Func<CatalogCache> resolve) => new(resolve);
 
     public void Replace(CatalogSnapshot snapshot) => _current = snapshot;
 

@@ -3,6 +3,7 @@ using Dapper;
 using FastEndpoints;
 using FluentValidation;
 using Tally.Api.Data;
+using Tally.Api.Http;
 using Tally.Api.Ledger;
 using Tally.Api.OpenApi;
 using Tally.Api.Problems;
@@ -27,7 +28,13 @@ public sealed class CreateOrgUnitValidator : Validator<CreateOrgUnitRequest>
     public static string UnknownParent(CatalogSnapshot catalog, string? parent) =>
         CodeSuggestions.Unknown("上级单位", "parent org unit", parent, catalog.OrgUnitCandidates());
 
-    public CreateOrgUnitValidator(CatalogCache catalog)
+    /// <summary>Built once per process by FastEndpoints: its services are the request's (<see cref="RequestServices"/>).</summary>
+    public CreateOrgUnitValidator()
+        : this(RequestServices.Catalog)
+    {
+    }
+
+    private CreateOrgUnitValidator(CatalogCache catalog)
     {
         RuleFor(x => x.Code).ValidCode();
         RuleFor(x => x.Name).ValidName();

@@ -3,6 +3,7 @@ using Dapper;
 using FastEndpoints;
 using FluentValidation;
 using Tally.Api.Data;
+using Tally.Api.Http;
 using Tally.Api.Ledger;
 using Tally.Api.OpenApi;
 using Tally.Api.Problems;
@@ -22,7 +23,13 @@ public sealed class UpdateOrgUnitRequest
 
 public sealed class UpdateOrgUnitValidator : Validator<UpdateOrgUnitRequest>
 {
-    public UpdateOrgUnitValidator(CatalogCache catalog)
+    /// <summary>Built once per process by FastEndpoints: its services are the request's (<see cref="RequestServices"/>).</summary>
+    public UpdateOrgUnitValidator()
+        : this(RequestServices.Catalog)
+    {
+    }
+
+    private UpdateOrgUnitValidator(CatalogCache catalog)
     {
         RuleFor(x => x.Name).ValidName();
         RuleFor(x => x.ShortName).ValidShortName();

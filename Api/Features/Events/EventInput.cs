@@ -1,6 +1,7 @@
 using FastEndpoints;
 using FluentValidation;
 using Tally.Api.Features.Catalog;
+using Tally.Api.Http;
 using Tally.Api.Ledger;
 using Tally.Api.Problems;
 
@@ -139,6 +140,12 @@ public sealed class RecordEventRequest : EventInput;
 
 public sealed class RecordEventValidator : Validator<RecordEventRequest>
 {
-    public RecordEventValidator(CatalogCache catalog, TimeProvider clock) =>
+    /// <summary>Built once per process by FastEndpoints: its services are the request's (<see cref="RequestServices"/>).</summary>
+    public RecordEventValidator()
+        : this(RequestServices.Catalog, RequestServices.Clock)
+    {
+    }
+
+    private RecordEventValidator(CatalogCache catalog, TimeProvider clock) =>
         Include(new EventInputRules(catalog, clock));
 }

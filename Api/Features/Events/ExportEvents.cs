@@ -28,7 +28,13 @@ public sealed class ExportEventsRequest : EventFilterQuery
 
 public sealed class ExportEventsValidator : Validator<ExportEventsRequest>
 {
-    public ExportEventsValidator(CatalogCache catalog)
+    /// <summary>Built once per process by FastEndpoints: its services are the request's (<see cref="RequestServices"/>).</summary>
+    public ExportEventsValidator()
+        : this(RequestServices.Catalog)
+    {
+    }
+
+    private ExportEventsValidator(CatalogCache catalog)
     {
         this.AddEventFilterRules(catalog);
         RuleFor(x => x.Format)

@@ -15,7 +15,13 @@ public sealed class ListEventsRequest : EventFilterQuery, IPagedRequest
 
 public sealed class ListEventsValidator : Validator<ListEventsRequest>
 {
-    public ListEventsValidator(CatalogCache catalog)
+    /// <summary>Built once per process by FastEndpoints: its services are the request's (<see cref="RequestServices"/>).</summary>
+    public ListEventsValidator()
+        : this(RequestServices.Catalog)
+    {
+    }
+
+    private ListEventsValidator(CatalogCache catalog)
     {
         this.AddEventFilterRules(catalog);
         this.AddPagingRules();

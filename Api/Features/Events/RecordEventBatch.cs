@@ -16,13 +16,20 @@ public sealed class RecordEventBatchRequest
 
 public sealed class RecordEventBatchValidator : Validator<RecordEventBatchRequest>
 {
-    public RecordEventBatchValidator(CatalogCache catalog, TimeProvider clock, IOptions<LimitOptions> limits)
+    /// <summary>Built once per process by FastEndpoints: its services are the request's (<see cref="RequestServices"/>).</summary>
+    public RecordEventBatchValidator()
+        : this(RequestServices.Catalog, RequestServices.Clock, RequestServices.Options<LimitOptions>())
     {
-        var maxItems = limits.Value.MaxBatchItems;
+    }
+
+    private RecordEventBatchValidator(CatalogCache catalog, TimeProvider clock, IOptions<LimitOptions> limits)
+    {
+        // Read at each check, not once: the options are the request's app's.
+        int MaxItems() => limits.Value.MaxBatchItems;
         RuleFor(x => x.Events)
-            .NotNull().WithMessage(_ => Text.Say($"events 为必填项：含 1 到 {maxItems:N0} 个事件的数组。", $"events is required: an array of 1 to {maxItems:N0} events."))
+            .NotNull().WithMessage(_ => Text.Say($"events 为必填项：含 1 到 {MaxItems():N0} 个事件的数组。", $"events is required: an array of 1 to {MaxItems():N0} events."))
             .Must(e => e is null || e.Count is > 0).WithMessage(_ => Text.Say("一批至少包含一个事件。", "A batch holds at least one event."))
-            .Must(e => e is null || e.Count <= maxItems).WithMessage(_ => Text.Say($"一批至多包含 {maxItems:N0} 个事件。", $"A batch holds at most {maxItems:N0} events."))
+            .Must(e => e is null || e.Count <= MaxItems()).WithMessage(_ => Text.Say($"一批至多包含 {MaxItems():N0} 个事件。", $"A batch holds at most {MaxItems():N0} events."))
             .DependentRules(() => RuleForEach(x => x.Events)
                 .NotNull().WithMessage(_ => Text.Say("每一项都须为事件对象。", "Each item must be an event object."))
                 .SetValidator(new EventInputRules(catalog, clock)!));

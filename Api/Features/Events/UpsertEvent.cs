@@ -1,4 +1,5 @@
 using FastEndpoints;
+using Tally.Api.Http;
 using Tally.Api.Ledger;
 using Tally.Api.OpenApi;
 using Tally.Api.Problems;
@@ -11,7 +12,13 @@ public sealed class UpsertEventRequest : EventFields;
 
 public sealed class UpsertEventValidator : Validator<UpsertEventRequest>
 {
-    public UpsertEventValidator(CatalogCache catalog, TimeProvider clock) =>
+    /// <summary>Built once per process by FastEndpoints: its services are the request's (<see cref="RequestServices"/>).</summary>
+    public UpsertEventValidator()
+        : this(RequestServices.Catalog, RequestServices.Clock)
+    {
+    }
+
+    private UpsertEventValidator(CatalogCache catalog, TimeProvider clock) =>
         Include(new EventFieldRules(catalog, clock));
 }
 

@@ -1,12 +1,13 @@
-using Tally.Api.Problems;
 using System.Text.Json.Nodes;
 using Dapper;
 using FastEndpoints;
 using FluentValidation;
 using Tally.Api.Data;
 using Tally.Api.Features.Catalog;
+using Tally.Api.Http;
 using Tally.Api.Ledger;
 using Tally.Api.OpenApi;
+using Tally.Api.Problems;
 using Tally.Api.Security;
 
 namespace Tally.Api.Features.Keys;
@@ -23,7 +24,13 @@ public sealed class CreateApiKeyValidator : Validator<CreateApiKeyRequest>
 {
     public const int MaxScopes = 10;
 
-    public CreateApiKeyValidator(CatalogCache catalog)
+    /// <summary>Built once per process by FastEndpoints: its services are the request's (<see cref="RequestServices"/>).</summary>
+    public CreateApiKeyValidator()
+        : this(RequestServices.Catalog)
+    {
+    }
+
+    private CreateApiKeyValidator(CatalogCache catalog)
     {
         RuleFor(x => x.Name).ValidName();
         RuleFor(x => x.Source).NotEmpty().WithMessage(_ => Text.Say("source（来源）为必填项。", "source is required."))
@@ -85,7 +92,10 @@ public sealed record NewKey(string Name, string Source, IReadOnlyList<string> Sc
 /// </summary>
 public sealed class CreateApiKeyCommand(NewKey key, Actor actor, KeyStore keys, string? callerUnit) : LedgerCommand<ApiKeyRecord>
 {
-    protected override ApiKeyRecord Run(LedgerContext context)
+    protected override ApiKeyRecord Run(LedgerContext context) => Create(context, key, actor, keys, callerUnit);
+
+    /// <summary>Stores the key, audited; the key store has it once the command commits.</summary>
+    public static ApiKeyRecord Create(LedgerContext context, NewKey key, Actor actor, KeyStore keys, string? callerUnit)
     {
         var record = new ApiKeyRecord(context.Ids.Next("key_"), key.Name, key.Source, key.Scopes, key.OrgUnit,
             context.Now, null, KeyStore.Hash(key.Secret));

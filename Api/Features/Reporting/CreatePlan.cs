@@ -1,6 +1,7 @@
 using Dapper;
 using FastEndpoints;
 using Tally.Api.Features.Catalog;
+using Tally.Api.Http;
 using Tally.Api.Ledger;
 using Tally.Api.OpenApi;
 using Tally.Api.Problems;
@@ -15,7 +16,13 @@ public sealed class CreatePlanRequest : PlanFields
 
 public sealed class CreatePlanValidator : Validator<CreatePlanRequest>
 {
-    public CreatePlanValidator(CatalogCache catalog)
+    /// <summary>Built once per process by FastEndpoints: its services are the request's (<see cref="RequestServices"/>).</summary>
+    public CreatePlanValidator()
+        : this(RequestServices.Catalog)
+    {
+    }
+
+    private CreatePlanValidator(CatalogCache catalog)
     {
         RuleFor(x => x.Code).ValidCode();
         this.AddPlanFieldRules(catalog);

@@ -3,6 +3,7 @@ using FastEndpoints;
 using FluentValidation;
 using Tally.Api.Data;
 using Tally.Api.Features.Catalog;
+using Tally.Api.Http;
 using Tally.Api.Ledger;
 using Tally.Api.OpenApi;
 using Tally.Api.Problems;
@@ -24,7 +25,13 @@ public sealed class GetReportingStatusRequest
 
 public sealed class GetReportingStatusValidator : Validator<GetReportingStatusRequest>
 {
-    public GetReportingStatusValidator(CatalogCache catalog)
+    /// <summary>Built once per process by FastEndpoints: its services are the request's (<see cref="RequestServices"/>).</summary>
+    public GetReportingStatusValidator()
+        : this(RequestServices.Catalog)
+    {
+    }
+
+    private GetReportingStatusValidator(CatalogCache catalog)
     {
         RuleFor(x => x.Plan).ValidCode();
         RuleFor(x => x.Period).NotEmpty().MaximumLength(10);

@@ -34,7 +34,13 @@ public sealed class ListSubmissionsRequest : IPagedRequest
 
 public sealed class ListSubmissionsValidator : Validator<ListSubmissionsRequest>
 {
-    public ListSubmissionsValidator(CatalogCache catalog)
+    /// <summary>Built once per process by FastEndpoints: its services are the request's (<see cref="RequestServices"/>).</summary>
+    public ListSubmissionsValidator()
+        : this(RequestServices.Catalog)
+    {
+    }
+
+    private ListSubmissionsValidator(CatalogCache catalog)
     {
         this.AddPagingRules();
         RuleFor(x => x.Plan).Matches(Codes.Pattern).WithMessage("must match " + Codes.Pattern + ".");

@@ -3,6 +3,7 @@ using FastEndpoints;
 using FluentValidation;
 using Tally.Api.Data;
 using Tally.Api.Features.Catalog;
+using Tally.Api.Http;
 using Tally.Api.Ledger;
 using Tally.Api.OpenApi;
 using Tally.Api.Problems;
@@ -19,7 +20,13 @@ public sealed class SubmitPeriodRequest
 
 public sealed class SubmitPeriodValidator : Validator<SubmitPeriodRequest>
 {
-    public SubmitPeriodValidator(CatalogCache catalog)
+    /// <summary>Built once per process by FastEndpoints: its services are the request's (<see cref="RequestServices"/>).</summary>
+    public SubmitPeriodValidator()
+        : this(RequestServices.Catalog)
+    {
+    }
+
+    private SubmitPeriodValidator(CatalogCache catalog)
     {
         RuleFor(x => x.Plan).ValidCode();
         RuleFor(x => x.Period).NotEmpty().MaximumLength(10);

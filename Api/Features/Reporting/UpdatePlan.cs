@@ -1,5 +1,6 @@
 using Dapper;
 using FastEndpoints;
+using Tally.Api.Http;
 using Tally.Api.Ledger;
 using Tally.Api.Security;
 
@@ -11,7 +12,13 @@ public sealed class UpdatePlanRequest : PlanFields
 
 public sealed class UpdatePlanValidator : Validator<UpdatePlanRequest>
 {
-    public UpdatePlanValidator(CatalogCache catalog) => this.AddPlanFieldRules(catalog);
+    /// <summary>Built once per process by FastEndpoints: its services are the request's (<see cref="RequestServices"/>).</summary>
+    public UpdatePlanValidator()
+        : this(RequestServices.Catalog)
+    {
+    }
+
+    private UpdatePlanValidator(CatalogCache catalog) => this.AddPlanFieldRules(catalog);
 }
 
 [UnboundKeysOnly("a plan names reporters anywhere in the tree; only a key bound to none may change it.")]

@@ -39,7 +39,13 @@ public sealed class GetAnnualReportRequest
 
 public sealed class GetAnnualReportValidator : Validator<GetAnnualReportRequest>
 {
-    public GetAnnualReportValidator(CatalogCache catalog, TimeProvider clock)
+    /// <summary>Built once per process by FastEndpoints: its services are the request's (<see cref="RequestServices"/>).</summary>
+    public GetAnnualReportValidator()
+        : this(RequestServices.Catalog, RequestServices.Clock)
+    {
+    }
+
+    private GetAnnualReportValidator(CatalogCache catalog, TimeProvider clock)
     {
         RuleFor(x => x.Year).InclusiveBetween(Period.FirstYear, Period.LastYear)
             .WithMessage(_ => Text.Say($"year 须在 {Period.FirstYear} 到 {Period.LastYear} 之间。", $"year must be from {Period.FirstYear} to {Period.LastYear}."));

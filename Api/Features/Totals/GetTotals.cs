@@ -1,4 +1,3 @@
-using Tally.Api.Problems;
 using System.ComponentModel;
 using System.Text.Json.Serialization;
 using FastEndpoints;
@@ -8,6 +7,7 @@ using Tally.Api.Features.Events;
 using Tally.Api.Http;
 using Tally.Api.Ledger;
 using Tally.Api.OpenApi;
+using Tally.Api.Problems;
 using Tally.Api.Security;
 
 namespace Tally.Api.Features.Totals;
@@ -52,7 +52,13 @@ public sealed class GetTotalsRequest
 
 public sealed class GetTotalsValidator : Validator<GetTotalsRequest>
 {
-    public GetTotalsValidator(CatalogCache catalog, TimeProvider clock)
+    /// <summary>Built once per process by FastEndpoints: its services are the request's (<see cref="RequestServices"/>).</summary>
+    public GetTotalsValidator()
+        : this(RequestServices.Catalog, RequestServices.Clock)
+    {
+    }
+
+    private GetTotalsValidator(CatalogCache catalog, TimeProvider clock)
     {
         RuleFor(x => x.Year).InclusiveBetween(Period.FirstYear, Period.LastYear)
             .WithMessage(_ => Text.Say($"year 须在 {Period.FirstYear} 到 {Period.LastYear} 之间。", $"year must be from {Period.FirstYear} to {Period.LastYear}."));
