@@ -13,6 +13,7 @@ public static class LedgerServices
         services.TryAddSingleton<TimeProvider>(sp =>
             new OfficeClock(TimeProvider.System, OfficeClock.ZoneOf(sp.GetRequiredService<IConfiguration>()["Tally:TimeZone"])));
         services.AddSingleton<Database>();
+        services.AddSingleton<ProcessLease>();
         services.AddSingleton<CatalogCache>();
         services.TryAddSingleton<ILedgerFaults, NoLedgerFaults>();
         services.AddMetrics();

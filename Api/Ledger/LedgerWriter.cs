@@ -192,10 +192,6 @@ public sealed class LedgerWriter : IHostedLifecycleService, IDisposable
             sqlite.CreateFunction(StagedEvents.NextIdFunction, () => _ids.Next("evt_"), isDeterministic: false);
             sqlite.Execute(StagedEvents.CreateTable);
         }
-        else
-        {
-            _connection.Execute(StagedEvents.CreatePostgresTable);
-        }
         _statements = new PreparedStatements(_connection);
         _faults.ConnectionOpened(_connection);
         return _connection;

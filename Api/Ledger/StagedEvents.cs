@@ -13,7 +13,10 @@ namespace Tally.Api.Ledger;
 /// (<see cref="EventWritePolicy.StoredHead"/>), so the import's events cannot lose the head index of events to a writer
 /// that came between two pieces. Staged rows need no durability: an import cut off by a stop (or by the writer
 /// reopening its connection after a storage failure) stores nothing and is failed, and its scratch rows go with the
-/// connection. Runs inside LedgerWriter commands only.
+/// connection. On PostgreSQL, where several processes write one database, the table is one UNLOGGED table they all
+/// share (migrations/postgresql/0160_import_owners.sql): a hold is seen by every process's writers, and rows of an
+/// import whose process is gone are deleted by whichever process finds it (FailInterruptedImportsCommand). Runs inside
+/// LedgerWriter commands only.
 /// </summary>
 public static class StagedEvents
 {
@@ -41,31 +44,6 @@ public static class StagedEvents
         CREATE UNIQUE INDEX IF NOT EXISTS temp.ux_import_staged_source_external
             ON import_staged_events(source, external_id) WHERE external_id IS NOT NULL;
         DELETE FROM temp.import_staged_events;
-        """;
-
-    /// <summary>
-    /// <see cref="CreateTable"/> on PostgreSQL: a temporary table of the writer's session, unlogged by nature, in the
-    /// "C" collation of the ledger's text.
-    /// </summary>
-    public const string CreatePostgresTable =
-        """
-        CREATE TEMP TABLE IF NOT EXISTS import_staged_events (
-            n            bigserial PRIMARY KEY,
-            import_id    ctext NOT NULL,
-            creates      bigint NOT NULL,
-            metric       ctext NULL,
-            occurred_on  ctext NULL,
-            quantity     bigint NULL,
-            org_unit     ctext NULL,
-            campaign     ctext NULL,
-            dimensions   ctext NULL,
-            external_id  ctext NULL,
-            note         ctext NULL,
-            source       ctext NOT NULL
-        );
-        CREATE UNIQUE INDEX IF NOT EXISTS ux_import_staged_source_external
-            ON import_staged_events(source, external_id) WHERE external_id IS NOT NULL;
-        DELETE FROM pg_temp.import_staged_events;
         """;
 
     /// <summary>The SQLite function the publish calls once per row, in file order: the writer's next event id.</summary>
@@ -181,14 +159,19 @@ public static class StagedEvents
     }
 
     /// <summary>
-    /// Deletes up to <paramref name="limit"/> staged rows of an import (of every import when null: what a failed drop left);
+    /// Deletes up to <paramref name="limit"/> staged rows of an import (when null, of every import that has ended: what a
+    /// failed drop, or a process that is gone, left; never of one still queued or running, here or in another process);
     /// how many it deleted (the caller repeats until none).
     /// </summary>
     public static int DropPiece(LedgerContext context, string? importId, int limit) =>
         context.Prepared(
             """
             DELETE FROM import_staged_events WHERE n IN (
-                SELECT n FROM import_staged_events WHERE CAST(@import AS TEXT) IS NULL OR import_id = @import ORDER BY n LIMIT @limit)
+                SELECT s.n FROM import_staged_events s
+                WHERE s.import_id = @import
+                   OR (CAST(@import AS TEXT) IS NULL AND NOT EXISTS (
+                        SELECT 1 FROM imports i WHERE i.id = s.import_id AND i.status IN ('queued', 'running')))
+                ORDER BY s.n LIMIT @limit)
             """)
             .Bind("@import", importId).Bind("@limit", limit).ExecuteNonQuery();
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Microsoft.Extensions.Options;
+using Tally.Api.Data;
 using Tally.Api.Http;
 using Tally.Api.Ledger;
 using Tally.Api.Problems;
@@ -24,12 +25,17 @@ public sealed class ImportWorker : BackgroundService
     private readonly UploadGate _gate;
     private readonly ImportSpoolFolder _spool;
     private readonly IImportPieceGate _pieceGate;
+    private readonly ProcessLease _lease;
     private readonly int _capacity;
+
+    /// <summary>How often a process that shares its database looks for imports of processes that are gone.</summary>
+    internal static readonly TimeSpan OrphanSweepInterval = TimeSpan.FromSeconds(30);
 
     public ImportWorker(LedgerWriter writer, CatalogCache catalog, TimeProvider clock, IOptions<LimitOptions> limits,
         IOptions<ImportLimitOptions> importLimits, UploadGate gate, ImportSpoolFolder spool, IImportPieceGate pieceGate,
-        ILogger<ImportWorker> logger)
+        ProcessLease lease, ILogger<ImportWorker> logger)
     {
+        _lease = lease;
         _pieceGate = pieceGate;
         _writer = writer;
         _catalog = catalog;
@@ -51,10 +57,47 @@ public sealed class ImportWorker : BackgroundService
         var leftovers = _spool.RemoveLeftovers();
         if (leftovers > 0)
             _logger.LogWarning("{Count} spooled import file(s) left by the last stop were removed from {Folder}", leftovers, _spool.Path);
-        var failed = await _writer.SubmitAsync(new FailInterruptedImportsCommand(), cancellationToken);
+        _lease.Hold();
+        var failed = await _writer.SubmitAsync(new FailInterruptedImportsCommand(_lease), cancellationToken);
         if (failed > 0)
+        {
             _logger.LogWarning("{Count} import(s) interrupted by the last stop were marked failed", failed);
+            await DropStagedAsync(null, Math.Max(1, _limits.PieceRows));
+        }
         await base.StartAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Where other processes share the database: now and then, fails the imports of processes that are gone (killed, or
+    /// cut off from the server) and drops what they staged, so their externalIds are not held for ever.
+    /// </summary>
+    private async Task SweepOrphansAsync(CancellationToken stoppingToken)
+    {
+        if (!_lease.OthersMayRun)
+            return;
+        using var timer = new PeriodicTimer(OrphanSweepInterval);
+        try
+        {
+            while (await timer.WaitForNextTickAsync(stoppingToken))
+            {
+                try
+                {
+                    _lease.Hold();
+                    var failed = await _writer.SubmitAsync(new FailInterruptedImportsCommand(_lease), stoppingToken);
+                    if (failed == 0)
+                        continue;
+                    _logger.LogWarning("{Count} import(s) of a process that is gone were marked failed", failed);
+                    await DropStagedAsync(null, Math.Max(1, _limits.PieceRows));
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    _logger.LogWarning(ex, "Looking for imports of processes that are gone failed; trying again in {Interval}", OrphanSweepInterval);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+        }
     }
 
     /// <summary>The job while it is queued or running (its live progress); null once it is only in the database.</summary>
@@ -76,7 +119,7 @@ public sealed class ImportWorker : BackgroundService
         _live[job.Id] = job;
         try
         {
-            await _writer.SubmitAsync(new QueueImportCommand(job, _clock.GetUtcNow()), ct);
+            await _writer.SubmitAsync(new QueueImportCommand(job, _clock.GetUtcNow(), _lease.Id), ct);
         }
         catch
         {
@@ -94,6 +137,7 @@ public sealed class ImportWorker : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        var sweeping = SweepOrphansAsync(stoppingToken);
         try
         {
             await foreach (var job in _queue.Reader.ReadAllAsync(stoppingToken))
@@ -105,8 +149,9 @@ public sealed class ImportWorker : BackgroundService
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
-            // Jobs still queued stay 'queued' in the database; the next start marks them failed.
+            // Jobs still queued stay 'queued' in the database; the next start (or another process) marks them failed.
         }
+        await sweeping;
     }
 
     private async Task RunAsync(ImportJob job)
