@@ -1,3 +1,4 @@
+using Dapper;
 using Tally.Api.Data;
 using Tally.Api.Ledger;
 using Tally.Api.Security;
@@ -27,7 +28,13 @@ public sealed class KeyBootstrap(KeyStore keys, LedgerWriter writer, Database da
             return;
         }
         var key = new NewKey("bootstrap-admin", "bootstrap", [ApiScopes.Admin], null, secret);
-        var created = await writer.SubmitAsync(new CreateApiKeyCommand(key, Actor.System, keys, callerUnit: null), cancellationToken);
+        var created = await writer.SubmitAsync(new BootstrapAdminKeyCommand(key, keys), cancellationToken);
+        if (created is null)
+        {
+            // Another process on the same database (PostgreSQL) made the first admin key while this one started.
+            logger.LogInformation("An admin key was made by another process meanwhile; none was created");
+            return;
+        }
         if (string.IsNullOrWhiteSpace(configured))
         {
             // Shown once, on the console only: it is the way into a fresh install.
@@ -43,4 +50,22 @@ public sealed class KeyBootstrap(KeyStore keys, LedgerWriter writer, Database da
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}
+
+/// <summary>
+/// The first admin key, decided in the writer's transaction: none is made when an active admin key or this secret is
+/// stored already (processes started at once on one new PostgreSQL database make one key, not one each, and never
+/// fail their start on the second insert of a configured key). Null when none was made.
+/// </summary>
+public sealed class BootstrapAdminKeyCommand(NewKey key, KeyStore keys) : LedgerCommand<ApiKeyRecord?>
+{
+    protected override ApiKeyRecord? Run(LedgerContext context)
+    {
+        var stored = context.Connection.ExecuteScalar<long>(
+            """
+            SELECT count(*) FROM api_keys
+            WHERE key_hash = @hash OR (revoked_at IS NULL AND (' ' || scopes || ' ') LIKE @admin)
+            """, new { hash = KeyStore.Hash(key.Secret), admin = $"% {ApiScopes.Admin} %" }, context.Transaction);
+        return stored > 0 ? null : CreateApiKeyCommand.Create(context, key, Actor.System, keys, callerUnit: null);
+    }
 }
