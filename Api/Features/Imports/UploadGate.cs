@@ -11,11 +11,29 @@ namespace Tally.Api.Features.Imports;
 /// on the host shares it and a start can remove what a crash left. Without a file (PostgreSQL, where several processes
 /// may share a host), a temp folder of this process's own.
 /// </summary>
-public sealed class ImportSpoolFolder(Database database)
+public sealed class ImportSpoolFolder(Database database) : IDisposable
 {
+    /// <summary>Beside a SQLite file, else a temp folder of this process's own (several processes share a PostgreSQL database).</summary>
+    private readonly bool _ownFolder = database.FilePath is null;
+
     public string Path { get; } = database.FilePath is { } file
         ? System.IO.Path.Combine(System.IO.Path.GetDirectoryName(file)!, "spool")
         : System.IO.Path.Combine(System.IO.Path.GetTempPath(), $"tally-spool-{Environment.ProcessId}-{Guid.NewGuid():N}");
+
+    /// <summary>At stop: a folder of this process's own goes with it.</summary>
+    public void Dispose()
+    {
+        if (!_ownFolder)
+            return;
+        try
+        {
+            Directory.Delete(Path, recursive: true);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            // Left for the machine's temp cleaning: nothing in it is of use once the process is gone.
+        }
+    }
 
     public string FileFor(string importId) => System.IO.Path.Combine(Path, importId + ".upload");
 
