@@ -113,6 +113,14 @@ public sealed class ImportPieceTests
         var problem = await held.AssertProblemAsync(503, "/problems/unavailable");
         Assert.NotNull(held.Headers.RetryAfter);
         Assert.Contains(id, problem["detail"]!.GetValue<string>(), StringComparison.Ordinal);
+        // So it is in a batch, whose items' heads are looked up together: the whole batch is refused, none of it stored.
+        var batch = await writer.PostAsJsonAsync("/api/v1/events/batch", new
+        {
+            events = new[] { "fresh-1", "r2", "fresh-2" }.Select(externalId =>
+                new { metric = "notices.issued", occurredOn = "2024-03-20", quantity = 1, orgUnit = unit, externalId }),
+        }, Ct);
+        Assert.Contains("r2", (await batch.AssertProblemAsync(503, "/problems/unavailable"))["detail"]!.GetValue<string>(),
+            StringComparison.Ordinal);
         Assert.Equal(2, (await writer.GetJsonAsync($"/api/v1/imports/{id}"))["processed"]!.GetValue<int>());
         using (var db = app.OpenDatabase())
             Assert.Equal(1, db.ExecuteScalar<int>("SELECT count(*) FROM events WHERE org_unit = @unit", new { unit }));
