@@ -6,6 +6,9 @@
 #   TALLY_BENCH_PORT=5280                   loopback port of the API
 #   TALLY_BENCH_RELOAD=1                    rebuild database files that already exist in bench/out
 #   TALLY_BENCH_ONLY=reports                only the cases whose name contains this text
+#   TALLY_BENCH_STORE=postgres              serve and scan PostgreSQL (issue 14): each file's ledger is copied into a
+#                                           fresh database totals_<n> of TALLY_BENCH_POSTGRES (an Npgsql connection
+#                                           string), or of a throwaway server started by .ci/postgres when it is unset
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -21,7 +24,16 @@ bench="dotnet bench/TotalsBench/bin/Release/net10.0/TotalsBench.dll"
 
 server=""
 stop_server() { if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; wait "$server" 2>/dev/null || true; server=""; fi; }
-trap stop_server EXIT
+own_pg=""
+cleanup() { stop_server; if [ -n "$own_pg" ]; then tally_pg_stop; fi; }
+trap cleanup EXIT
+store=${TALLY_BENCH_STORE:-sqlite}
+if [ "$store" = postgres ] && [ -z "${TALLY_BENCH_POSTGRES:-}" ]; then
+  . .ci/postgres
+  tally_pg_start
+  own_pg=1
+  TALLY_BENCH_POSTGRES=$TALLY_TEST_POSTGRES
+fi
 
 for n in $sizes; do
   db="$out/totals-$n.db"
@@ -29,10 +41,18 @@ for n in $sizes; do
     echo "== loading $n events into $db"
     $bench load "$db" "$n" 1
   fi
-  echo "== $n events: API on 127.0.0.1:$port"
-  ConnectionStrings__Tally="Data Source=$PWD/$db" Tally__BootstrapAdminKey="$key" Logging__LogLevel__Default=Warning \
-    dotnet Api/bin/Release/net10.0/Tally.Api.dll --urls "http://127.0.0.1:$port" >"$out/server-$n.log" 2>&1 &
+  served="Data Source=$PWD/$db"
+  scanned=$db
+  if [ "$store" = postgres ]; then
+    served=$(sed -E "s/Database=[^;]*/Database=totals_$n/" <<<"$TALLY_BENCH_POSTGRES")
+    scanned=$served
+    echo "== copying $db into PostgreSQL database totals_$n"
+    $bench copy-postgres "$db" "$served"
+  fi
+  echo "== $n events on $store: API on 127.0.0.1:$port"
+  ConnectionStrings__Tally="$served" Tally__BootstrapAdminKey="$key" Logging__LogLevel__Default=Warning \
+    dotnet Api/bin/Release/net10.0/Tally.Api.dll --urls "http://127.0.0.1:$port" >"$out/server-$store-$n.log" 2>&1 &
   server=$!
-  $bench measure "http://127.0.0.1:$port" "$key" "$db" "$(uname -n)" | tee "$out/results-$n.md"
+  $bench measure "http://127.0.0.1:$port" "$key" "$scanned" "$(uname -n) $store" | tee "$out/results-$store-$n.md"
   stop_server
 done

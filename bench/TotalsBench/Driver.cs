@@ -1,9 +1,11 @@
+using System.Data.Common;
 using System.Diagnostics;
 using System.Globalization;
 using System.Net.Http.Headers;
 using System.Text.Json.Nodes;
 using Dapper;
 using Microsoft.Data.Sqlite;
+using Npgsql;
 using Tally.Api.Data;
 using Tally.Api.Features.Reports;
 using Tally.Api.Ledger;
@@ -17,7 +19,7 @@ namespace Tally.Bench;
 /// it, in the WHERE of the same GROUP BY; a report's scan also takes only the metrics active then (metric_history),
 /// as the report does, and its digests are checked once (untimed) against the counted events' ids and quantities.
 /// </summary>
-public static class Driver
+public static partial class Driver
 {
     /// <param name="DigestSql">For a report: the counted events' "id, quantity" in id order, to check both digests.</param>
     private sealed record Case(string Name, string Url, string ScanSql, Func<JsonNode, List<string>> AnswerOf, string? DigestSql = null);
@@ -87,7 +89,7 @@ public static class Driver
             body => Rows(body, r => $"{r["metric"]}|{r["value"]}|{r["events"]}")),
         new("totals from=2024-03-15&to=2024-11-20&groupBy=quarter,dim.venue", "/api/v1/totals?from=2024-03-15&to=2024-11-20&groupBy=quarter,dim.venue",
             """
-            SELECT metric || '|' || substr(occurred_on, 1, 4) || '-Q' || ((CAST(substr(occurred_on, 6, 2) AS INTEGER) + 2) / 3)
+            SELECT metric || '|' || (substr(occurred_on, 1, 4) || '-Q' || ((CAST(substr(occurred_on, 6, 2) AS INTEGER) + 2) / 3))
                    || '|' || coalesce(json_extract(dimensions, '$.venue'), '') || '|' || sum(quantity) || '|' || count(*) FROM events
             WHERE occurred_on BETWEEN '2024-03-15' AND '2024-11-20' AND voided_at IS NULL
             GROUP BY metric, substr(occurred_on, 1, 4) || '-Q' || ((CAST(substr(occurred_on, 6, 2) AS INTEGER) + 2) / 3),
@@ -150,7 +152,7 @@ public static class Driver
         new($"totals from=2024-03-15&to=2024-11-20&groupBy=quarter,dim.venue&asOf={MidYear}",
             $"/api/v1/totals?from=2024-03-15&to=2024-11-20&groupBy=quarter,dim.venue&asOf={Query(MidYear)}",
             $"""
-            SELECT metric || '|' || substr(occurred_on, 1, 4) || '-Q' || ((CAST(substr(occurred_on, 6, 2) AS INTEGER) + 2) / 3)
+            SELECT metric || '|' || (substr(occurred_on, 1, 4) || '-Q' || ((CAST(substr(occurred_on, 6, 2) AS INTEGER) + 2) / 3))
                    || '|' || coalesce(json_extract(dimensions, '$.venue'), '') || '|' || sum(quantity) || '|' || count(*) FROM events
             WHERE occurred_on BETWEEN '2024-03-15' AND '2024-11-20' AND {CountedAt(MidYear)}
             GROUP BY metric, substr(occurred_on, 1, 4) || '-Q' || ((CAST(substr(occurred_on, 6, 2) AS INTEGER) + 2) / 3),
@@ -171,11 +173,11 @@ public static class Driver
     /// Whether the report's digest and keptDigest are those of the counted events (read once, untimed): the sorted
     /// SHA-256 form over id order and the set sum; with digestForm=setsum256 digest is the kept one.
     /// </summary>
-    private static bool DigestsMatch(SqliteConnection connection, string sql, JsonNode body)
+    private static bool DigestsMatch(DbConnection connection, string sql, JsonNode body)
     {
         using var sorted = new ReportDigest();
         var kept = new SetDigest();
-        foreach (var (id, quantity) in connection.Query<(string, long)>(sql, commandTimeout: 0))
+        foreach (var (id, quantity) in connection.Query<(string, long)>(Dialect(connection, sql), commandTimeout: 0))
         {
             sorted.Add(id, quantity);
             kept.Add(id, quantity);
@@ -192,12 +194,15 @@ public static class Driver
     private static List<string> Rows(JsonNode body, Func<JsonNode, string> format) =>
         body["rows"]!.AsArray().Select(r => format(r!)).Order(StringComparer.Ordinal).ToList();
 
-    public static async Task<int> RunAsync(Uri baseUrl, string key, string path, string label)
+    /// <param name="store">The database file the API serves, or (<c>Host=…</c>) the PostgreSQL database it serves.</param>
+    public static async Task<int> RunAsync(Uri baseUrl, string key, string store, string label)
     {
         using var http = new HttpClient { BaseAddress = baseUrl, Timeout = TimeSpan.FromMinutes(5) };
         http.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", key);
         await WaitUntilReadyAsync(http);
-        using var connection = new SqliteConnection($"Data Source={path};Mode=ReadOnly;Pooling=False");
+        using DbConnection connection = Database.IsPostgres(store)
+            ? new NpgsqlConnection(store)
+            : new SqliteConnection($"Data Source={store};Mode=ReadOnly;Pooling=False");
         connection.Open();
         var events = connection.ExecuteScalar<long>("SELECT count(*) FROM events");
 
@@ -272,8 +277,9 @@ public static class Driver
     }
 
     /// <summary>One warm-up, then up to 7 scans or 60 seconds (at least 3).</summary>
-    private static (List<double> Millis, List<string> Answer) TimeScan(SqliteConnection connection, string sql)
+    private static (List<double> Millis, List<string> Answer) TimeScan(DbConnection connection, string sql)
     {
+        sql = Dialect(connection, sql);
         var answer = connection.Query<string>(sql, commandTimeout: 0).ToList();
         var samples = new List<double>();
         var total = Stopwatch.StartNew();
@@ -285,6 +291,17 @@ public static class Driver
         }
         return (samples, answer);
     }
+
+    /// <summary>
+    /// A scan as PostgreSQL spells it: SQLite's json_extract of a top-level key is jsonb's ->>. Everything else the
+    /// scans use (||, substr, CAST AS INTEGER, integer division, coalesce) means the same in both.
+    /// </summary>
+    private static string Dialect(DbConnection connection, string sql) => connection is NpgsqlConnection
+        ? JsonKey().Replace(sql, "(dimensions::jsonb ->> '$1')")
+        : sql;
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"json_extract\(dimensions, '\$\.(\w+)'\)")]
+    private static partial System.Text.RegularExpressions.Regex JsonKey();
 
     private static string Ratio(double ratio) =>
         ratio >= 10 ? ratio.ToString("0", CultureInfo.InvariantCulture) + "x" : ratio.ToString("0.0", CultureInfo.InvariantCulture) + "x";

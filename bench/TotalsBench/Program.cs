@@ -1,18 +1,21 @@
 using System.Globalization;
 using Tally.Bench;
 
-// bench/totals.sh drives this: "load" writes a synthetic ledger straight into a database file, "measure" times
-// the running API against a plain GROUP BY scan of the same file.
+// bench/totals.sh drives this: "load" writes a synthetic ledger straight into a database file, "copy-postgres" puts
+// that ledger into a fresh PostgreSQL database, "measure" times the running API against a plain GROUP BY scan of the
+// store it serves.
 return args switch
 {
     ["load", var path, var count, var seed] =>
         Loader.Run(path, int.Parse(count, CultureInfo.InvariantCulture), int.Parse(seed, CultureInfo.InvariantCulture)),
+    ["copy-postgres", var path, var connectionString] => PostgresCopy.Run(path, connectionString),
     ["measure", var url, var key, var path, var label] => await Driver.RunAsync(new Uri(url), key, path, label),
     _ => Usage(),
 };
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: TotalsBench load <db> <events> <seed> | measure <baseUrl> <adminKey> <db> <label>");
+    Console.Error.WriteLine("usage: TotalsBench load <db> <events> <seed> | copy-postgres <db> <connectionString> | "
+        + "measure <baseUrl> <adminKey> <db or connectionString> <label>");
     return 2;
 }
