@@ -8,7 +8,8 @@
 #   TALLY_BENCH_ONLY=reports                only the cases whose name contains this text
 #   TALLY_BENCH_STORE=postgres              serve and scan PostgreSQL (issue 14): each file's ledger is copied into a
 #                                           fresh database totals_<n> of TALLY_BENCH_POSTGRES (an Npgsql connection
-#                                           string), or of a throwaway server started by .ci/postgres when it is unset
+#                                           string), or of a throwaway server started by .ci/postgres when it is unset;
+#                                           on a server of your own a database that already holds the ledger is kept
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -47,7 +48,7 @@ for n in $sizes; do
     served=$(sed -E "s/Database=[^;]*/Database=totals_$n/" <<<"$TALLY_BENCH_POSTGRES")
     scanned=$served
     echo "== copying $db into PostgreSQL database totals_$n"
-    $bench copy-postgres "$db" "$served"
+    if [ "${TALLY_BENCH_RELOAD:-0}" = 1 ]; then $bench copy-postgres "$db" "$served"; else $bench copy-postgres "$db" "$served" --reuse; fi
   fi
   echo "== $n events on $store: API on 127.0.0.1:$port"
   ConnectionStrings__Tally="$served" Tally__BootstrapAdminKey="$key" Logging__LogLevel__Default=Warning \

@@ -22,9 +22,15 @@ namespace Tally.Bench;
 /// </summary>
 public static class PostgresCopy
 {
-    public static int Run(string sqlitePath, string connectionString)
+    /// <param name="reuse">Keep the database when it already holds as many events as the file (a rerun on one server).</param>
+    public static int Run(string sqlitePath, string connectionString, bool reuse)
     {
         var clock = Stopwatch.StartNew();
+        if (reuse && HoldsLedgerOf(sqlitePath, connectionString))
+        {
+            Console.WriteLine("  the database already holds this ledger: kept");
+            return 0;
+        }
         Recreate(connectionString);
         var configuration = new ConfigurationBuilder()
             .AddInMemoryCollection(new Dictionary<string, string?> { ["ConnectionStrings:Tally"] = connectionString })
@@ -87,6 +93,26 @@ public static class PostgresCopy
         target.Execute("VACUUM (ANALYZE)", commandTimeout: 0);
         Console.WriteLine($"  vacuumed and analyzed after {clock.Elapsed.TotalSeconds:F0} s");
         return 0;
+    }
+
+    private static bool HoldsLedgerOf(string sqlitePath, string connectionString)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        var name = builder.Database;
+        builder.Database = "postgres";
+        using (var admin = new NpgsqlConnection(builder.ConnectionString))
+        {
+            admin.Open();
+            if (admin.ExecuteScalar<long>("SELECT count(*) FROM pg_database WHERE datname = @name", new { name }) == 0)
+                return false;
+        }
+        using var target = new NpgsqlConnection(connectionString);
+        target.Open();
+        if (target.ExecuteScalar<long>("SELECT count(*) FROM information_schema.tables WHERE table_name = 'events'") == 0)
+            return false;
+        using var file = new SqliteConnection($"Data Source={sqlitePath};Mode=ReadOnly;Pooling=False");
+        file.Open();
+        return target.ExecuteScalar<long>("SELECT count(*) FROM events") == file.ExecuteScalar<long>("SELECT count(*) FROM events");
     }
 
     /// <summary>Drops the connection string's database if it is there and creates it empty, owned by its user.</summary>
