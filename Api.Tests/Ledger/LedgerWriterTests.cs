@@ -240,6 +240,70 @@ public sealed class LedgerWriterTests
                 $"SELECT sum(value), sum(events) FROM {table} WHERE metric = 'notices.issued' AND org_unit = 'hedong'"));
     }
 
+    /// <summary>
+    /// On PostgreSQL a command's writes whose answer nobody reads (its event row, rollups, audit entry) are held and sent
+    /// with the next statement, which may be the next command's SAVEPOINT: when one of them fails, the command that wrote
+    /// it has already ended, so the whole group is rolled back and answered 503, nothing of it stored, and a retry stores
+    /// it. On SQLite each write runs at once, so the failure stays with its command, as any constraint violation does.
+    /// </summary>
+    [Fact]
+    public async Task A_write_that_fails_after_its_command_ended_fails_its_whole_group_and_a_retry_stores_it()
+    {
+        var (app, faults) = await StartAsync([]);
+        await using var _ = app;
+        using var __ = faults;
+        var writer = app.Services.GetRequiredService<LedgerWriter>();
+        using (var db = app.OpenDatabase())
+        {
+            db.Execute(TestStore.OnPostgres
+                ? """
+                  CREATE FUNCTION refuse_broken() RETURNS trigger LANGUAGE plpgsql AS $$
+                  BEGIN
+                      IF NEW.note = 'broken' THEN RAISE EXCEPTION 'refused by the test' USING ERRCODE = '23514'; END IF;
+                      RETURN NEW;
+                  END $$;
+                  CREATE TRIGGER refuse_broken BEFORE INSERT ON events FOR EACH ROW EXECUTE FUNCTION refuse_broken();
+                  """
+                : "CREATE TRIGGER refuse_broken BEFORE INSERT ON events WHEN NEW.note = 'broken' BEGIN SELECT RAISE(ABORT, 'refused by the test'); END;");
+        }
+
+        faults.Hold();
+        var blocker = writer.SubmitAsync(new ScriptedCommand("blocker"), Ct);
+        await faults.GroupsTaken.WaitAsync(Ct);
+        var before = writer.SubmitAsync(new ScriptedCommand("before"), Ct);
+        var broken = writer.SubmitAsync(new ScriptedCommand("broken"), Ct);
+        var after = writer.SubmitAsync(new ScriptedCommand("after"), Ct);
+        await WaitForQueueDepthAsync(app, 4);
+        faults.Release();
+        await blocker;
+
+        if (TestStore.OnPostgres)
+        {
+            foreach (var refused in new[] { before, broken, after })
+            {
+                var problem = await Assert.ThrowsAsync<Tally.Api.Problems.ProblemException>(() => refused);
+                Assert.Equal(503, problem.Problem.Status);
+            }
+            Assert.Equal(["blocker"], StoredNotes(app));
+            Assert.Equal(HttpStatusCode.OK, (await app.Admin().GetAsync("/health/ready", Ct)).StatusCode);
+            await writer.SubmitAsync(new ScriptedCommand("before"), Ct);
+            await writer.SubmitAsync(new ScriptedCommand("after"), Ct);
+        }
+        else
+        {
+            await before;
+            await Assert.ThrowsAnyAsync<System.Data.Common.DbException>(() => broken);
+            await after;
+        }
+        Assert.Equal(["blocker", "before", "after"], StoredNotes(app));
+        AssertAuditChainIntact(app);
+        using var check = app.OpenDatabase();
+        Assert.Equal((3L, 3L), check.QuerySingle<(long, long)>(
+            "SELECT sum(value), sum(events) FROM daily_rollups WHERE metric = 'notices.issued' AND org_unit = 'hedong'"));
+        Assert.Equal(3L, check.ExecuteScalar<long>(
+            "SELECT count(*) FROM audit_log WHERE action = 'events.created'"));
+    }
+
     private static long AuditCount(TallyApp app)
     {
         using var db = app.OpenDatabase();

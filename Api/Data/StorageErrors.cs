@@ -15,6 +15,7 @@ public static class StorageErrors
     /// </summary>
     public static bool IsStorageFailure(Exception ex) => ex switch
     {
+        DeferredWriteException => true,
         SqliteException sqlite => sqlite.SqliteErrorCode != SqliteConstraint,
         PostgresException postgres => !postgres.SqlState.StartsWith("23", StringComparison.Ordinal),
         NpgsqlException or IOException => true,
@@ -25,3 +26,10 @@ public static class StorageErrors
     public static bool IsStoreError(Exception ex) =>
         ex is SqliteException or NpgsqlException or IOException or UnauthorizedAccessException;
 }
+
+/// <summary>
+/// A write the ledger held back to send with a later statement failed (Api/Ledger/PendingWrites.cs): whatever the
+/// cause, the group is rolled back whole, since the command that wrote it may already have ended.
+/// </summary>
+public sealed class DeferredWriteException(Exception inner)
+    : Exception("A held write of the ledger group failed: " + inner.Message, inner);

@@ -45,14 +45,14 @@ public sealed class AuditChain
     /// Appends an entry whose data is already canonical JSON (see <see cref="Canonical"/>) with a prepared
     /// <see cref="InsertSql"/>: the one INSERT of the audit log.
     /// </summary>
-    public void Append(DbCommand insert, DateTimeOffset at, Actor actor, string action, string entity, string canonicalData)
+    internal void Append(HeldWrite insert, DateTimeOffset at, Actor actor, string action, string entity, string canonicalData)
     {
         var seq = HeadSeq + 1;
         var atText = Instant.ToStorage(at);
         var hash = _hasher.Hash(HeadHash, seq, atText, actor.KeyId, actor.Name, action, entity, canonicalData);
         insert.Bind("@seq", seq).Bind("@at", atText).Bind("@actorKeyId", actor.KeyId).Bind("@actorName", actor.Name)
             .Bind("@action", action).Bind("@entity", entity).Bind("@data", canonicalData).Bind("@prevHash", HeadHash)
-            .Bind("@hash", hash).ExecuteNonQuery();
+            .Bind("@hash", hash).Send();
         (HeadSeq, HeadHash) = (seq, hash);
     }
 

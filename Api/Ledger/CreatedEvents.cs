@@ -55,10 +55,9 @@ internal sealed class CreatedEvents(long seq, Actor actor)
         context.AuditCanonical(Actor, Action, EntityPrefix + _first, AuditChain.Canonical(data));
         if (_tree.ChunkHashes.Count < 2)
             return;
-        var insert = context.Prepared(
-            "INSERT INTO audit_chunks (seq, first_event_id, chunk, hash) VALUES (@seq, @first, @chunk, @hash)");
         for (var i = 0; i < _tree.ChunkHashes.Count; i++)
-            insert.Bind("@seq", Seq).Bind("@first", _chunkFirstIds[i]).Bind("@chunk", i).Bind("@hash", _tree.ChunkHashes[i])
-                .ExecuteNonQuery();
+            context.Write("INSERT INTO audit_chunks (seq, first_event_id, chunk, hash) VALUES (@seq, @first, @chunk, @hash)")
+                .Bind("@seq", Seq).Bind("@first", _chunkFirstIds[i]).Bind("@chunk", i).Bind("@hash", _tree.ChunkHashes[i])
+                .Send();
     }
 }

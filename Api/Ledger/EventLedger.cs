@@ -196,14 +196,6 @@ public static class EventLedger
     public const string HeadQuery =
         $"SELECT {EventRow.Columns} FROM events WHERE source = @source AND external_id = @externalId AND superseded_by IS NULL";
 
-    /// <summary>The current (not superseded) event for a source and externalId.</summary>
-    public static EventRow? FindHead(LedgerContext context, string source, string externalId)
-    {
-        var query = context.Prepared(HeadQuery);
-        using var reader = query.Bind("@source", source).Bind("@externalId", externalId).ExecuteReader();
-        return reader.Read() ? EventRow.Read(reader) : null;
-    }
-
     /// <summary>Whether the source has a head event with an externalId: one seek of the head index.</summary>
     public const string SourceHasHeadsQuery =
         "SELECT EXISTS (SELECT 1 FROM events WHERE source = @source AND external_id IS NOT NULL AND superseded_by IS NULL)";
@@ -283,7 +275,7 @@ public static class EventLedger
             return;
         }
         foreach (var chunk in rows.Chunk(BulkRows))
-            context.Prepared(
+            context.Write(
                 """
                 INSERT INTO events (id, metric, occurred_on, quantity, org_unit, campaign, dimensions, external_id, note,
                                     source, recorded_at, supersedes, audit_seq)
@@ -297,7 +289,7 @@ public static class EventLedger
                 .Bind("@dimensions", chunk.Select(r => r.Dimensions).ToArray()).Bind("@externalId", chunk.Select(r => r.ExternalId).ToArray())
                 .Bind("@note", chunk.Select(r => r.Note).ToArray()).Bind("@source", chunk.Select(r => r.Source).ToArray())
                 .Bind("@recordedAt", chunk.Select(r => r.RecordedAt).ToArray()).Bind("@supersedes", chunk.Select(r => r.Supersedes).ToArray())
-                .Bind("@auditSeq", chunk.Select(r => r.AuditSeq).ToArray()).ExecuteNonQuery();
+                .Bind("@auditSeq", chunk.Select(r => r.AuditSeq).ToArray()).Send();
     }
 
     /// <summary>Rows per PostgreSQL bulk insert.</summary>
@@ -305,7 +297,7 @@ public static class EventLedger
 
     /// <summary>The insert of a new event row (its auditSeq names the command's events.created entry).</summary>
     private static void WriteRow(LedgerContext context, EventRow row) =>
-        context.Prepared(
+        context.Write(
             """
             INSERT INTO events (id, metric, occurred_on, quantity, org_unit, campaign, dimensions, external_id, note,
                                 source, recorded_at, supersedes, audit_seq)
@@ -316,5 +308,5 @@ public static class EventLedger
             .Bind("@orgUnit", row.OrgUnit).Bind("@campaign", row.Campaign).Bind("@dimensions", row.Dimensions)
             .Bind("@externalId", row.ExternalId).Bind("@note", row.Note).Bind("@source", row.Source)
             .Bind("@recordedAt", row.RecordedAt).Bind("@supersedes", row.Supersedes)
-            .Bind("@auditSeq", row.AuditSeq).ExecuteNonQuery();
+            .Bind("@auditSeq", row.AuditSeq).Send();
 }

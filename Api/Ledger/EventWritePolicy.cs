@@ -37,10 +37,25 @@ public sealed class EventWritePolicy(LedgerContext context, Recorder recorder, F
             return _holds!.TryGetValue(externalId, out var holder) && holder != ForImport
                 ? throw HeldByImport(externalId, holder)
                 : _heads!.GetValueOrDefault(externalId);
-        return StagedEvents.HeldBy(context, recorder.Source, externalId) is { } importId && importId != ForImport
-            ? throw HeldByImport(externalId, importId)
-            : EventLedger.FindHead(context, recorder.Source, externalId);
+        using var reader = context.Prepared(HeadAndHoldQuery)
+            .Bind("@source", recorder.Source).Bind("@externalId", externalId).ExecuteReader();
+        reader.Read();
+        var holdOrdinal = reader.FieldCount - 1;
+        if (!reader.IsDBNull(holdOrdinal) && reader.GetString(holdOrdinal) is var importId && importId != ForImport)
+            throw HeldByImport(externalId, importId);
+        return reader.IsDBNull(0) ? null : EventRow.Read(reader);
     }
+
+    /// <summary>
+    /// One row: the head event's columns (all null when there is none), then the import holding the externalId (or
+    /// null). One statement, so one round trip on PostgreSQL, for the two seeks of every write with an externalId.
+    /// </summary>
+    private const string HeadAndHoldQuery =
+        $"""
+        SELECT h.*, ({StagedEvents.HeldByQuery} LIMIT 1) AS held_by
+        FROM (SELECT 1 AS one) AS o
+        LEFT JOIN ({EventLedger.HeadQuery}) AS h ON 1 = 1
+        """;
 
     /// <summary>
     /// Looks up the stored heads of many externalIds, and the imports holding any of them, in a few queries (two per
@@ -69,25 +84,28 @@ public sealed class EventWritePolicy(LedgerContext context, Recorder recorder, F
 
     // SQLite seeks the head index once per value of an IN list. PostgreSQL is given the ids as one array and made to
     // seek once per id (a lateral join on both key columns): planned from the statistics of a young table, an
-    // = ANY(array) filter would read all of a source's rows instead.
+    // = ANY(array) filter would read all of a source's rows instead. The LIMIT 1 (each key is unique) keeps the lateral
+    // subquery from being pulled up into a join: before a table's first ANALYZE the planner would otherwise put events
+    // outside, seek it by source alone and filter every head of the source against each id (about 1 s per 500 ids at
+    // 60,000 events, so batches slowed with every batch until autovacuum's first analyze).
     private const string HeadsOfSqlite =
         $"SELECT {EventRow.Columns} FROM events WHERE source = @source AND external_id IS NOT NULL AND superseded_by IS NULL AND external_id IN @ids";
 
-    private const string HeadsOfPostgres =
+    public const string HeadsOfPostgres =
         $"""
         SELECT h.* FROM unnest(@ids::text[]) AS k(external_id)
         CROSS JOIN LATERAL (SELECT {EventRow.Columns} FROM events
-                            WHERE source = @source AND external_id = k.external_id AND superseded_by IS NULL) h
+                            WHERE source = @source AND external_id = k.external_id AND superseded_by IS NULL LIMIT 1) h
         """;
 
     private const string HoldsOfSqlite =
         "SELECT external_id, import_id FROM import_staged_events WHERE source = @source AND external_id IS NOT NULL AND external_id IN @ids";
 
-    private const string HoldsOfPostgres =
+    public const string HoldsOfPostgres =
         """
         SELECT h.external_id, h.import_id FROM unnest(@ids::text[]) AS k(external_id)
         CROSS JOIN LATERAL (SELECT external_id, import_id FROM import_staged_events
-                            WHERE source = @source AND external_id = k.external_id) h
+                            WHERE source = @source AND external_id = k.external_id LIMIT 1) h
         """;
 
     /// <summary>ExternalIds per prefetch query: well inside SQLite's limit of bound parameters.</summary>
@@ -146,7 +164,18 @@ public sealed class EventWritePolicy(LedgerContext context, Recorder recorder, F
     /// <summary>The (unit, metric, month) cell may be written: its year (of <paramref name="month"/>, yyyy-MM) open, its period not submitted.</summary>
     public void RequireWritable(string orgUnit, string metric, string month)
     {
-        RequireOpenYear(int.Parse(month.AsSpan(0, 4), System.Globalization.CultureInfo.InvariantCulture));
+        var year = int.Parse(month.AsSpan(0, 4), System.Globalization.CultureInfo.InvariantCulture);
+        var cell = (orgUnit, metric, month);
+        if (!_lockedYears.ContainsKey(year) && !_submittedCells.ContainsKey(cell))
+        {
+            // Neither known yet (the first cell of a command): both looked up in one statement.
+            using var reader = context.Prepared(LockAndSubmissionQuery)
+                .Bind("@year", year).Bind("@orgUnit", orgUnit).Bind("@metric", metric).Bind("@month", month).ExecuteReader();
+            reader.Read();
+            _lockedYears[year] = reader.GetValue(0) switch { bool flag => flag, long number => number != 0, _ => false };
+            _submittedCells[cell] = reader.IsDBNull(1) ? null : reader.GetString(1);
+        }
+        RequireOpenYear(year);
         RequireUnsubmitted(orgUnit, metric, month);
     }
 
@@ -161,14 +190,21 @@ public sealed class EventWritePolicy(LedgerContext context, Recorder recorder, F
 
     /// <summary>"plan period" of the live submission that freezes the cell, or null: reporting_frozen_cells, one key seek.</summary>
     internal static string? SubmittedPeriod(LedgerContext context, string orgUnit, string metric, string month) =>
-        context.Prepared(
-            """
-            SELECT s.plan || ' ' || s.period
-            FROM reporting_frozen_cells c JOIN reporting_submissions s ON s.id = c.submission_id
-            WHERE c.org_unit = @orgUnit AND c.metric = @metric AND c.month = @month
-            LIMIT 1
-            """)
+        context.Prepared(SubmittedPeriodQuery)
             .Bind("@orgUnit", orgUnit).Bind("@metric", metric).Bind("@month", month).ExecuteScalar() as string;
+
+    private const string SubmittedPeriodQuery =
+        """
+        SELECT s.plan || ' ' || s.period
+        FROM reporting_frozen_cells c JOIN reporting_submissions s ON s.id = c.submission_id
+        WHERE c.org_unit = @orgUnit AND c.metric = @metric AND c.month = @month
+        LIMIT 1
+        """;
+
+    private const string LockedYearQuery = "SELECT EXISTS (SELECT 1 FROM periods WHERE year = @year AND locked = 1)";
+
+    /// <summary>Whether the year is locked, and the cell's submitted period (or null), in one row.</summary>
+    private const string LockAndSubmissionQuery = $"SELECT ({LockedYearQuery}), ({SubmittedPeriodQuery})";
 
     /// <summary>409 period-submitted: a write into a (unit, metric, period) its unit has submitted or that was approved.</summary>
     public static ProblemException PeriodSubmitted(string orgUnit, string metric, string planAndPeriod)
@@ -191,8 +227,7 @@ public sealed class EventWritePolicy(LedgerContext context, Recorder recorder, F
     }
 
     internal static bool IsLocked(LedgerContext context, int year) =>
-        context.Prepared("SELECT EXISTS (SELECT 1 FROM periods WHERE year = @year AND locked = 1)")
-            .Bind("@year", year).ExecuteFlag();
+        context.Prepared(LockedYearQuery).Bind("@year", year).ExecuteFlag();
 
     /// <summary>409 period-locked: a write into a locked year.</summary>
     public static ProblemException PeriodLocked(int year) =>

@@ -28,6 +28,19 @@ internal sealed class GroupRun(
     /// </summary>
     private bool _releasePending;
 
+    /// <summary>PostgreSQL: the writes held back for the writer's connection (kept while it is the same connection).</summary>
+    private PendingWrites? _held;
+
+    private PendingWrites? HeldWritesOf(DbConnection connection)
+    {
+        if (connection is not Npgsql.NpgsqlConnection postgres)
+            return null;
+        if (_held?.Connection != postgres)
+            _held = new PendingWrites(postgres);
+        _held.Drop();
+        return _held;
+    }
+
     public void Run(DbConnection connection, PreparedStatements statements, List<LedgerCommand> group)
     {
         _releasePending = false;
@@ -41,7 +54,8 @@ internal sealed class GroupRun(
             transaction = WriteTransaction.Begin(connection);
             if (others.Enabled)
                 FollowOtherProcesses(connection, transaction);
-            context = new LedgerContext(connection, transaction, ids, chain.Chain, catalog, groups.Next(), statements);
+            context = new LedgerContext(connection, transaction, ids, chain.Chain, catalog, groups.Next(), statements,
+                HeldWritesOf(connection));
         }
         catch (Exception ex)
         {
@@ -99,7 +113,8 @@ internal sealed class GroupRun(
         command.EnterCulture();
         try
         {
-            context.Prepared(_releasePending ? "RELEASE command; SAVEPOINT command" : "SAVEPOINT command").ExecuteNonQuery();
+            // The last command's held writes go with this statement, in the one round trip.
+            context.SendHeld(_releasePending ? "RELEASE command; SAVEPOINT command" : "SAVEPOINT command");
             _releasePending = false;
             command.Execute(context);
             if (command.RollsBack)
@@ -138,6 +153,7 @@ internal sealed class GroupRun(
     private void Undo(LedgerContext context, (long Seq, string Hash) mark, int callbacks, int? inserted)
     {
         chain.Chain.Reset(mark);
+        context.DropHeld();
         context.DropAfterCommitFrom(callbacks);
         context.AsOf.Drop();
         if (inserted is { } count)
@@ -153,6 +169,7 @@ internal sealed class GroupRun(
         try
         {
             context.AsOf.Write(context);
+            context.SendHeld();
             chain.Committing();
             faults.BeforeCommit(executed);
             transaction.Commit();

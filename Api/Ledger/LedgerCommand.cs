@@ -66,10 +66,16 @@ public sealed class LedgerContext
     private readonly List<Action> _afterCommit = [];
     private CreatedEvents? _created;
 
+    private readonly DbConnection _connection;
+
+    /// <summary>PostgreSQL's held writes (<see cref="PendingWrites"/>); null on SQLite, where a statement is a call, not a round trip.</summary>
+    private readonly PendingWrites? _pending;
+
     internal LedgerContext(DbConnection connection, DbTransaction transaction, IdGenerator ids, AuditChain chain,
-        CatalogCache catalog, DateTimeOffset now, PreparedStatements statements)
+        CatalogCache catalog, DateTimeOffset now, PreparedStatements statements, PendingWrites? pending = null)
     {
-        Connection = connection;
+        _connection = connection;
+        _pending = pending;
         Statements = statements;
         Transaction = transaction;
         Ids = ids;
@@ -78,18 +84,56 @@ public sealed class LedgerContext
         Now = now;
     }
 
-    public DbConnection Connection { get; }
+    /// <summary>The writer's connection, for a statement of its own: the writes held back so far are sent first.</summary>
+    public DbConnection Connection
+    {
+        get
+        {
+            SendHeld();
+            return _connection;
+        }
+    }
 
     /// <summary>True when the ledger is on PostgreSQL: for the storage layer's few statements that differ.</summary>
-    internal bool OnPostgres => Connection is not Microsoft.Data.Sqlite.SqliteConnection;
+    internal bool OnPostgres => _connection is not Microsoft.Data.Sqlite.SqliteConnection;
     public DbTransaction Transaction { get; }
     public IdGenerator Ids { get; }
 
     /// <summary>Statements compiled once on the writer's connection, for the per-event hot path.</summary>
-    public PreparedStatements Statements { get; }
+    private PreparedStatements Statements { get; }
 
-    /// <summary>A prepared statement in this group's transaction.</summary>
-    public DbCommand Prepared(string sql) => Statements.Get(sql, Transaction);
+    /// <summary>A prepared statement in this group's transaction; the writes held back so far are sent first.</summary>
+    public DbCommand Prepared(string sql)
+    {
+        SendHeld();
+        return Statements.Get(sql, Transaction);
+    }
+
+    /// <summary>
+    /// A prepared write whose answer nobody reads: bind it, then <see cref="HeldWrite.Send"/>. On PostgreSQL it is held
+    /// and goes with the next statement the writer sends (<see cref="PendingWrites"/>); on SQLite it runs at once.
+    /// </summary>
+    internal HeldWrite Write(string sql) => new(this, Statements.Get(sql, Transaction));
+
+    internal void Send(DbCommand write)
+    {
+        if (_pending is null)
+            write.ExecuteNonQuery();
+        else
+            _pending.Add(write, Transaction);
+    }
+
+    /// <summary>Sends the writes held back so far, with <paramref name="statement"/> (no parameters) after them when given.</summary>
+    internal void SendHeld(string? statement = null)
+    {
+        if (_pending is { Count: > 0 })
+            _pending.Send(Transaction, statement);
+        else if (statement is not null)
+            Statements.Get(statement, Transaction).ExecuteNonQuery();
+    }
+
+    /// <summary>The command is rolled back to its savepoint: the writes it held are never sent.</summary>
+    internal void DropHeld() => _pending?.Drop();
 
     /// <summary>The catalog as it stood when the group began; catalog commands refresh it after commit.</summary>
     public CatalogSnapshot Catalog { get; }
@@ -118,7 +162,7 @@ public sealed class LedgerContext
     public void AuditCanonical(Actor actor, string action, string entity, string canonicalData)
     {
         SealCreated();
-        _chain.Append(Prepared(AuditChain.InsertSql), Now, actor, action, entity, canonicalData);
+        _chain.Append(Write(AuditChain.InsertSql), Now, actor, action, entity, canonicalData);
     }
 
     /// <summary>The seq of the audit entry that will record the events this command creates (their auditSeq).</summary>
@@ -153,4 +197,16 @@ public sealed class LedgerContext
     internal int AfterCommitCount => _afterCommit.Count;
 
     internal void DropAfterCommitFrom(int count) => _afterCommit.RemoveRange(count, _afterCommit.Count - count);
+}
+
+/// <summary>A write being bound (<see cref="LedgerContext.Write"/>): held on PostgreSQL once sent, run at once on SQLite.</summary>
+internal readonly struct HeldWrite(LedgerContext context, DbCommand command)
+{
+    public HeldWrite Bind(string name, object? value)
+    {
+        command.Bind(name, value);
+        return this;
+    }
+
+    public void Send() => context.Send(command);
 }

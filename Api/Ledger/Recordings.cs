@@ -13,7 +13,7 @@ public static class Recordings
 {
     /// <summary>Widens the cell's span by an event recorded at <paramref name="recordedAt"/> (storage form).</summary>
     public static void Added(LedgerContext context, string metric, string month, string orgUnit, string first, string last) =>
-        context.Prepared(
+        context.Write(
             """
             INSERT INTO unit_month_recordings (metric, month, org_unit, first_recorded_at, last_recorded_at)
             VALUES (@metric, @month, @orgUnit, @first, @last)
@@ -24,7 +24,7 @@ public static class Recordings
                                         THEN excluded.last_recorded_at ELSE unit_month_recordings.last_recorded_at END
             """)
             .Bind("@metric", metric).Bind("@month", month).Bind("@orgUnit", orgUnit).Bind("@first", first).Bind("@last", last)
-            .ExecuteNonQuery();
+            .Send();
 
     public static void Added(LedgerContext context, EventRow row) =>
         Added(context, row.Metric, row.OccurredOn[..7], row.OrgUnit, row.RecordedAt, row.RecordedAt);
@@ -41,7 +41,7 @@ public static class Recordings
     public static void Removed(LedgerContext context, EventRow row)
     {
         var month = row.OccurredOn[..7];
-        context.Prepared(
+        context.Write(
             $"""
             DELETE FROM unit_month_recordings
             WHERE metric = @metric AND month = @month AND org_unit = @orgUnit
@@ -53,7 +53,7 @@ public static class Recordings
               AND @recordedAt IN (first_recorded_at, last_recorded_at);
             """)
             .Bind("@metric", row.Metric).Bind("@month", month).Bind("@orgUnit", row.OrgUnit).Bind("@recordedAt", row.RecordedAt)
-            .ExecuteNonQuery();
+            .Send();
     }
 
     /// <summary>Whether two events fall in the same (metric, month, org unit) cell.</summary>

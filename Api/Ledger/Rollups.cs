@@ -18,8 +18,8 @@ public static class Rollups
         var changedAt = sign > 0 ? row.RecordedAt : Instant.ToStorage(context.Now);
         context.AsOf.Add(row, changedAt, sign);
         if (sign < 0)
-            context.Prepared("INSERT INTO asof_voids (voided_at, event_id) VALUES (@at, @id)")
-                .Bind("@at", changedAt).Bind("@id", row.Id).ExecuteNonQuery();
+            context.Write("INSERT INTO asof_voids (voided_at, event_id) VALUES (@at, @id)")
+                .Bind("@at", changedAt).Bind("@id", row.Id).Send();
     }
 
     /// <summary>
@@ -29,7 +29,7 @@ public static class Rollups
     /// </summary>
     internal static void UpsertAsOf(LedgerContext context, AsOfKey key, long value, int events, ReadOnlySpan<long> limbs)
     {
-        context.Prepared(
+        context.Write(
             """
             INSERT INTO asof_hour_rollups (metric, month, org_unit, campaign, dimensions, changed, value, events)
             VALUES (@metric, @month, @orgUnit, @campaign, @dimensions, @changed, @value, @events)
@@ -47,13 +47,13 @@ public static class Rollups
             .Bind("@value", value).Bind("@events", events)
             .Bind("@d0", limbs[0]).Bind("@d1", limbs[1]).Bind("@d2", limbs[2]).Bind("@d3", limbs[3])
             .Bind("@d4", limbs[4]).Bind("@d5", limbs[5]).Bind("@d6", limbs[6]).Bind("@d7", limbs[7])
-            .ExecuteNonQuery();
+            .Send();
     }
 
     /// <summary>Adds to the rollup rows of one key; a row whose last event is voided is removed, so no rollup lists an empty combination.</summary>
     internal static void Upsert(LedgerContext context, RollupKey key, long value, int events)
     {
-        context.Prepared(
+        context.Write(
             """
             INSERT INTO daily_rollups (metric, day, org_unit, campaign, dimensions, value, events)
             VALUES (@metric, @day, @orgUnit, @campaign, @dimensions, @value, @events)
@@ -70,10 +70,10 @@ public static class Rollups
             """)
             .Bind("@metric", key.Metric).Bind("@day", key.Day).Bind("@month", key.Day[..7]).Bind("@orgUnit", key.OrgUnit)
             .Bind("@campaign", key.Campaign).Bind("@dimensions", key.Dimensions).Bind("@value", value).Bind("@events", events)
-            .ExecuteNonQuery();
+            .Send();
         if (events < 0)
         {
-            context.Prepared(
+            context.Write(
                 """
                 DELETE FROM daily_rollups
                 WHERE metric = @metric AND day = @day AND org_unit = @orgUnit AND campaign = @campaign
@@ -85,7 +85,7 @@ public static class Rollups
                 WHERE metric = @metric AND month = @month AND org_unit = @orgUnit AND events = 0;
                 """)
                 .Bind("@metric", key.Metric).Bind("@day", key.Day).Bind("@month", key.Day[..7]).Bind("@orgUnit", key.OrgUnit)
-                .Bind("@campaign", key.Campaign).Bind("@dimensions", key.Dimensions).ExecuteNonQuery();
+                .Bind("@campaign", key.Campaign).Bind("@dimensions", key.Dimensions).Send();
         }
     }
 }

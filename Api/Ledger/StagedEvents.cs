@@ -77,11 +77,6 @@ public static class StagedEvents
     /// <summary>An import's staged rows in file order: a walk of the table in rowid order, no sorter, so ids are drawn in that order.</summary>
     public const string StagedInFileOrder = "FROM import_staged_events WHERE import_id = @import AND creates = 1 ORDER BY n";
 
-    /// <summary>The import that has staged an event under this source and externalId, or null: one seek.</summary>
-    public static string? HeldBy(LedgerContext context, string source, string externalId) =>
-        context.Prepared(HeldByQuery)
-            .Bind("@source", source).Bind("@externalId", externalId).ExecuteScalar() as string;
-
     /// <summary>The publish's one statement: the staged events of an import into events, ids drawn row by row in file order.</summary>
     public const string PublishSql =
         $"""
