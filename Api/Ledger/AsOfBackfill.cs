@@ -10,12 +10,15 @@ namespace Tally.Api.Ledger;
 /// <para>
 /// Memory stays flat whatever the ledger's size: the recordings are read in seq order, which is recorded_at order, and
 /// the voids in voided_at order (asof_voids' key), so each level's sums are held for one bucket at a time (one hour,
-/// day or month of changes) and added to the stored rows when the next bucket begins.
+/// day or month of changes) and added to the stored rows when the next bucket begins. Both are read in pages of
+/// <see cref="DefaultPage"/> rows by key, each page read whole before its sums are written: one connection cannot interleave
+/// a reader and updates on PostgreSQL (Npgsql: a command is already in progress), and a page keeps memory bounded.
 /// </para>
 /// </summary>
 public static class AsOfBackfill
 {
-    public static void FillDigests(DbConnection connection, ILogger logger)
+    /// <summary>Fills the kept digests' limbs in when the database is marked pending; <paramref name="page"/> rows read at a time.</summary>
+    public static void FillDigests(DbConnection connection, ILogger logger, int page = DefaultPage)
     {
         if (connection.ExecuteScalar<long>("SELECT count(*) FROM asof_digest_pending") == 0)
             return;
@@ -24,30 +27,67 @@ public static class AsOfBackfill
         using var days = new LevelSums(connection, transaction, "asof_unit_day_rollups", AsOfCut.DayOf);
         using var hours = new LevelSums(connection, transaction, "asof_unit_hour_rollups", AsOfCut.HourOf);
         LevelSums[] levels = [months, days, hours];
-        Span<long> limbs = stackalloc long[SetDigest.Limbs];
-        foreach (var (sql, sign) in new[]
+        var limbs = new long[SetDigest.Limbs];
+        void Add(Change change, int sign)
         {
-            ("SELECT id, metric, substr(occurred_on, 1, 7), org_unit, quantity, recorded_at FROM events ORDER BY seq", 1),
-            ("""
-             SELECT e.id, e.metric, substr(e.occurred_on, 1, 7), e.org_unit, e.quantity, v.voided_at
-             FROM asof_voids v JOIN events e ON e.id = v.event_id ORDER BY v.voided_at
-             """, -1),
-        })
-        {
-            using var reader = connection.ExecuteReader(sql, transaction: transaction);
-            while (reader.Read())
-            {
-                SetDigest.Of(reader.GetString(0), reader.GetInt64(4), limbs);
-                var (changedAt, key) = (reader.GetString(5), (reader.GetString(1), reader.GetString(2), reader.GetString(3)));
-                foreach (var level in levels)
-                    level.Add(changedAt, key, limbs, sign);
-            }
+            SetDigest.Of(change.Id, change.Quantity, limbs);
             foreach (var level in levels)
-                level.Flush();
+                level.Add(change.ChangedAt, (change.Metric, change.Month, change.OrgUnit), limbs, sign);
         }
+
+        for (long after = 0; ;)
+        {
+            var rows = connection.Query<Change>(
+                $"""
+                SELECT seq AS Seq, id AS Id, metric AS Metric, substr(occurred_on, 1, 7) AS Month, org_unit AS OrgUnit,
+                       quantity AS Quantity, recorded_at AS ChangedAt
+                FROM events WHERE seq > @after ORDER BY seq LIMIT @page
+                """, new { after, page }, transaction).ToList();
+            foreach (var change in rows)
+                Add(change, +1);
+            if (rows.Count < page)
+                break;
+            after = rows[^1].Seq;
+        }
+        foreach (var level in levels)
+            level.Flush();
+
+        for (var (at, id) = ("", ""); ;)
+        {
+            var rows = connection.Query<Change>(
+                $"""
+                SELECT e.id AS Id, e.metric AS Metric, substr(e.occurred_on, 1, 7) AS Month, e.org_unit AS OrgUnit,
+                       e.quantity AS Quantity, v.voided_at AS ChangedAt
+                FROM asof_voids v JOIN events e ON e.id = v.event_id
+                WHERE (v.voided_at, v.event_id) > (@at, @id)
+                ORDER BY v.voided_at, v.event_id LIMIT @page
+                """, new { at, id, page }, transaction).ToList();
+            foreach (var change in rows)
+                Add(change, -1);
+            if (rows.Count < page)
+                break;
+            (at, id) = (rows[^1].ChangedAt, rows[^1].Id);
+        }
+        foreach (var level in levels)
+            level.Flush();
         connection.Execute("DELETE FROM asof_digest_pending", transaction: transaction);
         transaction.Commit();
         logger.LogInformation("As-of rollups: kept digests filled in for {Rows} rows", levels.Sum(l => l.Written));
+    }
+
+    /// <summary>Rows per page read at start.</summary>
+    public const int DefaultPage = 10_000;
+
+    /// <summary>A recording (+1 at recorded_at) or a void (-1 at voided_at) of one event.</summary>
+    private sealed class Change
+    {
+        public long Seq { get; init; }
+        public string Id { get; init; } = "";
+        public string Metric { get; init; } = "";
+        public string Month { get; init; } = "";
+        public string OrgUnit { get; init; } = "";
+        public long Quantity { get; init; }
+        public string ChangedAt { get; init; } = "";
     }
 
     /// <summary>One level's limb sums for the bucket being read, added to its stored rows when the bucket ends.</summary>

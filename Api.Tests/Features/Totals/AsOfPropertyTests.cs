@@ -7,6 +7,8 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Dapper;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Tally.Api.Ledger;
 using Tally.Api.Tests.Infrastructure;
 
 namespace Tally.Api.Tests.Features.Totals;
@@ -359,6 +361,98 @@ public sealed class AsOfPropertyTests
         finally
         {
             Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    /// <summary>
+    /// A database marked asof_digest_pending (the kept digest's limbs still to be added, as after migration 0120 on a
+    /// ledger with events) gets them at start, on either store: read in pages by key (more than one page of recordings
+    /// here), equal to the limbs the writer kept event by event, and the kept-digest answers unchanged.
+    /// </summary>
+    [Fact]
+    public async Task Kept_digests_left_pending_are_filled_in_at_start_equal_to_those_kept_event_by_event()
+    {
+        var folder = Directory.CreateTempSubdirectory("tally-backfill-").FullName;
+        var store = TestStore.OnPostgres ? TestStore.NewPostgresDatabase() : $"Data Source={Path.Combine(folder, "tally.db")}";
+        var settings = new Dictionary<string, string?> { ["ConnectionStrings:Tally"] = store };
+        var clock = new ManualClock(new DateTimeOffset(2026, 2, 1, 9, 50, 0, TimeSpan.Zero));
+        string[] tables = ["asof_unit_hour_rollups", "asof_unit_day_rollups", "asof_unit_month_rollups"];
+        List<string> AllRows(System.Data.Common.DbConnection db) => tables
+            .SelectMany(table => db.Query($"SELECT * FROM {table}")
+                .Select(r => table + "|" + string.Join('|', ((IDictionary<string, object?>)r).Values)))
+            .Order(StringComparer.Ordinal).ToList();
+        try
+        {
+            var instants = new List<string>();
+            List<string> kept, answers;
+            await using (var before = await TallyApp.StartAsync(settings, services => services.AddSingleton<TimeProvider>(clock)))
+            {
+                using var writer = await before.ClientWithAsync(["events:write"]);
+                // 10,050 recordings: more than one page of the backfill (a batch holds at most 10,000).
+                foreach (var (first, count) in new[] { (0, 10_000), (10_000, 50) })
+                {
+                    var batch = await writer.PostAsJsonAsync("/api/v1/events/batch", new
+                    {
+                        events = Enumerable.Range(first, count).Select(i => new
+                        {
+                            metric = "notices.issued", occurredOn = $"2024-0{1 + (i % 9)}-1{i % 10}", quantity = 1 + (i % 7),
+                            orgUnit = i % 3 == 0 ? "hedong" : "tianjin",
+                        }).ToArray(),
+                    }, Ct);
+                    Assert.Equal(HttpStatusCode.OK, batch.StatusCode);
+                }
+                instants.Add(Uri.EscapeDataString(clock.GetUtcNow().ToString("O", CultureInfo.InvariantCulture)));
+                var ids = new List<string>();
+                for (var i = 0; i < 6; i++)
+                {
+                    // Minutes apart, and once two days: changes in several hours and days.
+                    clock.Advance(i == 3 ? TimeSpan.FromDays(2) : TimeSpan.FromMinutes(23));
+                    ids.Add(await writer.RecordAsync("outreach.sessions", $"2024-0{1 + i}-05", 10 + i, "hedong"));
+                    if (i % 2 == 1)
+                        Assert.Equal(HttpStatusCode.OK,
+                            (await writer.PostAsJsonAsync($"/api/v1/events/{ids[i - 1]}/void", new { reason = "backfill test" }, Ct)).StatusCode);
+                    instants.Add(Uri.EscapeDataString(clock.GetUtcNow().ToString("O", CultureInfo.InvariantCulture)));
+                }
+                clock.Advance(TimeSpan.FromMinutes(1));
+                answers = await AnswersAsync(before, instants);
+                using var db = before.OpenDatabase();
+                kept = AllRows(db);
+                Assert.Contains(kept, row => !row.EndsWith("|0|0|0|0|0|0|0|0", StringComparison.Ordinal));
+            }
+            using (var db = TestStore.Open(store))
+            {
+                foreach (var table in tables)
+                    db.Execute($"UPDATE {table} SET d0 = 0, d1 = 0, d2 = 0, d3 = 0, d4 = 0, d5 = 0, d6 = 0, d7 = 0");
+                db.Execute("INSERT INTO asof_digest_pending (one) VALUES (1)");
+            }
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+
+            await using var app = await TallyApp.StartAsync(settings, services => services.AddSingleton<TimeProvider>(clock));
+            using (var db = app.OpenDatabase())
+            {
+                Assert.Equal(kept, AllRows(db));
+                Assert.Equal(0, db.ExecuteScalar<long>("SELECT count(*) FROM asof_digest_pending"));
+                AssertKeptRowsMatch(db);
+            }
+            Assert.Equal(answers, await AnswersAsync(app, instants));
+
+            // Pages of two rows: the page boundaries of both walks (recordings by seq, voids by (voided_at, event_id)).
+            using (var db = TestStore.Open(store))
+            {
+                foreach (var table in tables)
+                    db.Execute($"UPDATE {table} SET d0 = 0, d1 = 0, d2 = 0, d3 = 0, d4 = 0, d5 = 0, d6 = 0, d7 = 0");
+                db.Execute("INSERT INTO asof_digest_pending (one) VALUES (1)");
+                AsOfBackfill.FillDigests(db, NullLogger.Instance, page: 2);
+                Assert.Equal(kept, AllRows(db));
+                Assert.Equal(0, db.ExecuteScalar<long>("SELECT count(*) FROM asof_digest_pending"));
+            }
+        }
+        finally
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            if (TestStore.OnPostgres)
+                TestStore.DropPostgresDatabase(store);
             Directory.Delete(folder, recursive: true);
         }
     }
