@@ -55,6 +55,16 @@ public sealed class LeanSchemaTests(TallyApp app) : IClassFixture<TallyApp>
             PlanOf(StagedEvents.HeldByQuery, new { source = "s", externalId = "x" }), StringComparison.Ordinal);
 
     [Fact]
+    public void A_batch_looks_up_its_heads_and_holds_with_one_seek_per_external_id()
+    {
+        var args = new { source = "s", ids = """["a","b"]""" };
+        Assert.Equal("SCAN json_each VIRTUAL TABLE INDEX 1:\nSEARCH events USING INDEX ux_events_source_external_head (source=? AND external_id=?)",
+            PlanOf(EventWritePolicy.HeadsOfSqlite, args));
+        Assert.Equal("SCAN json_each VIRTUAL TABLE INDEX 1:\nSEARCH import_staged_events USING INDEX ux_import_staged_source_external (source=? AND external_id=?)",
+            PlanOf(EventWritePolicy.HoldsOfSqlite, args));
+    }
+
+    [Fact]
     public void A_publish_reads_the_staged_rows_in_file_order_without_sorting_them()
     {
         // Each row's id is drawn as the row is read: a sorter would draw them before sorting, out of file order.

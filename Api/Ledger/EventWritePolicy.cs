@@ -1,3 +1,4 @@
+using System.Text.Json;
 using Dapper;
 using Tally.Api.Data;
 using Tally.Api.Problems;
@@ -58,38 +59,50 @@ public sealed class EventWritePolicy(LedgerContext context, Recorder recorder, F
         """;
 
     /// <summary>
-    /// Looks up the stored heads of many externalIds, and the imports holding any of them, in a few queries (two per
-    /// <see cref="PrefetchChunk"/> ids) instead of two seeks per item: a batch's items then find theirs in memory. On
-    /// PostgreSQL each seek is a round trip to the server. Nothing else writes inside the command, so the answers stay true.
+    /// Looks up the stored heads of many externalIds, and the imports holding any of them, in two statements instead of
+    /// two seeks per item: a batch's items then find theirs in memory. The ids go as one parameter (a JSON array on
+    /// SQLite, an array on PostgreSQL), so each statement is prepared once per connection and binds one value: a list
+    /// of one parameter per id made SQLite look each name up among all the others (quadratic in the ids; 40% of the
+    /// writer's time in a batch of 10,000). Nothing else writes inside the command, so the answers stay true.
     /// </summary>
     public void Prefetch(IEnumerable<string> externalIds)
     {
-        var ids = externalIds.Distinct(StringComparer.Ordinal).ToList();
-        if (ids.Count < 2)
+        var ids = externalIds.Distinct(StringComparer.Ordinal).ToArray();
+        if (ids.Length < 2)
             return;
+        object list = context.OnPostgres ? ids : JsonSerializer.Serialize(ids);
         var heads = new Dictionary<string, EventRow>(StringComparer.Ordinal);
         var holds = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var chunk in ids.Chunk(PrefetchChunk))
+        using (var reader = context.Prepared(context.OnPostgres ? HoldsOfPostgres : HoldsOfSqlite)
+                   .Bind("@source", recorder.Source).Bind("@ids", list).ExecuteReader())
         {
-            var args = new { source = recorder.Source, ids = chunk };
-            foreach (var (externalId, importId) in context.Connection.Query<(string, string)>(
-                context.OnPostgres ? HoldsOfPostgres : HoldsOfSqlite, args, context.Transaction))
-                holds.TryAdd(externalId, importId);
-            foreach (var row in context.Connection.Query<EventRow>(
-                context.OnPostgres ? HeadsOfPostgres : HeadsOfSqlite, args, context.Transaction))
+            while (reader.Read())
+                holds.TryAdd(reader.GetString(0), reader.GetString(1));
+        }
+        using (var reader = context.Prepared(context.OnPostgres ? HeadsOfPostgres : HeadsOfSqlite)
+                   .Bind("@source", recorder.Source).Bind("@ids", list).ExecuteReader())
+        {
+            while (reader.Read())
+            {
+                var row = EventRow.Read(reader);
                 heads[row.ExternalId!] = row;
+            }
         }
         (_prefetched, _heads, _holds) = (ids.ToHashSet(StringComparer.Ordinal), heads, holds);
     }
 
-    // SQLite seeks the head index once per value of an IN list. PostgreSQL is given the ids as one array and made to
-    // seek once per id (a lateral join on both key columns): planned from the statistics of a young table, an
-    // = ANY(array) filter would read all of a source's rows instead. The LIMIT 1 (each key is unique) keeps the lateral
-    // subquery from being pulled up into a join: before a table's first ANALYZE the planner would otherwise put events
-    // outside, seek it by source alone and filter every head of the source against each id (about 1 s per 500 ids at
-    // 60,000 events, so batches slowed with every batch until autovacuum's first analyze).
-    private const string HeadsOfSqlite =
-        $"SELECT {EventRow.Columns} FROM events WHERE source = @source AND external_id IS NOT NULL AND superseded_by IS NULL AND external_id IN @ids";
+    // Both stores seek the head index once per id, the ids' list outside (a CROSS JOIN keeps SQLite's order). On
+    // PostgreSQL, planned from the statistics of a young table, an = ANY(array) filter would read all of a source's rows
+    // instead. The LIMIT 1 (each key is unique) keeps the lateral subquery from being pulled up into a join: before a
+    // table's first ANALYZE the planner would otherwise put events outside, seek it by source alone and filter every
+    // head of the source against each id (about 1 s per 500 ids at 60,000 events, so batches slowed with every batch
+    // until autovacuum's first analyze).
+    public const string HeadsOfSqlite =
+        $"""
+        SELECT {EventRow.Columns} FROM (SELECT value AS wanted FROM json_each(@ids)) AS k
+        CROSS JOIN events
+        WHERE source = @source AND external_id = k.wanted AND external_id IS NOT NULL AND superseded_by IS NULL
+        """;
 
     public const string HeadsOfPostgres =
         $"""
@@ -98,8 +111,12 @@ public sealed class EventWritePolicy(LedgerContext context, Recorder recorder, F
                             WHERE source = @source AND external_id = k.external_id AND superseded_by IS NULL LIMIT 1) h
         """;
 
-    private const string HoldsOfSqlite =
-        "SELECT external_id, import_id FROM import_staged_events WHERE source = @source AND external_id IS NOT NULL AND external_id IN @ids";
+    public const string HoldsOfSqlite =
+        """
+        SELECT external_id, import_id FROM (SELECT value AS wanted FROM json_each(@ids)) AS k
+        CROSS JOIN import_staged_events
+        WHERE source = @source AND external_id = k.wanted AND external_id IS NOT NULL
+        """;
 
     public const string HoldsOfPostgres =
         """
@@ -107,9 +124,6 @@ public sealed class EventWritePolicy(LedgerContext context, Recorder recorder, F
         CROSS JOIN LATERAL (SELECT external_id, import_id FROM import_staged_events
                             WHERE source = @source AND external_id = k.external_id LIMIT 1) h
         """;
-
-    /// <summary>ExternalIds per prefetch query: well inside SQLite's limit of bound parameters.</summary>
-    public const int PrefetchChunk = 500;
 
     /// <summary>503: the externalId is held by an import that is storing it; retrying after it ends gets the settled answer.</summary>
     public static ProblemException HeldByImport(string externalId, string importId) => ProblemException.Unavailable(
