@@ -255,10 +255,7 @@ public sealed class AsOfPropertyTests
         // mark, which the upgrade sets after the last change and the writer after its last group's hour
         // (AssertKeptRowsMatch checks them against the events on both sides).
         string[] tables = ["asof_unit_hour_rollups", "asof_hour_rollups"];
-        List<string> AllRows(System.Data.Common.DbConnection db) => tables
-            .SelectMany(table => db.Query($"SELECT * FROM {table}")
-                .Select(r => table + "|" + string.Join('|', ((IDictionary<string, object?>)r).Values)))
-            .Order(StringComparer.Ordinal).ToList();
+        List<string> AllRows(System.Data.Common.DbConnection db) => RowsOf(db, tables);
         try
         {
             var instants = new List<string>();
@@ -378,10 +375,7 @@ public sealed class AsOfPropertyTests
         var settings = new Dictionary<string, string?> { ["ConnectionStrings:Tally"] = store };
         var clock = new ManualClock(new DateTimeOffset(2026, 2, 1, 9, 50, 0, TimeSpan.Zero));
         string[] tables = ["asof_unit_hour_rollups", "asof_unit_day_rollups", "asof_unit_month_rollups"];
-        List<string> AllRows(System.Data.Common.DbConnection db) => tables
-            .SelectMany(table => db.Query($"SELECT * FROM {table}")
-                .Select(r => table + "|" + string.Join('|', ((IDictionary<string, object?>)r).Values)))
-            .Order(StringComparer.Ordinal).ToList();
+        List<string> AllRows(System.Data.Common.DbConnection db) => RowsOf(db, tables);
         try
         {
             var instants = new List<string>();
@@ -456,6 +450,12 @@ public sealed class AsOfPropertyTests
             Directory.Delete(folder, recursive: true);
         }
     }
+
+    /// <summary>Every row of the tables, as text, in one order: two databases' kept rows compare equal when equal.</summary>
+    private static List<string> RowsOf(System.Data.Common.DbConnection db, string[] tables) => tables
+        .SelectMany(table => db.Query($"SELECT * FROM {table}")
+            .Select(r => table + "|" + string.Join('|', ((IDictionary<string, object?>)r).Values)))
+        .Order(StringComparer.Ordinal).ToList();
 
     /// <summary>Totals and both report forms at each instant, as text.</summary>
     private static async Task<List<string>> AnswersAsync(TallyApp app, IEnumerable<string> instants)
