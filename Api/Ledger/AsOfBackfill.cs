@@ -28,48 +28,38 @@ public static class AsOfBackfill
         using var hours = new LevelSums(connection, transaction, "asof_unit_hour_rollups", AsOfCut.HourOf);
         LevelSums[] levels = [months, days, hours];
         var limbs = new long[SetDigest.Limbs];
-        void Add(Change change, int sign)
+        // One walk per kind of change, a page at a time by key: each page's keyset names where the next one starts.
+        void Walk(string sql, object first, Func<Change, object> after, int sign)
         {
-            SetDigest.Of(change.Id, change.Quantity, limbs);
+            for (var args = first; ;)
+            {
+                var rows = connection.Query<Change>(sql, args, transaction).ToList();
+                foreach (var change in rows)
+                {
+                    SetDigest.Of(change.Id, change.Quantity, limbs);
+                    foreach (var level in levels)
+                        level.Add(change.ChangedAt, (change.Metric, change.Month, change.OrgUnit), limbs, sign);
+                }
+                if (rows.Count < page)
+                    break;
+                args = after(rows[^1]);
+            }
             foreach (var level in levels)
-                level.Add(change.ChangedAt, (change.Metric, change.Month, change.OrgUnit), limbs, sign);
+                level.Flush();
         }
 
-        for (long after = 0; ;)
-        {
-            var rows = connection.Query<Change>(
-                $"""
-                SELECT seq AS Seq, id AS Id, metric AS Metric, substr(occurred_on, 1, 7) AS Month, org_unit AS OrgUnit,
-                       quantity AS Quantity, recorded_at AS ChangedAt
-                FROM events WHERE seq > @after ORDER BY seq LIMIT @page
-                """, new { after, page }, transaction).ToList();
-            foreach (var change in rows)
-                Add(change, +1);
-            if (rows.Count < page)
-                break;
-            after = rows[^1].Seq;
-        }
-        foreach (var level in levels)
-            level.Flush();
-
-        for (var (at, id) = ("", ""); ;)
-        {
-            var rows = connection.Query<Change>(
-                $"""
-                SELECT e.id AS Id, e.metric AS Metric, substr(e.occurred_on, 1, 7) AS Month, e.org_unit AS OrgUnit,
-                       e.quantity AS Quantity, v.voided_at AS ChangedAt
-                FROM asof_voids v JOIN events e ON e.id = v.event_id
-                WHERE (v.voided_at, v.event_id) > (@at, @id)
-                ORDER BY v.voided_at, v.event_id LIMIT @page
-                """, new { at, id, page }, transaction).ToList();
-            foreach (var change in rows)
-                Add(change, -1);
-            if (rows.Count < page)
-                break;
-            (at, id) = (rows[^1].ChangedAt, rows[^1].Id);
-        }
-        foreach (var level in levels)
-            level.Flush();
+        Walk("""
+             SELECT seq AS Seq, id AS Id, metric AS Metric, substr(occurred_on, 1, 7) AS Month, org_unit AS OrgUnit,
+                    quantity AS Quantity, recorded_at AS ChangedAt
+             FROM events WHERE seq > @seq ORDER BY seq LIMIT @page
+             """, new { seq = 0L, page }, last => new { seq = last.Seq, page }, +1);
+        Walk("""
+             SELECT e.id AS Id, e.metric AS Metric, substr(e.occurred_on, 1, 7) AS Month, e.org_unit AS OrgUnit,
+                    e.quantity AS Quantity, v.voided_at AS ChangedAt
+             FROM asof_voids v JOIN events e ON e.id = v.event_id
+             WHERE (v.voided_at, v.event_id) > (@at, @id)
+             ORDER BY v.voided_at, v.event_id LIMIT @page
+             """, new { at = "", id = "", page }, last => new { at = last.ChangedAt, id = last.Id, page }, -1);
         connection.Execute("DELETE FROM asof_digest_pending", transaction: transaction);
         transaction.Commit();
         logger.LogInformation("As-of rollups: kept digests filled in for {Rows} rows", levels.Sum(l => l.Written));

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using Dapper;
 using Tally.Api.Data;
 using Tally.Api.Problems;
 
